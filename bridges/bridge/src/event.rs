@@ -1,0 +1,148 @@
+//! What a session reports to the core.
+
+use crate::{
+    Chat, GroupId, LoginId, MessageContent, MessageId, PresenceUpdate, TxnId, UserId,
+};
+use std::time::SystemTime;
+
+/// One event from a session, stamped with the login it belongs to by the [`crate::EventSink`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Envelope {
+    /// Whose session produced it.
+    pub login: LoginId,
+    /// What happened.
+    pub event: RemoteEvent,
+}
+
+/// Something that happened on the foreign network.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum RemoteEvent {
+    /// A message arrived (or our own message was echoed back).
+    Message(IncomingMessage),
+    /// A foreign user's presence changed.
+    Presence {
+        /// Who.
+        user: UserId,
+        /// The new presence.
+        presence: PresenceUpdate,
+    },
+    /// Someone joined, left, was kicked from, or changed nick in a group.
+    Membership {
+        /// Which group.
+        group: GroupId,
+        /// Who.
+        user: UserId,
+        /// Their nick in the group.
+        nick: String,
+        /// What changed.
+        change: MembershipChange,
+    },
+    /// A group's topic changed (or was first learnt).
+    Topic {
+        /// Which group.
+        group: GroupId,
+        /// The new topic; empty when there is none.
+        topic: String,
+        /// Who set it, when known.
+        by: Option<String>,
+    },
+    /// The foreign side reports that a message we sent was delivered.
+    Delivered {
+        /// The chat it was sent to.
+        chat: Chat,
+        /// The core's id of the message.
+        txn: TxnId,
+    },
+    /// The foreign side reports that a message we sent failed after all.
+    DeliveryFailed {
+        /// The chat it was sent to.
+        chat: Chat,
+        /// The core's id of the message.
+        txn: TxnId,
+        /// The foreign side's reason, for the user.
+        reason: String,
+    },
+    /// The session's connection changed state.
+    State(SessionState),
+}
+
+/// A message from the foreign network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncomingMessage {
+    /// The foreign side's id, when it gives one.
+    pub id: Option<MessageId>,
+    /// Which conversation.
+    pub chat: Chat,
+    /// Who wrote it.
+    pub sender: Sender,
+    /// What it says.
+    pub content: MessageContent,
+    /// Set when this is the echo of a message the core sent.
+    pub txn: Option<TxnId>,
+    /// When it was sent; `None` means now.
+    pub timestamp: Option<SystemTime>,
+}
+
+/// The author of an incoming message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sender {
+    /// Who.
+    pub user: UserId,
+    /// The name to show, when different from the id.
+    pub display_name: Option<String>,
+    /// The user of this session wrote it (an echo or a message from another client).
+    pub is_self: bool,
+}
+
+/// A change of membership in a group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MembershipChange {
+    /// Joined.
+    Joined,
+    /// Left, with a reason or quit message.
+    Left {
+        /// Why.
+        reason: Option<String>,
+    },
+    /// Was kicked.
+    Kicked {
+        /// By whom.
+        by: Option<String>,
+        /// Why.
+        reason: Option<String>,
+    },
+    /// Took a new nick.
+    NickChanged {
+        /// The new nick.
+        new_nick: String,
+    },
+}
+
+/// The health of one session's foreign connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionState {
+    /// Connecting (for the first time or again).
+    Connecting,
+    /// Connected and working.
+    Connected,
+    /// Lost the connection; retrying.
+    TransientDisconnect {
+        /// Why, for the user.
+        reason: String,
+    },
+    /// The foreign side refused the credentials; the user must act.
+    BadCredentials {
+        /// Why, for the user.
+        reason: String,
+    },
+    /// The session ended on request.
+    LoggedOut,
+}
+
+impl SessionState {
+    /// True when the session works.
+    pub fn is_up(&self) -> bool {
+        matches!(self, SessionState::Connected)
+    }
+}

@@ -1,0 +1,44 @@
+//! Registration forms: which fields a bridge asks for, and the values a user gave.
+
+use std::collections::BTreeMap;
+
+/// What kind of value a field takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    /// One line of text.
+    Text,
+    /// A secret (shown masked, never echoed back, never logged).
+    Secret,
+    /// A yes/no flag ("true"/"false").
+    Flag,
+}
+
+/// One field of a registration form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormField {
+    /// Field name: one of XEP-0077's (`username`, `password`, `email`, `nick`, …) where one
+    /// fits, so that old clients can show it.
+    pub name: &'static str,
+    /// Human label.
+    pub label: &'static str,
+    /// Kind of value.
+    pub kind: FieldKind,
+    /// Must be given.
+    pub required: bool,
+}
+
+/// What a bridge asks of a user to register.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistrationForm {
+    /// Shown above the form.
+    pub instructions: String,
+    /// The fields, in display order.
+    pub fields: Vec<FormField>,
+}
+
+/// Values a user submitted, by field name.
+pub type FormValues = BTreeMap<String, String>;
+
+/// What a bridge keeps of a registration: the validated values, persisted by the core and
+/// handed back when a session opens.
+pub type LoginData = BTreeMap<String, String>;

@@ -1,0 +1,34 @@
+//! The neutral model that every Switchboard bridge speaks.
+//!
+//! A bridge (IRC, SMS, email, …) knows its own protocol and this crate, nothing of XMPP.
+//! The gateway core (the root crate) translates between XMPP stanzas and these types.
+//!
+//! * [`Connector`] — one per transport: describes the network, validates registrations,
+//!   parses and formats addresses, opens sessions.
+//! * [`Session`] — one per registered user: runs the foreign connection, takes commands,
+//!   reports what happens as [`RemoteEvent`]s through an [`EventSink`].
+//!
+//! Connection health is data ([`SessionState`] events), never a return value.
+
+mod command;
+mod content;
+mod error;
+mod event;
+mod form;
+mod ids;
+mod sink;
+mod traits;
+
+pub use command::{Availability, OutgoingMessage, PresenceUpdate, Sent};
+pub use content::{MessageContent, TextKind};
+pub use error::BridgeError;
+pub use event::{
+    Envelope, IncomingMessage, MembershipChange, RemoteEvent, Sender, SessionState,
+};
+pub use form::{FieldKind, FormField, FormValues, LoginData, RegistrationForm};
+pub use ids::{Chat, GroupId, LoginId, MessageId, TxnId, UserId};
+pub use sink::{EventSink, SinkClosed};
+pub use traits::{Capabilities, Connector, NetworkInfo, Session};
+
+/// Re-exported so that bridges and the core agree on one cancellation type.
+pub use tokio_util::sync::CancellationToken;

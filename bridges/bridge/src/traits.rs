@@ -1,0 +1,89 @@
+//! The two traits a bridge implements.
+
+use crate::{
+    BridgeError, CancellationToken, Chat, EventSink, FormValues, LoginData, LoginId,
+    OutgoingMessage, PresenceUpdate, RegistrationForm, Sent,
+};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// What a network can do beyond one-to-one text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Group chats (shown as MUC rooms).
+    pub groups: bool,
+    /// Reports delivery of sent messages ([`crate::RemoteEvent::Delivered`]).
+    pub receipts: bool,
+    /// Takes the XMPP user's presence ([`Session::set_presence`]).
+    pub presence: bool,
+}
+
+/// Static facts about a network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkInfo {
+    /// Short stable name (`irc`, `sms`, `email`, `echo`), used in storage and logs.
+    pub id: &'static str,
+    /// Name shown to users ("IRC").
+    pub display_name: &'static str,
+    /// XEP-0100 gateway type for disco (`irc`, `sms`, `smtp`).
+    pub gateway_type: &'static str,
+    /// Whether a user must register before using the transport. When false, the core opens
+    /// a session on first use with empty login data.
+    pub registration_required: bool,
+    /// XEP-0100 prompt: what the user should enter to get a contact's address.
+    pub prompt: &'static str,
+    /// Optional capabilities.
+    pub caps: Capabilities,
+}
+
+/// One transport: the entry point of a bridge.
+#[async_trait]
+pub trait Connector: Send + Sync + 'static {
+    /// Static facts about the network.
+    fn info(&self) -> &NetworkInfo;
+
+    /// The fields a user fills in to register.
+    fn registration_form(&self) -> RegistrationForm;
+
+    /// Validates a registration and returns what to keep of it. May talk to the network to
+    /// check credentials.
+    async fn register(&self, form: &FormValues) -> Result<LoginData, BridgeError>;
+
+    /// Parses the (already XEP-0106-unescaped) local part of a JID into a chat. Pure.
+    fn parse_address(&self, local: &str) -> Result<Chat, BridgeError>;
+
+    /// Formats a chat as the local part of a JID (before XEP-0106 escaping). Pure; the
+    /// inverse of [`Connector::parse_address`].
+    fn format_address(&self, chat: &Chat) -> String;
+
+    /// Opens a session for a login. Must not do slow I/O: connecting happens in
+    /// [`Session::run`], which reports progress as events.
+    async fn open_session(
+        &self,
+        login: LoginId,
+        data: LoginData,
+        events: EventSink,
+    ) -> Result<Arc<dyn Session>, BridgeError>;
+}
+
+/// One user's connection to the foreign network.
+#[async_trait]
+pub trait Session: Send + Sync + 'static {
+    /// Runs the connection until `shutdown` fires: connects, reconnects, and reports state
+    /// and foreign traffic through the session's [`EventSink`]. Never fails: problems are
+    /// [`crate::SessionState`] events. Returns after closing the foreign side cleanly.
+    async fn run(self: Arc<Self>, shutdown: CancellationToken);
+
+    /// Delivers one message. `Ok` means the foreign side took it.
+    async fn send_message(&self, msg: OutgoingMessage) -> Result<Sent, BridgeError>;
+
+    /// Passes on the XMPP user's presence (only when [`Capabilities::presence`]).
+    async fn set_presence(&self, _presence: PresenceUpdate) -> Result<(), BridgeError> {
+        Err(BridgeError::Unsupported("presence"))
+    }
+
+    /// The user unregistered: invalidate foreign credentials where the network has any.
+    async fn logout(&self) -> Result<(), BridgeError> {
+        Ok(())
+    }
+}

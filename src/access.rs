@@ -1,0 +1,73 @@
+//! Who may use the gateway (`xmpp.allow`) and who may administer it (`xmpp.admins`).
+
+use xmpp_parsers::jid::{BareJid, Jid};
+
+/// The access rules from the configuration.
+#[derive(Clone, Debug)]
+pub struct Access {
+    everyone: bool,
+    allow: Vec<BareJid>,
+    admins: Vec<BareJid>,
+}
+
+impl Access {
+    /// Rules from the configured lists (already validated by the config checks).
+    pub fn new(allow: &[String], admins: &[String]) -> Self {
+        let parse = |list: &[String]| {
+            list.iter()
+                .filter_map(|s| BareJid::new(s).ok())
+                .collect::<Vec<_>>()
+        };
+        Self {
+            everyone: allow.iter().any(|a| a == "*"),
+            allow: parse(allow),
+            admins: parse(admins),
+        }
+    }
+
+    /// May `who` use the gateway? Its domain, or its bare JID, must be listed.
+    pub fn allowed(&self, who: &Jid) -> bool {
+        if self.everyone {
+            return true;
+        }
+        let bare = who.to_bare();
+        self.allow.iter().any(|entry| match entry.node() {
+            None => entry.domain() == bare.domain(),
+            Some(_) => *entry == bare,
+        })
+    }
+
+    /// May `who` run admin commands?
+    pub fn is_admin(&self, who: &Jid) -> bool {
+        let bare = who.to_bare();
+        self.admins.contains(&bare)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn j(s: &str) -> Jid {
+        Jid::new(s).unwrap()
+    }
+
+    #[test]
+    fn domains_and_bare_jids_are_allowed_others_not() {
+        let a = Access::new(&["example.org".into(), "bob@other.org".into()], &[]);
+        assert!(a.allowed(&j("alice@example.org/phone")));
+        assert!(a.allowed(&j("bob@other.org/x")));
+        assert!(!a.allowed(&j("eve@other.org/x")));
+        assert!(!a.allowed(&j("alice@sub.example.org")));
+        assert!(!a.allowed(&j("example.org.evil.com")));
+    }
+
+    #[test]
+    fn star_allows_everyone_and_admins_are_exact() {
+        let a = Access::new(&["*".into()], &["admin@example.org".into()]);
+        assert!(a.allowed(&j("anyone@anywhere.net")));
+        assert!(a.is_admin(&j("admin@example.org/laptop")));
+        assert!(!a.is_admin(&j("admin@example.org.evil.com")));
+        assert!(!a.is_admin(&j("example.org")));
+    }
+}

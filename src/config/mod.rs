@@ -1,0 +1,229 @@
+//! Typed configuration: the YAML file an operator writes.
+//!
+//! Loading has three steps, each of which reports every problem it finds with the key path
+//! and the file: `${VAR}` expansion from the environment ([`expand`]), typed parsing with
+//! unknown keys refused (this module), and semantic checks ([`validate`]).
+
+mod duration;
+mod expand;
+mod validate;
+
+pub use duration::ConfigDuration;
+
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// How the gateway reaches the XMPP server and who may use it.
+    pub xmpp: XmppConfig,
+    /// Where state lives: `sqlite://relative/or/absolute.db` (relative to the working
+    /// directory; `sqlite:///abs/path.db` for an absolute path).
+    pub storage: String,
+    /// The HTTP listener (health, metrics, webhooks). Absent: no listener.
+    #[serde(default)]
+    pub http: Option<HttpConfig>,
+    /// The echo transport: a test network that answers every message with its text.
+    /// For trying the gateway end to end; not meant for production.
+    #[serde(default)]
+    pub echo: Option<TransportConfig>,
+}
+
+/// The XMPP side.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XmppConfig {
+    /// The XMPP server's component port (XEP-0114), `host:port`.
+    pub server: String,
+    /// XMPP domains (`example.org`) or bare JIDs (`alice@example.org`) that may use the
+    /// gateway; `"*"` allows everyone. Anyone else gets `<forbidden/>`.
+    pub allow: Vec<String>,
+    /// Bare JIDs that may run admin commands.
+    #[serde(default)]
+    pub admins: Vec<String>,
+    /// Stanzas kept per transport while its link to the server is down; past this the
+    /// sender gets `<resource-constraint/>`. Default 10000.
+    #[serde(default = "default_link_queue")]
+    pub link_queue: usize,
+    /// Messages per user waiting for the foreign network; past this the user gets
+    /// `<resource-constraint/>`. Default 1000.
+    #[serde(default = "default_user_queue")]
+    pub user_queue: usize,
+    /// How often the gateway pings the server over a quiet link. Default `30s`.
+    #[serde(default = "default_keepalive")]
+    pub keepalive: ConfigDuration,
+}
+
+fn default_link_queue() -> usize {
+    10_000
+}
+fn default_user_queue() -> usize {
+    1_000
+}
+fn default_keepalive() -> ConfigDuration {
+    ConfigDuration::from_secs(30)
+}
+
+/// The HTTP listener.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address to listen on, `ip:port`.
+    pub listen: String,
+    /// How providers reach `listen` from outside (`https://gw.example.org`); webhook
+    /// signatures and links in mail use it. Defaults to `http://<listen>`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+}
+
+/// What every transport section has: its component domain and secret.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransportConfig {
+    /// The component's domain, as declared in the XMPP server (`irc.example.org`).
+    pub domain: String,
+    /// The component secret shared with the XMPP server. Use `${VAR}` to read it from the
+    /// environment.
+    pub secret: Secret,
+}
+
+/// A secret string; its `Debug` never shows the value.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// Every problem found in a configuration file.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// Problems, each with its key path (`xmpp.allow[0]`; empty for the whole file).
+    pub problems: Vec<Problem>,
+}
+
+/// One problem at one key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key path, e.g. `echo.secret`.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Problem {
+    pub(crate) fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl ConfigError {
+    fn render(&self) -> String {
+        self.problems
+            .iter()
+            .map(|p| {
+                if p.key.is_empty() {
+                    format!("{}: {}", self.file.display(), p.message)
+                } else {
+                    format!("{}: {}: {}", self.file.display(), p.key, p.message)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// A transport the configuration enables, with its bridge's own section.
+#[derive(Clone, Debug)]
+pub struct EnabledTransport {
+    /// The config key (`echo`, later `irc`, `sms`, `email`).
+    pub key: &'static str,
+    /// Domain and secret.
+    pub link: TransportConfig,
+}
+
+impl Config {
+    /// Reads, expands and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            problems: vec![Problem::new("", format!("cannot read the file: {e}"))],
+        })?;
+        Self::parse(path, &text, &|name| std::env::var(name).ok())
+    }
+
+    /// Parses configuration text; `env` looks up `${VAR}` references.
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let fail = |problems| ConfigError {
+            file: path.to_path_buf(),
+            problems,
+        };
+        let mut value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
+            .map_err(|e| fail(vec![Problem::new("", format!("not valid YAML: {e}"))]))?;
+        let mut problems = Vec::new();
+        expand::expand(&mut value, "", env, &mut problems);
+        let config: Config = match serde_path_to_error::deserialize(value) {
+            Ok(config) => config,
+            Err(e) => {
+                let key = e.path().to_string();
+                let key = if key == "." { String::new() } else { key };
+                problems.push(Problem::new(key, e.into_inner().to_string()));
+                return Err(fail(problems));
+            }
+        };
+        problems.extend(validate::validate(&config));
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(fail(problems))
+        }
+    }
+
+    /// The transports this configuration enables.
+    pub fn transports(&self) -> Vec<EnabledTransport> {
+        let mut out = Vec::new();
+        if let Some(echo) = &self.echo {
+            out.push(EnabledTransport {
+                key: "echo",
+                link: echo.clone(),
+            });
+        }
+        out
+    }
+
+    /// The SQLite file named by `storage`, or `None` for an in-memory database.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.storage.strip_prefix("sqlite://")?;
+        if rest == ":memory:" {
+            None
+        } else {
+            Some(PathBuf::from(rest))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

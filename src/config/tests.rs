@@ -1,0 +1,107 @@
+use super::*;
+
+const GOOD: &str = r#"
+xmpp:
+  server: "127.0.0.1:5347"
+  allow: ["example.org", "bob@other.org"]
+  admins: ["admin@example.org"]
+storage: "sqlite://switchboard.db"
+http:
+  listen: "127.0.0.1:8080"
+  public_url: "https://gw.example.org"
+echo:
+  domain: echo.example.org
+  secret: "${ECHO_SECRET}"
+"#;
+
+fn env(name: &str) -> Option<String> {
+    (name == "ECHO_SECRET").then(|| "from-env".to_string())
+}
+
+fn problems(text: &str) -> Vec<String> {
+    Config::parse(Path::new("t.yaml"), text, &env)
+        .unwrap_err()
+        .to_string()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn parses_a_good_file_and_expands_secrets() {
+    let c = Config::parse(Path::new("t.yaml"), GOOD, &env).unwrap();
+    assert_eq!(c.echo.as_ref().unwrap().secret.expose(), "from-env");
+    assert_eq!(c.xmpp.link_queue, 10_000);
+    assert_eq!(c.xmpp.keepalive, ConfigDuration::from_secs(30));
+    assert_eq!(c.sqlite_path(), Some(PathBuf::from("switchboard.db")));
+    assert_eq!(c.transports().len(), 1);
+    assert!(!format!("{c:?}").contains("from-env"), "secrets must not show in Debug");
+}
+
+#[test]
+fn the_example_file_parses() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let env = |name: &str| Some(format!("value-of-{name}"));
+    let c = Config::parse(&path, &text, &env).unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.http.is_some());
+    assert!(c.echo.is_some());
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_path() {
+    let text = GOOD.replace("  admins:", "  colour: blue\n  admins:");
+    assert_eq!(problems(&text).len(), 1);
+    let p = &problems(&text)[0];
+    assert!(p.starts_with("t.yaml: xmpp.colour: unknown field `colour`, expected one of"), "{p}");
+}
+
+#[test]
+fn missing_environment_variables_are_named_with_their_key() {
+    let text = GOOD.replace("${ECHO_SECRET}", "${NOT_SET_ANYWHERE}");
+    assert_eq!(
+        problems(&text),
+        vec!["t.yaml: echo.secret: environment variable NOT_SET_ANYWHERE is not set"]
+    );
+}
+
+#[test]
+fn every_semantic_problem_is_reported() {
+    let text = GOOD
+        .replace("127.0.0.1:5347", "nowhere")
+        .replace("\"bob@other.org\"", "\"bob@other.org/res\"")
+        .replace("admin@example.org", "example.org")
+        .replace("sqlite://switchboard.db", "mysql://x")
+        .replace("127.0.0.1:8080", "8080")
+        .replace("domain: echo.example.org", "domain: \"bad domain\"");
+    assert_eq!(
+        problems(&text),
+        vec![
+            "t.yaml: xmpp.server: 'nowhere' is not host:port (the XMPP server's component port)",
+            "t.yaml: xmpp.allow[1]: 'bob@other.org/res' is not a domain, a bare JID or \"*\"",
+            "t.yaml: xmpp.admins[0]: 'example.org' is not a bare JID like admin@example.org",
+            "t.yaml: storage: 'mysql://x' is not sqlite://FILE (or sqlite://:memory:)",
+            "t.yaml: http.listen: '8080' is not ip:port",
+            "t.yaml: echo.domain: 'bad domain' is not a domain name like echo.example.org",
+        ]
+    );
+}
+
+#[test]
+fn no_transport_and_empty_allow_are_errors() {
+    let text = "xmpp: {server: \"h:1\", allow: []}\nstorage: \"sqlite://x.db\"\n";
+    assert_eq!(
+        problems(text),
+        vec![
+            "t.yaml: xmpp.allow: empty: nobody could use the gateway (list domains or JIDs, or \"*\" for everyone)",
+            "t.yaml: no transport is configured (add an `echo` section, for example)",
+        ]
+    );
+}
+
+#[test]
+fn bad_durations_name_the_key() {
+    let text = GOOD.replace("  admins:", "  keepalive: soon\n  admins:");
+    let p = &problems(&text)[0];
+    assert!(p.starts_with("t.yaml: xmpp.keepalive: 'soon' is not a duration"), "{p}");
+}

@@ -1,0 +1,126 @@
+//! Semantic checks on a parsed configuration; every problem is reported, not just the first.
+
+use super::{Config, Problem};
+use jid::BareJid;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+pub(super) fn validate(config: &Config) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut check = |ok: bool, key: &str, message: String| {
+        if !ok {
+            problems.push(Problem::new(key, message));
+        }
+    };
+
+    let server = &config.xmpp.server;
+    check(
+        host_port(server),
+        "xmpp.server",
+        format!("'{server}' is not host:port (the XMPP server's component port)"),
+    );
+    check(
+        !config.xmpp.allow.is_empty(),
+        "xmpp.allow",
+        "empty: nobody could use the gateway (list domains or JIDs, or \"*\" for everyone)".into(),
+    );
+    for (i, entry) in config.xmpp.allow.iter().enumerate() {
+        check(
+            entry == "*" || BareJid::new(entry).is_ok_and(|j| j.resource().is_none()),
+            &format!("xmpp.allow[{i}]"),
+            format!("'{entry}' is not a domain, a bare JID or \"*\""),
+        );
+    }
+    for (i, entry) in config.xmpp.admins.iter().enumerate() {
+        check(
+            BareJid::new(entry).is_ok_and(|j| j.node().is_some()),
+            &format!("xmpp.admins[{i}]"),
+            format!("'{entry}' is not a bare JID like admin@example.org"),
+        );
+    }
+    check(
+        config.xmpp.link_queue > 0,
+        "xmpp.link_queue",
+        "must be at least 1".into(),
+    );
+    check(
+        config.xmpp.user_queue > 0,
+        "xmpp.user_queue",
+        "must be at least 1".into(),
+    );
+    check(
+        !config.xmpp.keepalive.0.is_zero(),
+        "xmpp.keepalive",
+        "must be longer than 0s".into(),
+    );
+
+    let storage = &config.storage;
+    if storage.starts_with("postgres://") || storage.starts_with("postgresql://") {
+        check(
+            false,
+            "storage",
+            "PostgreSQL is not supported by this build yet; use sqlite://FILE".into(),
+        );
+    } else {
+        check(
+            storage
+                .strip_prefix("sqlite://")
+                .is_some_and(|p| !p.is_empty()),
+            "storage",
+            format!("'{storage}' is not sqlite://FILE (or sqlite://:memory:)"),
+        );
+    }
+
+    if let Some(http) = &config.http {
+        check(
+            http.listen.parse::<SocketAddr>().is_ok(),
+            "http.listen",
+            format!("'{}' is not ip:port", http.listen),
+        );
+        if let Some(url) = &http.public_url {
+            check(
+                (url.starts_with("http://") || url.starts_with("https://"))
+                    && url.len() > "https://".len(),
+                "http.public_url",
+                format!("'{url}' is not an http:// or https:// URL"),
+            );
+        }
+    }
+
+    let transports = config.transports();
+    check(
+        !transports.is_empty(),
+        "",
+        "no transport is configured (add an `echo` section, for example)".into(),
+    );
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    for t in &transports {
+        let domain = &t.link.domain;
+        let valid = BareJid::new(domain).is_ok_and(|j| j.node().is_none()) && domain.contains('.');
+        check(
+            valid,
+            &format!("{}.domain", t.key),
+            format!("'{domain}' is not a domain name like {}.example.org", t.key),
+        );
+        if let Some(other) = seen.insert(domain.to_lowercase(), t.key) {
+            check(
+                false,
+                &format!("{}.domain", t.key),
+                format!("'{domain}' is already the domain of `{other}`"),
+            );
+        }
+        check(
+            !t.link.secret.expose().is_empty(),
+            &format!("{}.secret", t.key),
+            "must not be empty".into(),
+        );
+    }
+    problems
+}
+
+fn host_port(s: &str) -> bool {
+    match s.rsplit_once(':') {
+        Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0),
+        None => false,
+    }
+}

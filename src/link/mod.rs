@@ -1,0 +1,293 @@
+//! XEP-0114 component links: one per transport domain.
+//!
+//! The only module that touches the component socket. It owns the session loop on
+//! tokio-xmpp's low-level `xmlstream` rather than `tokio_xmpp::Component`, because that
+//! stream ends on inbound silence and on any stanza xmpp-parsers cannot parse (so a user
+//! could knock a transport offline with `<message type='bogus'/>`). Here:
+//!
+//! * a stanza that does not parse is skipped and its sender gets `<bad-request/>`;
+//! * inbound silence triggers a ping to ourselves through the server, and only a server
+//!   that stays silent after that counts as gone;
+//! * a lost link reconnects with exponential backoff and jitter (capped at 30 s), while
+//!   stanzas for the XMPP side wait in a bounded queue ([`LinkHandle::send`]).
+//!
+//! The link ends when every [`LinkHandle`] is dropped: it sends what is queued, closes
+//! the stream and returns.
+
+mod backoff;
+mod session;
+
+pub use backoff::Backoff;
+
+use crate::config::Secret;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use minidom::Element;
+use xmpp_parsers::stanza::Stanza;
+
+/// Where a link connects and as whom.
+#[derive(Clone, Debug)]
+pub struct LinkConfig {
+    /// The XMPP server's component port, `host:port`.
+    pub server: String,
+    /// The component domain.
+    pub domain: String,
+    /// The component secret.
+    pub secret: Secret,
+    /// Inbound silence after which the link pings the server.
+    pub keepalive: Duration,
+    /// How many stanzas wait while the link is down.
+    pub queue: usize,
+}
+
+/// The link's health, for status commands, presence and metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    /// Connecting or authenticating.
+    Connecting,
+    /// Authenticated and exchanging stanzas.
+    Up,
+    /// Lost or refused; retrying after a delay.
+    Down {
+        /// Why, for operators.
+        reason: String,
+    },
+    /// Closed on shutdown.
+    Closed,
+}
+
+/// The queue toward the XMPP server is full (or the link closed); the stanza was not taken.
+#[derive(Debug, PartialEq, Eq)]
+pub struct QueueFull;
+
+/// A stanza waiting in the queue, holding its share of the queue's bound until written.
+pub(crate) struct Queued {
+    /// The stanza, serialised to an element once (stanza types are not `Clone`; an
+    /// element is, and a write that fails keeps it for the next connection).
+    pub(crate) element: Element,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// The sending side of a link. Cheap to clone.
+///
+/// The queue holds `queue` ordinary stanzas plus a reserve for error replies, so that a
+/// user can still be told `<resource-constraint/>` when the queue is full.
+#[derive(Clone)]
+pub struct LinkHandle {
+    tx: mpsc::Sender<Queued>,
+    budget: Arc<Semaphore>,
+    limit: usize,
+    state: watch::Receiver<LinkState>,
+    stats: Arc<LinkStats>,
+}
+
+/// Counters kept by a link.
+#[derive(Debug, Default)]
+pub struct LinkStats {
+    /// Connections established since start.
+    pub connects: std::sync::atomic::AtomicU64,
+    /// Stanzas read that did not parse (bounced to their sender).
+    pub invalid_stanzas: std::sync::atomic::AtomicU64,
+}
+
+impl LinkHandle {
+    /// Queues a stanza for the server. Never waits: when the queue is full the stanza
+    /// comes back, so the caller can answer its sender with `<resource-constraint/>`.
+    pub fn send(&self, stanza: Stanza) -> Result<(), QueueFull> {
+        match self.budget.clone().try_acquire_owned() {
+            Ok(permit) => self.push(stanza, Some(permit)),
+            Err(_) => Err(QueueFull),
+        }
+    }
+
+    /// Queues a reply to a user (a result or an error): uses the reserve when the queue
+    /// is full, so errors about overload still get out.
+    pub fn send_reply(&self, stanza: Stanza) -> Result<(), QueueFull> {
+        let permit = self.budget.clone().try_acquire_owned().ok();
+        self.push(stanza, permit)
+    }
+
+    /// Queues a stanza, waiting while the queue is full (backpressure toward bridges:
+    /// nothing is dropped, the foreign side is read more slowly).
+    pub async fn send_wait(&self, stanza: Stanza) -> Result<(), QueueFull> {
+        let Ok(permit) = self.budget.clone().acquire_owned().await else {
+            return Err(QueueFull);
+        };
+        self.tx
+            .send(Queued {
+                element: stanza.into(),
+                _permit: Some(permit),
+            })
+            .await
+            .map_err(|_| QueueFull)
+    }
+
+    fn push(&self, stanza: Stanza, permit: Option<OwnedSemaphorePermit>) -> Result<(), QueueFull> {
+        self.tx
+            .try_send(Queued {
+                element: stanza.into(),
+                _permit: permit,
+            })
+            .map_err(|_| QueueFull)
+    }
+
+    /// True when ordinary stanzas would be refused.
+    pub fn is_full(&self) -> bool {
+        self.budget.available_permits() == 0
+    }
+
+    /// The link's current state.
+    pub fn state(&self) -> LinkState {
+        self.state.borrow().clone()
+    }
+
+    /// Waits until the link is up (or `deadline` passes); true when up.
+    pub async fn wait_up(&self, deadline: Duration) -> bool {
+        let mut state = self.state.clone();
+        tokio::time::timeout(deadline, state.wait_for(|s| *s == LinkState::Up))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Stanzas waiting to be written.
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// The configured bound for ordinary stanzas.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &LinkStats {
+        &self.stats
+    }
+}
+
+/// Starts a link task. Stanzas read from the server go to `inbound` (the link waits when
+/// the reader is behind). `abort` ends the link at once, even with stanzas queued; the
+/// normal way to end it is to drop every [`LinkHandle`].
+pub fn spawn(
+    config: LinkConfig,
+    inbound: mpsc::Sender<Stanza>,
+    abort: CancellationToken,
+) -> (LinkHandle, tokio::task::JoinHandle<()>) {
+    let limit = config.queue.max(1);
+    let (tx, rx) = mpsc::channel(limit + (limit / 10).max(16));
+    let (state_tx, state_rx) = watch::channel(LinkState::Connecting);
+    let stats = Arc::new(LinkStats::default());
+    let handle = LinkHandle {
+        tx,
+        budget: Arc::new(Semaphore::new(limit)),
+        limit,
+        state: state_rx,
+        stats: stats.clone(),
+    };
+    let task = tokio::spawn(run(config, rx, inbound, state_tx, stats, abort));
+    (handle, task)
+}
+
+async fn run(
+    config: LinkConfig,
+    mut outbound: mpsc::Receiver<Queued>,
+    inbound: mpsc::Sender<Stanza>,
+    state: watch::Sender<LinkState>,
+    stats: Arc<LinkStats>,
+    abort: CancellationToken,
+) {
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    // A stanza taken from the queue whose write failed: sent first after reconnecting.
+    let mut unsent: Option<Queued> = None;
+    loop {
+        state.send_replace(LinkState::Connecting);
+        let connected = tokio::select! {
+            r = session::connect(&config) => r,
+            _ = abort.cancelled() => break,
+        };
+        match connected {
+            Ok(stream) => {
+                let since = Instant::now();
+                stats
+                    .connects
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                state.send_replace(LinkState::Up);
+                tracing::info!(domain = %config.domain, "Component link up");
+                let end = session::run(
+                    stream,
+                    &config,
+                    &mut outbound,
+                    &mut unsent,
+                    &inbound,
+                    &stats,
+                    &abort,
+                )
+                .await;
+                match end {
+                    session::End::Closed => break,
+                    session::End::Lost(reason) => {
+                        tracing::warn!(domain = %config.domain, %reason, "Component link lost");
+                        state.send_replace(LinkState::Down { reason });
+                    }
+                }
+                if since.elapsed() > Duration::from_secs(10) {
+                    backoff.reset();
+                }
+            }
+            Err(e) => {
+                tracing::warn!(domain = %config.domain, error = %e, "Component link failed");
+                state.send_replace(LinkState::Down {
+                    reason: e.to_string(),
+                });
+            }
+        }
+        if outbound.is_closed() && outbound.is_empty() && unsent.is_none() {
+            break; // shutting down with nothing left to say: do not wait for the server
+        }
+        let delay = backoff.next_delay();
+        tracing::debug!(domain = %config.domain, delay_ms = delay.as_millis() as u64, "Reconnecting");
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = abort.cancelled() => break,
+        }
+    }
+    state.send_replace(LinkState::Closed);
+    tracing::info!(domain = %config.domain, "Component link closed");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xmpp_parsers::presence::Presence;
+
+    fn handle(queue: usize) -> (LinkHandle, mpsc::Receiver<Queued>) {
+        let (tx, rx) = mpsc::channel(queue + 2);
+        let (_, state) = watch::channel(LinkState::Connecting);
+        let h = LinkHandle {
+            tx,
+            budget: Arc::new(Semaphore::new(queue)),
+            limit: queue,
+            state,
+            stats: Arc::default(),
+        };
+        (h, rx)
+    }
+
+    #[test]
+    fn a_full_queue_refuses_ordinary_stanzas_but_takes_replies() {
+        let (h, mut rx) = handle(2);
+        let p = || Stanza::from(Presence::available());
+        h.send(p()).unwrap();
+        h.send(p()).unwrap();
+        assert!(h.is_full());
+        assert!(h.send(p()).is_err(), "past the bound");
+        h.send_reply(p()).expect("the reserve takes a reply");
+        assert_eq!(h.queued(), 3);
+        // Writing a stanza frees its share of the bound.
+        drop(rx.try_recv().unwrap());
+        assert!(!h.is_full());
+        h.send(p()).unwrap();
+    }
+}

@@ -1,0 +1,206 @@
+//! One connected XEP-0114 session: handshake, then the read/write loop.
+
+use super::{LinkConfig, LinkStats, Queued};
+use crate::error::Error;
+use crate::xmpp::errors::bounce_invalid;
+use futures::{SinkExt, StreamExt};
+use std::borrow::Cow;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::io::BufStream;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_xmpp::xmlstream::{
+    initiate_stream, FallibleStreamElement, ReadError, StreamElementError, StreamHeader,
+    Timeouts, XmlStream, XmppStreamElement,
+};
+use minidom::Element;
+use xmpp_parsers::component::Handshake;
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::ns;
+use xmpp_parsers::ping::Ping;
+use xmpp_parsers::stanza::Stanza;
+
+/// An authenticated component stream.
+pub(super) type Stream = XmlStream<BufStream<TcpStream>, FallibleStreamElement>;
+
+/// How a session ended.
+pub(super) enum End {
+    /// Every sender is gone and the queue is drained; the stream was closed cleanly.
+    Closed,
+    /// The connection broke; reconnect.
+    Lost(String),
+}
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Id prefix of our keepalive pings, which travel through the server back to us.
+const KEEPALIVE_ID: &str = "switchboard-keepalive";
+
+/// Connects and authenticates (XEP-0114 handshake).
+pub(super) async fn connect(config: &LinkConfig) -> Result<Stream, Error> {
+    let io_err = |source| Error::LinkIo {
+        addr: config.server.clone(),
+        source,
+    };
+    let timeouts = Timeouts {
+        read_timeout: config.keepalive,
+        response_timeout: config.keepalive.max(Duration::from_secs(5)),
+    };
+    let handshake = async {
+        let tcp = TcpStream::connect(&config.server).await.map_err(io_err)?;
+        tcp.set_nodelay(true).map_err(io_err)?;
+        let header = StreamHeader {
+            to: Some(Cow::Borrowed(config.domain.as_str())),
+            from: None,
+            id: None,
+        };
+        let mut pending = initiate_stream(BufStream::new(tcp), ns::COMPONENT, header, timeouts)
+            .await
+            .map_err(io_err)?;
+        let stream_id = pending.take_header().id.ok_or_else(|| Error::LinkProtocol {
+            domain: config.domain.clone(),
+            reason: "the server sent no stream id".into(),
+        })?;
+        let mut stream: Stream = pending.skip_features();
+        let nonza = Handshake::from_stream_id_and_password(
+            stream_id.into_owned(),
+            config.secret.expose(),
+        );
+        stream
+            .send(&XmppStreamElement::ComponentHandshake(nonza))
+            .await
+            .map_err(io_err)?;
+        loop {
+            let reason = match stream.next().await {
+                Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::ComponentHandshake(_)))) => {
+                    return Ok(stream)
+                }
+                Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
+                    return Err(Error::LinkAuth {
+                        domain: config.domain.clone(),
+                        reason: e.0.to_string(),
+                    })
+                }
+                Some(Err(ReadError::SoftTimeout)) => continue,
+                Some(Err(ReadError::HardError(e))) => return Err(io_err(e)),
+                Some(Ok(other)) => format!("unexpected element during handshake: {other:?}"),
+                Some(Err(e)) => e.to_string(),
+                None => "the server closed the connection during the handshake".into(),
+            };
+            return Err(Error::LinkProtocol {
+                domain: config.domain.clone(),
+                reason,
+            });
+        }
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, handshake)
+        .await
+        .map_err(|_| Error::LinkProtocol {
+            domain: config.domain.clone(),
+            reason: format!("no handshake within {CONNECT_TIMEOUT:?}"),
+        })?
+}
+
+/// Exchanges stanzas until the connection breaks or the outbound queue closes.
+pub(super) async fn run(
+    mut stream: Stream,
+    config: &LinkConfig,
+    outbound: &mut mpsc::Receiver<Queued>,
+    unsent: &mut Option<Queued>,
+    inbound: &mpsc::Sender<Stanza>,
+    stats: &LinkStats,
+    abort: &CancellationToken,
+) -> End {
+    if let Some(queued) = unsent.take() {
+        if let Err(e) = write(&mut stream, &queued.element).await {
+            *unsent = Some(queued);
+            return End::Lost(format!("write failed: {e}"));
+        }
+    }
+    loop {
+        tokio::select! {
+            item = stream.next() => match item {
+                Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(stanza)))) => {
+                    if is_keepalive(&stanza, &config.domain) {
+                        continue;
+                    }
+                    if inbound.send(stanza).await.is_err() {
+                        // The transport has stopped (shutdown): what still arrives has no
+                        // one to handle it; keep writing until the queue is drained.
+                        tracing::debug!("Dropping an inbound stanza during shutdown");
+                    }
+                }
+                Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {
+                    return End::Lost(format!("stream error from the server: {}", e.0));
+                }
+                Some(Ok(FallibleStreamElement::Ok(other))) => {
+                    tracing::debug!(element = ?other, "Ignoring unexpected stream element");
+                }
+                Some(Ok(FallibleStreamElement::Err(StreamElementError::InvalidStanza { name, header, error, .. }))) => {
+                    stats.invalid_stanzas.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(kind = %name, from = ?header.from, %error, "Bouncing a stanza that does not parse");
+                    if let Some(reply) = bounce_invalid(&name.to_string(), &header, &error.to_string(), &config.domain) {
+                        if let Err(e) = write(&mut stream, &reply.into()).await {
+                            return End::Lost(format!("write failed: {e}"));
+                        }
+                    }
+                }
+                Some(Ok(FallibleStreamElement::Err(e @ StreamElementError::InvalidNonza { .. }))) => {
+                    return End::Lost(format!("unusable element from the server: {e}"));
+                }
+                Some(Err(ReadError::SoftTimeout)) => {
+                    if let Err(e) = write(&mut stream, &keepalive_ping(&config.domain).into()).await {
+                        return End::Lost(format!("write failed: {e}"));
+                    }
+                }
+                Some(Err(ReadError::HardError(e))) => return End::Lost(format!("read failed: {e}")),
+                Some(Err(ReadError::ParseError(e))) => return End::Lost(format!("XML error: {e}")),
+                Some(Err(ReadError::StreamFooterReceived)) | None => {
+                    return End::Lost("the server closed the stream".into());
+                }
+            },
+            next = outbound.recv() => match next {
+                Some(queued) => {
+                    if let Err(e) = write(&mut stream, &queued.element).await {
+                        *unsent = Some(queued);
+                        return End::Lost(format!("write failed: {e}"));
+                    }
+                }
+                None => return close(stream).await,
+            },
+            _ = abort.cancelled() => return close(stream).await,
+        }
+    }
+}
+
+async fn write(stream: &mut Stream, element: &Element) -> std::io::Result<()> {
+    stream.send(element).await
+}
+
+async fn close(mut stream: Stream) -> End {
+    let closing = <Stream as SinkExt<&Element>>::close(&mut stream);
+    let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
+    End::Closed
+}
+
+fn keepalive_ping(domain: &str) -> Stanza {
+    let me: Jid = Jid::new(domain).expect("the configured domain is a valid JID");
+    Iq::from_get(KEEPALIVE_ID, Ping)
+        .with_from(me.clone())
+        .with_to(me)
+        .into()
+}
+
+/// Our own ping coming back through the server (or the server's answer to it).
+fn is_keepalive(stanza: &Stanza, domain: &str) -> bool {
+    let Stanza::Iq(iq) = stanza else { return false };
+    let (id, from) = match iq {
+        Iq::Get { id, from, .. } | Iq::Result { id, from, .. } | Iq::Error { id, from, .. } => {
+            (id, from)
+        }
+        Iq::Set { .. } => return false,
+    };
+    id == KEEPALIVE_ID && from.as_ref().is_some_and(|f| f.as_str() == domain)
+}

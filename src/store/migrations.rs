@@ -1,0 +1,43 @@
+//! Schema migrations, applied in order; `PRAGMA user_version` records how far.
+
+/// Each entry moves the schema one version up. Never edit a released entry; add one.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: registrations, settings, outbox, receipts awaited
+    r#"
+    CREATE TABLE registrations (
+        login_id   TEXT PRIMARY KEY,
+        transport  TEXT NOT NULL,
+        jid        TEXT NOT NULL,
+        data       TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (transport, jid)
+    );
+    CREATE TABLE settings (
+        login_id TEXT NOT NULL REFERENCES registrations(login_id) ON DELETE CASCADE,
+        key      TEXT NOT NULL,
+        value    TEXT NOT NULL,
+        PRIMARY KEY (login_id, key)
+    );
+    CREATE TABLE outbox (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        transport     TEXT NOT NULL,
+        login_id      TEXT NOT NULL,
+        sender        TEXT NOT NULL,
+        recipient     TEXT NOT NULL,
+        stanza_id     TEXT,
+        wants_receipt INTEGER NOT NULL,
+        message       TEXT NOT NULL,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        created_at    INTEGER NOT NULL
+    );
+    CREATE INDEX outbox_by_login ON outbox (login_id, id);
+    CREATE TABLE receipts (
+        txn        TEXT PRIMARY KEY,
+        login_id   TEXT NOT NULL,
+        sender     TEXT NOT NULL,
+        recipient  TEXT NOT NULL,
+        stanza_id  TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    "#,
+];

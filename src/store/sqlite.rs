@@ -1,0 +1,354 @@
+//! The embedded SQLite store.
+//!
+//! One connection behind a mutex, used from blocking threads. WAL mode with
+//! `synchronous=NORMAL`: every committed write survives a crash or SIGKILL of the gateway;
+//! a power cut may lose the last moments of writes.
+
+use super::{
+    migrations::MIGRATIONS, NewOutboxEntry, OutboxEntry, OutboxId, ReceiptTarget, Registration,
+    Store,
+};
+use crate::error::Error;
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+use switchboard_bridge::{LoginData, LoginId, TxnId};
+
+/// SQLite-backed [`Store`].
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database at `path`; `None` is in-memory.
+    pub fn open(path: Option<&Path>) -> Result<Self, Error> {
+        let shown = path.map(Path::to_path_buf).unwrap_or_else(|| ":memory:".into());
+        let open_err = |source| Error::StoreOpen {
+            path: shown.clone(),
+            source,
+        };
+        let conn = match path {
+            Some(p) => Connection::open(p),
+            None => Connection::open_in_memory(),
+        }
+        .map_err(open_err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;
+             PRAGMA busy_timeout=5000;",
+        )
+        .map_err(open_err)?;
+        migrate(&conn).map_err(open_err)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| Error::StoreWorker("database mutex poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| Error::StoreWorker(e.to_string()))?
+    }
+}
+
+fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "Database migrated");
+    }
+    Ok(())
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+fn new_login_id() -> LoginId {
+    LoginId::new(format!("l{:024x}", rand::random::<u128>() >> 32))
+}
+
+fn read_registration(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, String)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+}
+
+fn to_registration(
+    (login, transport, jid, data): (String, String, String, String),
+) -> Result<Registration, Error> {
+    Ok(Registration {
+        login: LoginId::new(login),
+        transport,
+        jid,
+        data: serde_json::from_str(&data)?,
+    })
+}
+
+const SELECT_REG: &str = "SELECT login_id, transport, jid, data FROM registrations";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn registration(&self, transport: &str, jid: &str) -> Result<Option<Registration>, Error> {
+        let (transport, jid) = (transport.to_string(), jid.to_string());
+        self.with(move |c| {
+            let row = c
+                .query_row(
+                    &format!("{SELECT_REG} WHERE transport = ?1 AND jid = ?2"),
+                    params![transport, jid],
+                    read_registration,
+                )
+                .optional()?;
+            row.map(to_registration).transpose()
+        })
+        .await
+    }
+
+    async fn put_registration(
+        &self,
+        transport: &str,
+        jid: &str,
+        data: &LoginData,
+    ) -> Result<Registration, Error> {
+        let (transport, jid) = (transport.to_string(), jid.to_string());
+        let json = serde_json::to_string(data)?;
+        let login = new_login_id();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO registrations (login_id, transport, jid, data, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (transport, jid) DO UPDATE SET data = excluded.data",
+                params![login.as_str(), transport, jid, json, now_secs()],
+            )?;
+            let row = c.query_row(
+                &format!("{SELECT_REG} WHERE transport = ?1 AND jid = ?2"),
+                params![transport, jid],
+                read_registration,
+            )?;
+            to_registration(row)
+        })
+        .await
+    }
+
+    async fn delete_registration(
+        &self,
+        transport: &str,
+        jid: &str,
+    ) -> Result<Option<Registration>, Error> {
+        let (transport, jid) = (transport.to_string(), jid.to_string());
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let row = tx
+                .query_row(
+                    &format!("{SELECT_REG} WHERE transport = ?1 AND jid = ?2"),
+                    params![transport, jid],
+                    read_registration,
+                )
+                .optional()?;
+            let Some(row) = row else { return Ok(None) };
+            let reg = to_registration(row)?;
+            tx.execute("DELETE FROM outbox WHERE login_id = ?1", [reg.login.as_str()])?;
+            tx.execute("DELETE FROM receipts WHERE login_id = ?1", [reg.login.as_str()])?;
+            tx.execute("DELETE FROM settings WHERE login_id = ?1", [reg.login.as_str()])?;
+            tx.execute(
+                "DELETE FROM registrations WHERE login_id = ?1",
+                [reg.login.as_str()],
+            )?;
+            tx.commit()?;
+            Ok(Some(reg))
+        })
+        .await
+    }
+
+    async fn registrations(&self, transport: &str) -> Result<Vec<Registration>, Error> {
+        let transport = transport.to_string();
+        self.with(move |c| {
+            let mut stmt = c.prepare(&format!("{SELECT_REG} WHERE transport = ?1 ORDER BY jid"))?;
+            let rows = stmt
+                .query_map([transport], read_registration)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(to_registration).collect()
+        })
+        .await
+    }
+
+    async fn setting(&self, login: &LoginId, key: &str) -> Result<Option<String>, Error> {
+        let (login, key) = (login.to_string(), key.to_string());
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT value FROM settings WHERE login_id = ?1 AND key = ?2",
+                params![login, key],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn put_setting(&self, login: &LoginId, key: &str, value: &str) -> Result<(), Error> {
+        let (login, key, value) = (login.to_string(), key.to_string(), value.to_string());
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO settings (login_id, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (login_id, key) DO UPDATE SET value = excluded.value",
+                params![login, key, value],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn outbox_push(&self, e: &NewOutboxEntry) -> Result<OutboxId, Error> {
+        let message = serde_json::to_string(&e.message)?;
+        let e = e.clone();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO outbox (transport, login_id, sender, recipient, stanza_id,
+                                     wants_receipt, message, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    e.transport,
+                    e.login.as_str(),
+                    e.sender,
+                    e.recipient,
+                    e.stanza_id,
+                    e.wants_receipt,
+                    message,
+                    now_secs()
+                ],
+            )?;
+            let id = OutboxId(tx.last_insert_rowid());
+            if let (true, Some(stanza_id)) = (e.wants_receipt, &e.stanza_id) {
+                tx.execute(
+                    "INSERT OR REPLACE INTO receipts (txn, login_id, sender, recipient, stanza_id, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![e.message.txn.as_str(), e.login.as_str(), e.sender, e.recipient, stanza_id, now_secs()],
+                )?;
+            }
+            tx.commit()?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn receipt_take(&self, txn: &TxnId) -> Result<Option<ReceiptTarget>, Error> {
+        let txn = txn.clone();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let target = tx
+                .query_row(
+                    "SELECT sender, recipient, stanza_id FROM receipts WHERE txn = ?1",
+                    [txn.as_str()],
+                    |r| {
+                        Ok(ReceiptTarget {
+                            sender: r.get(0)?,
+                            recipient: r.get(1)?,
+                            stanza_id: r.get(2)?,
+                        })
+                    },
+                )
+                .optional()?;
+            tx.execute("DELETE FROM receipts WHERE txn = ?1", [txn.as_str()])?;
+            tx.commit()?;
+            Ok(target)
+        })
+        .await
+    }
+
+    async fn outbox_pending(&self, login: &LoginId, limit: usize) -> Result<Vec<OutboxEntry>, Error> {
+        let login = login.clone();
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, transport, sender, recipient, stanza_id, wants_receipt, message, attempts
+                 FROM outbox WHERE login_id = ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![login.as_str(), limit as i64], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, bool>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, u32>(7)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(id, transport, sender, recipient, stanza_id, wants_receipt, msg, attempts)| {
+                    Ok(OutboxEntry {
+                        id: OutboxId(id),
+                        entry: NewOutboxEntry {
+                            transport,
+                            login: login.clone(),
+                            sender,
+                            recipient,
+                            stanza_id,
+                            wants_receipt,
+                            message: serde_json::from_str(&msg)?,
+                        },
+                        attempts,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn outbox_len(&self, login: &LoginId) -> Result<u64, Error> {
+        let login = login.to_string();
+        self.with(move |c| {
+            Ok(c.query_row("SELECT COUNT(*) FROM outbox WHERE login_id = ?1", [login], |r| {
+                r.get::<_, i64>(0)
+            })? as u64)
+        })
+        .await
+    }
+
+    async fn outbox_total(&self, transport: &str) -> Result<u64, Error> {
+        let transport = transport.to_string();
+        self.with(move |c| {
+            Ok(c.query_row("SELECT COUNT(*) FROM outbox WHERE transport = ?1", [transport], |r| {
+                r.get::<_, i64>(0)
+            })? as u64)
+        })
+        .await
+    }
+
+    async fn outbox_attempted(&self, id: OutboxId) -> Result<(), Error> {
+        self.with(move |c| {
+            c.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?1", [id.0])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn outbox_remove(&self, id: OutboxId) -> Result<(), Error> {
+        self.with(move |c| {
+            c.execute("DELETE FROM outbox WHERE id = ?1", [id.0])?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+//! Events from foreign sessions, turned into stanzas for their users.
+
+use super::Transport;
+use crate::xmpp::address::escape;
+use crate::xmpp::errors;
+use crate::xmpp::message;
+use switchboard_bridge::{Chat, Envelope, RemoteEvent, SessionState};
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::message::{Id, Message};
+use xmpp_parsers::stanza::Stanza;
+use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
+
+impl Transport {
+    pub(super) async fn handle_event(&self, envelope: Envelope) {
+        let Envelope { login, event } = envelope;
+        let Some(user) = self.sessions().get(&login).map(|e| e.jid.clone()) else {
+            tracing::debug!(login = %login, "Event from a closed session");
+            return;
+        };
+        match event {
+            RemoteEvent::Message(m) => {
+                if m.sender.is_self && m.txn.is_some() {
+                    return; // the echo of a message this user sent through us
+                }
+                let Some(from) = self.contact_jid(&m.chat) else { return };
+                let stanza = message::to_user(from, user.into(), &m.content);
+                self.forward(stanza.into()).await;
+            }
+            RemoteEvent::Delivered { txn, .. } => match self.store.receipt_take(&txn).await {
+                Ok(Some(target)) => {
+                    if let (Ok(from), Ok(to)) = (Jid::new(&target.recipient), Jid::new(&target.sender)) {
+                        self.forward(message::receipt(from, to, &target.stanza_id).into()).await;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "Cannot read an awaited receipt"),
+            },
+            RemoteEvent::DeliveryFailed { chat, txn, reason } => {
+                let target = self.store.receipt_take(&txn).await.ok().flatten();
+                let Some(from) = self.contact_jid(&chat) else { return };
+                let to = target
+                    .as_ref()
+                    .and_then(|t| Jid::new(&t.sender).ok())
+                    .unwrap_or_else(|| user.clone().into());
+                let mut m = Message::error(to).with_payload(errors::error(
+                    ErrorType::Cancel,
+                    DefinedCondition::RecipientUnavailable,
+                    format!("the message could not be delivered: {reason}"),
+                ));
+                m.from = Some(from);
+                m.id = target.map(|t| Id(t.stanza_id));
+                self.forward(m.into()).await;
+            }
+            RemoteEvent::State(state) => self.session_state(&login, &user, state).await,
+            other => tracing::debug!(login = %login, event = ?other, "Event not bridged yet"),
+        }
+    }
+
+    async fn session_state(&self, login: &switchboard_bridge::LoginId, user: &BareJid, state: SessionState) {
+        let changed = {
+            let mut sessions = self.sessions();
+            match sessions.get_mut(login) {
+                Some(entry) if entry.state != state => {
+                    entry.state = state.clone();
+                    true
+                }
+                _ => false,
+            }
+        };
+        if changed {
+            tracing::info!(domain = %self.domain, login = %login, state = ?state, "Session state");
+            self.send_transport_presence(&user.clone().into()).await;
+        }
+    }
+
+    /// The JID of a foreign chat on this transport.
+    fn contact_jid(&self, chat: &Chat) -> Option<Jid> {
+        let local = escape(&self.connector.format_address(chat));
+        match Jid::new(&format!("{local}@{}", self.domain)) {
+            Ok(jid) => Some(jid),
+            Err(e) => {
+                tracing::warn!(error = %e, "A bridge address does not make a JID");
+                None
+            }
+        }
+    }
+
+    /// Queues a stanza for a user, waiting while the link queue is full, so events are
+    /// slowed down rather than lost.
+    async fn forward(&self, stanza: Stanza) {
+        if self.link.send_wait(stanza).await.is_err() {
+            tracing::warn!(domain = %self.domain, "Link closed; an event for a user was not sent");
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! IQ requests to the transport and its contacts: disco, version, ping, registration,
+//! gateway prompts and ad-hoc commands.
+
+use super::Transport;
+use crate::xmpp::address::{self, escape, Target};
+use crate::xmpp::ns::{COMMANDS, GATEWAY};
+use crate::xmpp::register::{self, Submission};
+use crate::xmpp::{adhoc, disco, presence as build, version};
+use minidom::Element;
+use std::sync::Arc;
+use switchboard_bridge::BridgeError;
+use xmpp_parsers::disco::{DiscoInfoQuery, DiscoItemsQuery, DiscoItemsResult};
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::ns;
+use xmpp_parsers::presence::Type;
+use xmpp_parsers::stanza::Stanza;
+use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
+
+/// What an IQ handler answers.
+enum Answer {
+    Result(Option<Element>),
+    Error(ErrorType, DefinedCondition, String),
+    Bridge(BridgeError),
+}
+
+fn unsupported(what: &str) -> Answer {
+    Answer::Error(
+        ErrorType::Cancel,
+        DefinedCondition::ServiceUnavailable,
+        format!("{what} is not supported here"),
+    )
+}
+
+impl Transport {
+    pub(super) async fn handle_iq(self: &Arc<Self>, from: Jid, iq: Iq) {
+        let (to, id, payload, is_set) = match &iq {
+            Iq::Get { to, id, payload, .. } => (to.clone(), id.clone(), payload.clone(), false),
+            Iq::Set { to, id, payload, .. } => (to.clone(), id.clone(), payload.clone(), true),
+            Iq::Result { .. } | Iq::Error { .. } => return,
+        };
+        let Some(to) = to else { return };
+        let target = address::target(&to);
+        let answer = match (&target, is_set) {
+            (_, false) if payload.is("ping", ns::PING) => Answer::Result(None),
+            (Target::Transport, false) => self.transport_get(&from, &payload).await,
+            (Target::Transport, true) => self.transport_set(&from, &payload).await,
+            (Target::Contact { local, .. }, false) => self.contact_get(local, &payload),
+            (Target::Contact { .. }, true) => unsupported("this request"),
+        };
+        let stanza = Stanza::Iq(iq);
+        match answer {
+            Answer::Result(payload) => {
+                self.reply(Iq::Result {
+                    from: Some(to),
+                    to: Some(from),
+                    id,
+                    payload,
+                });
+            }
+            Answer::Error(type_, condition, text) => self.reply_error(&stanza, type_, condition, text),
+            Answer::Bridge(e) => self.reply_bridge_error(&stanza, &e),
+        }
+    }
+
+    async fn transport_get(self: &Arc<Self>, from: &Jid, payload: &Element) -> Answer {
+        let info = self.connector.info();
+        if payload.is("query", ns::DISCO_INFO) {
+            let node = DiscoInfoQuery::try_from(payload.clone()).ok().and_then(|q| q.node);
+            return match node {
+                None => Answer::Result(Some(disco::transport_info(info).into())),
+                Some(node) => match self.command(&node, from) {
+                    Some(cmd) => Answer::Result(Some(adhoc::node_info(&cmd).into())),
+                    None => Answer::Error(ErrorType::Cancel, DefinedCondition::ItemNotFound, format!("no node '{node}'")),
+                },
+            };
+        }
+        if payload.is("query", ns::DISCO_ITEMS) {
+            let node = DiscoItemsQuery::try_from(payload.clone()).ok().and_then(|q| q.node);
+            return match node.as_deref() {
+                Some(COMMANDS) => {
+                    let is_admin = self.access.is_admin(from);
+                    Answer::Result(Some(adhoc::list(&self.me, adhoc::CORE_COMMANDS, is_admin).into()))
+                }
+                None => Answer::Result(Some(
+                    DiscoItemsResult { node: None, items: vec![], rsm: None }.into(),
+                )),
+                Some(node) => Answer::Error(ErrorType::Cancel, DefinedCondition::ItemNotFound, format!("no node '{node}'")),
+            };
+        }
+        if payload.is("query", ns::VERSION) {
+            return Answer::Result(Some(version::version().into()));
+        }
+        if payload.is("query", ns::REGISTER) {
+            let current = match self.store.registration(&self.domain, from.to_bare().as_str()).await {
+                Ok(reg) => reg.map(|r| r.data),
+                Err(e) => return storage_error(e),
+            };
+            let form = self.connector.registration_form();
+            return Answer::Result(Some(register::form_query(&form, current.as_ref())));
+        }
+        if payload.is("query", GATEWAY) {
+            let desc = format!("Enter the {} address of the contact.", info.display_name);
+            return Answer::Result(Some(register::gateway_prompt(&desc, info.prompt)));
+        }
+        unsupported(&format!("<{} xmlns='{}'/>", payload.name(), payload.ns()))
+    }
+
+    async fn transport_set(self: &Arc<Self>, from: &Jid, payload: &Element) -> Answer {
+        if payload.is("query", ns::REGISTER) {
+            return match register::parse_submission(payload) {
+                Ok(Submission::Remove) => self.unregister(&from.to_bare()).await,
+                Ok(Submission::Values(values)) => self.register(&from.to_bare(), values).await,
+                Err(text) => Answer::Error(ErrorType::Modify, DefinedCondition::BadRequest, text),
+            };
+        }
+        if payload.is("query", GATEWAY) {
+            let Some(input) = register::gateway_input(payload) else {
+                return Answer::Error(ErrorType::Modify, DefinedCondition::BadRequest, "the prompt is empty".into());
+            };
+            return match self.connector.parse_address(&input) {
+                Ok(chat) => {
+                    let local = escape(&self.connector.format_address(&chat));
+                    Answer::Result(Some(register::gateway_jid(&format!("{local}@{}", self.domain))))
+                }
+                Err(e) => Answer::Bridge(e),
+            };
+        }
+        if payload.is("command", COMMANDS) {
+            return self.execute_command(from, payload).await;
+        }
+        unsupported(&format!("<{} xmlns='{}'/>", payload.name(), payload.ns()))
+    }
+
+    fn contact_get(&self, local: &str, payload: &Element) -> Answer {
+        let chat = match self.connector.parse_address(local) {
+            Ok(chat) => chat,
+            Err(e) => return Answer::Bridge(e),
+        };
+        if payload.is("query", ns::DISCO_INFO) {
+            return Answer::Result(Some(disco::contact_info(self.connector.info(), &chat, local).into()));
+        }
+        if payload.is("query", ns::DISCO_ITEMS) {
+            return Answer::Result(Some(DiscoItemsResult { node: None, items: vec![], rsm: None }.into()));
+        }
+        unsupported(&format!("<{} xmlns='{}'/>", payload.name(), payload.ns()))
+    }
+
+    async fn register(self: &Arc<Self>, jid: &BareJid, values: switchboard_bridge::FormValues) -> Answer {
+        let form = self.connector.registration_form();
+        if let Err(text) = register::check_values(&form, &values) {
+            return Answer::Error(ErrorType::Modify, DefinedCondition::NotAcceptable, text);
+        }
+        let data = match self.connector.register(&values).await {
+            Ok(data) => data,
+            Err(e) => return Answer::Bridge(e),
+        };
+        let reg = match self.store.put_registration(&self.domain, jid.as_str(), &data).await {
+            Ok(reg) => reg,
+            Err(e) => return storage_error(e),
+        };
+        if let Err(e) = self.open_session(&reg).await {
+            return Answer::Bridge(e);
+        }
+        tracing::info!(domain = %self.domain, login = %reg.login, "User registered");
+        // XEP-0100: the transport asks to be in the user's roster.
+        let user: Jid = jid.clone().into();
+        self.reply(build::simple(Type::Subscribe, &self.me, &user));
+        self.send_transport_presence(&user).await;
+        Answer::Result(None)
+    }
+
+    async fn unregister(self: &Arc<Self>, jid: &BareJid) -> Answer {
+        let removed = match self.store.delete_registration(&self.domain, jid.as_str()).await {
+            Ok(removed) => removed,
+            Err(e) => return storage_error(e),
+        };
+        let Some(reg) = removed else {
+            return Answer::Error(ErrorType::Cancel, DefinedCondition::ItemNotFound, "you are not registered".into());
+        };
+        if let Some(session) = self.close_session(&reg.login).await {
+            if let Err(e) = session.logout().await {
+                tracing::warn!(login = %reg.login, error = %e, "Foreign logout failed");
+            }
+        }
+        tracing::info!(domain = %self.domain, login = %reg.login, "User unregistered");
+        let user: Jid = jid.clone().into();
+        self.reply(build::simple(Type::Unsubscribe, &self.me, &user));
+        self.reply(build::simple(Type::Unsubscribed, &self.me, &user));
+        self.reply(build::simple(Type::Unavailable, &self.me, &user));
+        Answer::Result(None)
+    }
+
+    fn command(&self, node: &str, from: &Jid) -> Option<adhoc::Command> {
+        adhoc::CORE_COMMANDS
+            .iter()
+            .find(|c| c.node == node && (!c.admin_only || self.access.is_admin(from)))
+            .copied()
+    }
+
+    async fn execute_command(&self, from: &Jid, payload: &Element) -> Answer {
+        let request = match adhoc::parse_request(payload) {
+            Ok(r) => r,
+            Err(text) => return Answer::Error(ErrorType::Modify, DefinedCondition::BadRequest, text),
+        };
+        let known = adhoc::CORE_COMMANDS.iter().any(|c| c.node == request.node);
+        let Some(command) = self.command(&request.node, from) else {
+            return if known {
+                Answer::Error(ErrorType::Auth, DefinedCondition::Forbidden, "only gateway admins may run this command".into())
+            } else {
+                Answer::Error(ErrorType::Cancel, DefinedCondition::ItemNotFound, format!("no command '{}'", request.node))
+            };
+        };
+        let session = request.session.unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
+        if request.action == "cancel" {
+            return Answer::Result(Some(adhoc::canceled(command.node, &session)));
+        }
+        match command.node {
+            "status" => {
+                let (note, fields) = self.status_report().await;
+                let fields: Vec<(&str, &str, String)> = fields.iter().map(|(v, l, x)| (*v, *l, x.clone())).collect();
+                Answer::Result(Some(adhoc::completed(command.node, &session, &note, &fields)))
+            }
+            _ => unsupported("this command"),
+        }
+    }
+
+    /// The admin status report: a summary line and fields.
+    async fn status_report(&self) -> (String, Vec<(&'static str, &'static str, String)>) {
+        let health = self.health().await;
+        let link = self.link.state();
+        let stats = self.link.stats();
+        let note = format!(
+            "{} transport: link {:?}, {} sessions ({} down), {} queued",
+            self.connector.info().display_name,
+            link,
+            health.sessions,
+            health.sessions_down,
+            health.queued
+        );
+        let fields = vec![
+            ("link", "Component link", format!("{link:?}")),
+            ("connects", "Link connections since start", stats.connects.load(std::sync::atomic::Ordering::Relaxed).to_string()),
+            ("sessions", "Sessions", health.sessions.to_string()),
+            ("sessions_down", "Sessions not connected", health.sessions_down.to_string()),
+            ("queued", "Messages waiting for the network", health.queued.to_string()),
+            ("link_queue", "Stanzas waiting for the XMPP server", self.link.queued().to_string()),
+            ("invalid_stanzas", "Unparseable stanzas bounced", stats.invalid_stanzas.load(std::sync::atomic::Ordering::Relaxed).to_string()),
+            ("uptime", "Uptime (s)", self.started.elapsed().as_secs().to_string()),
+        ];
+        (note, fields)
+    }
+}
+
+fn storage_error(e: crate::error::Error) -> Answer {
+    tracing::error!(error = %e, "Storage failed");
+    Answer::Error(
+        ErrorType::Wait,
+        DefinedCondition::InternalServerError,
+        "the gateway cannot reach its storage right now; try again later".into(),
+    )
+}

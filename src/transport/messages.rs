@@ -1,0 +1,116 @@
+//! Messages from users: checked, stored in the outbox, then handed to the login's worker.
+
+use super::Transport;
+use crate::store::{new_txn, NewOutboxEntry};
+use crate::xmpp::address::{self, Target};
+use crate::xmpp::{errors, message};
+use std::sync::Arc;
+use switchboard_bridge::{BridgeError, Chat, OutgoingMessage};
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::message::{Message, MessageType};
+use xmpp_parsers::stanza::Stanza;
+use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
+
+impl Transport {
+    pub(super) async fn handle_message(self: &Arc<Self>, from: Jid, m: Message) {
+        if m.type_ == MessageType::Error {
+            tracing::debug!(from = %from, "A user's server bounced one of our messages");
+            return;
+        }
+        let Some(to) = m.to.clone() else { return };
+        let stanza = Stanza::Message(m);
+        let Stanza::Message(m) = &stanza else { unreachable!() };
+        let fail = |type_, condition, text: String| self.reply_error(&stanza, type_, condition, text);
+
+        let content = match message::content(m) {
+            Ok(Some(content)) => content,
+            Ok(None) => return, // chat states, receipts, markers: nothing to deliver
+            Err(text) => return fail(ErrorType::Modify, DefinedCondition::NotAcceptable, text),
+        };
+        let local = match address::target(&to) {
+            Target::Contact { local, .. } => local,
+            Target::Transport => {
+                return fail(
+                    ErrorType::Cancel,
+                    DefinedCondition::FeatureNotImplemented,
+                    format!("write to a contact such as name@{} instead of the gateway itself", self.domain),
+                )
+            }
+        };
+        if !message::is_chat(m) {
+            return fail(
+                ErrorType::Modify,
+                DefinedCondition::BadRequest,
+                "only chat and normal messages can be sent to a contact".into(),
+            );
+        }
+        let chat = match self.connector.parse_address(&local) {
+            Ok(chat @ Chat::Direct(_)) => chat,
+            Ok(Chat::Group(_)) => {
+                return fail(
+                    ErrorType::Cancel,
+                    DefinedCondition::FeatureNotImplemented,
+                    "group chats are not available on this transport yet".into(),
+                )
+            }
+            Err(e) => return self.reply_bridge_error(&stanza, &e),
+        };
+        let login = match self.login_for(&from.to_bare()).await {
+            Ok(login) => login,
+            Err(e) => return self.reply_bridge_error(&stanza, &e),
+        };
+        if self.link.is_full() {
+            return fail(
+                ErrorType::Wait,
+                DefinedCondition::ResourceConstraint,
+                "the gateway is overloaded; try again in a moment".into(),
+            );
+        }
+        match self.store.outbox_len(&login).await {
+            Ok(n) if n >= self.user_queue => {
+                return fail(
+                    ErrorType::Wait,
+                    DefinedCondition::ResourceConstraint,
+                    format!("{n} of your messages are still waiting for the network; try again later"),
+                )
+            }
+            Ok(_) => {}
+            Err(e) => return self.store_failed(&stanza, e),
+        }
+        let entry = NewOutboxEntry {
+            transport: self.domain.clone(),
+            login: login.clone(),
+            sender: from.to_string(),
+            recipient: to.to_bare().to_string(),
+            stanza_id: m.id.as_ref().map(|id| id.0.clone()),
+            wants_receipt: message::wants_receipt(m),
+            message: OutgoingMessage {
+                chat,
+                content,
+                txn: new_txn(),
+            },
+        };
+        if let Err(e) = self.store.outbox_push(&entry).await {
+            return self.store_failed(&stanza, e);
+        }
+        if let Some(session) = self.sessions().get(&login) {
+            session.notify.notify_one();
+        }
+    }
+
+    pub(super) fn reply_bridge_error(&self, to: &Stanza, e: &BridgeError) {
+        if let Some(reply) = errors::reply(to, errors::from_bridge(e)) {
+            self.reply(reply);
+        }
+    }
+
+    pub(super) fn store_failed(&self, to: &Stanza, e: crate::error::Error) {
+        tracing::error!(domain = %self.domain, error = %e, "Storage failed");
+        self.reply_error(
+            to,
+            ErrorType::Wait,
+            DefinedCondition::InternalServerError,
+            "the gateway cannot store your message right now; try again later",
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! Delivery of a login's stored messages to its foreign session, in order.
+//!
+//! A message is removed from the outbox only when the bridge took it. Transient failures
+//! are retried with backoff (the message stays stored, so a restart retries too);
+//! permanent failures, and transient ones that last past [`MAX_ATTEMPTS`], come back to
+//! the sender as an error.
+
+use super::Transport;
+use crate::link::Backoff;
+use crate::store::OutboxEntry;
+use crate::xmpp::errors;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_bridge::{BridgeError, LoginId, Session};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::message::{Id, Message};
+
+/// Attempts before a transiently failing message is given up (about a day with the
+/// backoff below).
+const MAX_ATTEMPTS: u32 = 300;
+const BATCH: usize = 64;
+
+pub(super) async fn worker(
+    transport: Arc<Transport>,
+    login: LoginId,
+    session: Arc<dyn Session>,
+    notify: Arc<Notify>,
+    cancel: CancellationToken,
+) {
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(300));
+    loop {
+        let batch = match transport.store.outbox_pending(&login, BATCH).await {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::error!(login = %login, error = %e, "Cannot read the outbox");
+                Vec::new()
+            }
+        };
+        if batch.is_empty() {
+            tokio::select! {
+                _ = notify.notified() => continue,
+                _ = cancel.cancelled() => return,
+            }
+        }
+        for entry in batch {
+            loop {
+                if cancel.is_cancelled() {
+                    return;
+                }
+                let result = session.send_message(entry.entry.message.clone()).await;
+                match result {
+                    Ok(_) => {
+                        backoff.reset();
+                        remove(&transport, &entry).await;
+                        break;
+                    }
+                    Err(e) if e.is_transient() && entry.attempts + 1 < MAX_ATTEMPTS => {
+                        let _ = transport.store.outbox_attempted(entry.id).await;
+                        let delay = backoff.next_delay();
+                        tracing::info!(login = %login, error = %e, delay_ms = delay.as_millis() as u64, "Delivery failed; retrying");
+                        tokio::select! {
+                            _ = tokio::time::sleep(delay) => {}
+                            _ = cancel.cancelled() => return,
+                        }
+                    }
+                    Err(e) => {
+                        tracing::info!(login = %login, error = %e, "Delivery failed for good");
+                        remove(&transport, &entry).await;
+                        let _ = transport.store.receipt_take(&entry.entry.message.txn).await;
+                        bounce(&transport, &entry, &e);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn remove(transport: &Transport, entry: &OutboxEntry) {
+    if let Err(e) = transport.store.outbox_remove(entry.id).await {
+        // Left in place it would be sent again after a restart; say so loudly.
+        tracing::error!(error = %e, "Cannot remove a delivered message from the outbox");
+    }
+}
+
+/// Tells the sender that their message could not be delivered.
+fn bounce(transport: &Transport, entry: &OutboxEntry, e: &BridgeError) {
+    let (Ok(to), Ok(from)) = (
+        Jid::new(&entry.entry.sender),
+        Jid::new(&entry.entry.recipient),
+    ) else {
+        return;
+    };
+    let mut m = Message::error(to).with_payload(errors::from_bridge(e));
+    m.from = Some(from);
+    m.id = entry.entry.stanza_id.clone().map(Id);
+    m.bodies.insert("".into(), entry.entry.message.content.text.clone());
+    transport.reply(m);
+}

@@ -1,0 +1,57 @@
+//! Presence from users to the transport and its contacts.
+
+use super::Transport;
+use crate::xmpp::address::{self, Target};
+use crate::xmpp::presence as build;
+use std::sync::Arc;
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::presence::{Presence, Type};
+use xmpp_parsers::stanza::Stanza;
+
+impl Transport {
+    pub(super) async fn handle_presence(self: &Arc<Self>, from: Jid, p: Presence) {
+        let Some(to) = p.to.clone() else { return };
+        let target = address::target(&to);
+        if let Target::Contact { local, .. } = &target {
+            if let Err(e) = self.connector.parse_address(local) {
+                return self.reply_bridge_error(&Stanza::Presence(p), &e);
+            }
+        }
+        let me = to.to_bare().into();
+        let user = from.to_bare().into();
+        match p.type_ {
+            Type::Subscribe => {
+                // Subscriptions to the transport and its contacts are approved at once; the
+                // gateway asks back so that presence flows both ways.
+                self.reply(build::simple(Type::Subscribed, &me, &user));
+                self.reply(build::simple(Type::Subscribe, &me, &user));
+                self.send_presence_of(&target, &me, &user).await;
+            }
+            Type::Probe | Type::None => self.send_presence_of(&target, &me, &from).await,
+            Type::Unsubscribe => self.reply(build::simple(Type::Unsubscribed, &me, &user)),
+            Type::Subscribed | Type::Unsubscribed | Type::Unavailable | Type::Error => {}
+        }
+    }
+
+    async fn send_presence_of(&self, target: &Target, me: &Jid, to: &Jid) {
+        match target {
+            Target::Transport => self.send_transport_presence(to).await,
+            // Contacts are shown available while their network gives no presence.
+            Target::Contact { .. } => self.reply(Presence::available().with_from(me.clone()).with_to(to.clone())),
+        }
+    }
+
+    /// The transport's presence, with live load and health, to one user.
+    pub(super) async fn send_transport_presence(&self, to: &Jid) {
+        let health = self.health().await;
+        self.reply(build::transport(&self.me, to, &health));
+    }
+
+    /// On shutdown: every user with a session sees the transport go offline.
+    pub(super) async fn announce_unavailable(&self) {
+        let users = self.sessions().users();
+        for user in users {
+            self.reply(build::simple(Type::Unavailable, &self.me, &user.into()));
+        }
+    }
+}

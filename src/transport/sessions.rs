@@ -1,0 +1,148 @@
+//! Foreign sessions: one per registered user, opened at start and on registration.
+
+use super::outbox;
+use super::Transport;
+use crate::store::Registration;
+use std::collections::HashMap;
+use std::sync::Arc;
+use switchboard_bridge::{BridgeError, EventSink, LoginData, LoginId, Session, SessionState};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use xmpp_parsers::jid::BareJid;
+
+/// A live session.
+pub(super) struct Entry {
+    pub(super) jid: BareJid,
+    pub(super) session: Arc<dyn Session>,
+    pub(super) cancel: CancellationToken,
+    /// Wakes the login's outbox worker.
+    pub(super) notify: Arc<Notify>,
+    pub(super) state: SessionState,
+}
+
+/// The live sessions of a transport, by login and by user.
+#[derive(Default)]
+pub(super) struct Sessions {
+    by_login: HashMap<LoginId, Entry>,
+    by_jid: HashMap<BareJid, LoginId>,
+}
+
+impl Sessions {
+    pub(super) fn len(&self) -> usize {
+        self.by_login.len()
+    }
+
+    /// Sessions whose foreign connection is not up.
+    pub(super) fn down(&self) -> usize {
+        self.by_login.values().filter(|e| !e.state.is_up()).count()
+    }
+
+    pub(super) fn get(&self, login: &LoginId) -> Option<&Entry> {
+        self.by_login.get(login)
+    }
+
+    pub(super) fn get_mut(&mut self, login: &LoginId) -> Option<&mut Entry> {
+        self.by_login.get_mut(login)
+    }
+
+    pub(super) fn login_of(&self, jid: &BareJid) -> Option<LoginId> {
+        self.by_jid.get(jid).cloned()
+    }
+
+    pub(super) fn users(&self) -> Vec<BareJid> {
+        self.by_jid.keys().cloned().collect()
+    }
+
+    fn insert(&mut self, login: LoginId, entry: Entry) {
+        self.by_jid.insert(entry.jid.clone(), login.clone());
+        self.by_login.insert(login, entry);
+    }
+
+    fn remove(&mut self, login: &LoginId) -> Option<Entry> {
+        let entry = self.by_login.remove(login)?;
+        self.by_jid.remove(&entry.jid);
+        Some(entry)
+    }
+}
+
+impl Transport {
+    /// Opens a session for every stored registration (after a restart); their outbox
+    /// workers deliver what was queued before.
+    pub(super) async fn restore_sessions(self: &Arc<Self>) {
+        let regs = match self.store.registrations(&self.domain).await {
+            Ok(regs) => regs,
+            Err(e) => {
+                tracing::error!(domain = %self.domain, error = %e, "Cannot read registrations");
+                return;
+            }
+        };
+        tracing::info!(domain = %self.domain, users = regs.len(), "Restoring sessions");
+        for reg in regs {
+            if let Err(e) = self.open_session(&reg).await {
+                tracing::warn!(domain = %self.domain, login = %reg.login, error = %e, "Cannot open a session");
+            }
+            if let Ok(jid) = BareJid::new(&reg.jid) {
+                self.send_transport_presence(&jid.into()).await;
+            }
+        }
+    }
+
+    /// Opens (or reopens, with new data) the session of a registration.
+    pub(super) async fn open_session(self: &Arc<Self>, reg: &Registration) -> Result<(), BridgeError> {
+        let jid = BareJid::new(&reg.jid)
+            .map_err(|e| BridgeError::InvalidAddress(format!("stored JID {}: {e}", reg.jid)))?;
+        self.close_session(&reg.login).await;
+        let sink = EventSink::new(reg.login.clone(), self.events_tx.clone());
+        let session = self
+            .connector
+            .open_session(reg.login.clone(), reg.data.clone(), sink)
+            .await?;
+        let cancel = self.session_shutdown.child_token();
+        let notify = Arc::new(Notify::new());
+        self.sessions().insert(
+            reg.login.clone(),
+            Entry {
+                jid,
+                session: session.clone(),
+                cancel: cancel.clone(),
+                notify: notify.clone(),
+                state: SessionState::Connecting,
+            },
+        );
+        self.tasks.spawn(session.clone().run(cancel.clone()));
+        self.tasks.spawn(outbox::worker(
+            self.clone(),
+            reg.login.clone(),
+            session,
+            notify,
+            cancel,
+        ));
+        tracing::debug!(domain = %self.domain, login = %reg.login, "Session opened");
+        Ok(())
+    }
+
+    /// Closes a login's session, if open.
+    pub(super) async fn close_session(&self, login: &LoginId) -> Option<Arc<dyn Session>> {
+        let entry = self.sessions().remove(login)?;
+        entry.cancel.cancel();
+        Some(entry.session)
+    }
+
+    /// The login of a user, opening an implicit one on networks that need no
+    /// registration.
+    pub(super) async fn login_for(self: &Arc<Self>, jid: &BareJid) -> Result<LoginId, BridgeError> {
+        if let Some(login) = self.sessions().login_of(jid) {
+            return Ok(login);
+        }
+        if self.connector.info().registration_required {
+            return Err(BridgeError::NotLoggedIn);
+        }
+        let reg = self
+            .store
+            .put_registration(&self.domain, jid.as_str(), &LoginData::new())
+            .await
+            .map_err(|e| BridgeError::Transient(format!("storage: {e}")))?;
+        self.open_session(&reg).await?;
+        Ok(reg.login)
+    }
+}

@@ -1,0 +1,144 @@
+//! XEP-0050 ad-hoc commands: listing, and single-stage execution with a result form.
+//!
+//! A command here answers at once (status `completed`) with a note and result fields.
+//! Multi-stage commands with forms (per-user settings) come with the bridges that need
+//! them, through the same [`Command`] list.
+
+use super::form::{data_form, field, set_attr, text_el};
+use super::ns::COMMANDS;
+use minidom::Element;
+use xmpp_parsers::data_forms::{DataFormType, FieldType};
+use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity, Item};
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::ns;
+
+/// A command a transport offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Command {
+    /// Its node, e.g. `status`.
+    pub node: &'static str,
+    /// Its human name.
+    pub name: &'static str,
+    /// Only `xmpp.admins` may see and run it.
+    pub admin_only: bool,
+}
+
+/// The core's own commands.
+pub const CORE_COMMANDS: &[Command] = &[Command {
+    node: "status",
+    name: "Gateway status",
+    admin_only: true,
+}];
+
+/// The commands `is_admin` may see, as disco#items on the commands node.
+pub fn list(transport: &Jid, commands: &[Command], is_admin: bool) -> DiscoItemsResult {
+    DiscoItemsResult {
+        node: Some(COMMANDS.to_string()),
+        items: commands
+            .iter()
+            .filter(|c| is_admin || !c.admin_only)
+            .map(|c| Item {
+                jid: transport.clone(),
+                node: Some(c.node.to_string()),
+                name: Some(c.name.to_string()),
+            })
+            .collect(),
+        rsm: None,
+    }
+}
+
+/// disco#info of one command node.
+pub fn node_info(command: &Command) -> DiscoInfoResult {
+    DiscoInfoResult {
+        node: Some(command.node.to_string()),
+        identities: vec![Identity::new("automation", "command-node", "en", command.name)],
+        features: [COMMANDS, ns::DATA_FORMS].into_iter().map(String::from).collect(),
+        extensions: vec![],
+    }
+}
+
+/// What a request on the commands namespace asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Request {
+    /// The command node.
+    pub node: String,
+    /// `execute` (also when absent), `cancel`, …
+    pub action: String,
+    /// The session id when continuing a session.
+    pub session: Option<String>,
+}
+
+/// Reads `<command xmlns='http://jabber.org/protocol/commands' node='…' action='…'/>`.
+pub fn parse_request(command: &Element) -> Result<Request, String> {
+    let node = command
+        .attr("node")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| "the command has no node".to_string())?;
+    Ok(Request {
+        node: node.to_string(),
+        action: command.attr("action").unwrap_or("execute").to_string(),
+        session: command.attr("sessionid").map(str::to_string),
+    })
+}
+
+/// A completed command: a note and result fields (label, value).
+pub fn completed(node: &str, session: &str, note: &str, fields: &[(&str, &str, String)]) -> Element {
+    let mut cmd = Element::bare("command", COMMANDS);
+    set_attr(&mut cmd, "node", node);
+    set_attr(&mut cmd, "sessionid", session);
+    set_attr(&mut cmd, "status", "completed");
+    let mut note_el = text_el("note", COMMANDS, note);
+    set_attr(&mut note_el, "type", "info");
+    cmd.append_child(note_el);
+    let fields = fields
+        .iter()
+        .map(|(var, label, value)| field(var, FieldType::TextSingle, label, false, Some(value)))
+        .collect();
+    cmd.append_child(data_form(DataFormType::Result_, "", Some(note), None, fields).into());
+    cmd
+}
+
+/// The answer to `action='cancel'`.
+pub fn canceled(node: &str, session: &str) -> Element {
+    let mut cmd = Element::bare("command", COMMANDS);
+    set_attr(&mut cmd, "node", node);
+    set_attr(&mut cmd, "sessionid", session);
+    set_attr(&mut cmd, "status", "canceled");
+    cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xmpp::testing::element_xml;
+
+    #[test]
+    fn admins_see_admin_commands_others_do_not() {
+        let me = Jid::new("echo.test").unwrap();
+        assert_eq!(list(&me, CORE_COMMANDS, false).items.len(), 0);
+        let xml = element_xml(list(&me, CORE_COMMANDS, true));
+        assert_eq!(
+            xml,
+            "<query xmlns='http://jabber.org/protocol/disco#items' node='http://jabber.org/protocol/commands'>\
+             <item jid='echo.test' name='Gateway status' node='status'/></query>"
+        );
+    }
+
+    #[test]
+    fn parses_requests() {
+        let e: Element = "<command xmlns='http://jabber.org/protocol/commands' node='status'/>".parse().unwrap();
+        assert_eq!(
+            parse_request(&e).unwrap(),
+            Request { node: "status".into(), action: "execute".into(), session: None }
+        );
+        let e: Element = "<command xmlns='http://jabber.org/protocol/commands'/>".parse().unwrap();
+        assert_eq!(parse_request(&e).unwrap_err(), "the command has no node");
+    }
+
+    #[test]
+    fn completed_has_note_and_result_form() {
+        let xml = element_xml(completed("status", "s1", "All good", &[("users", "Users", "3".into())]));
+        assert!(xml.starts_with("<command xmlns='http://jabber.org/protocol/commands' node='status' sessionid='s1' status='completed'><note type='info'>All good</note>"), "{xml}");
+        assert!(xml.contains("<x xmlns='jabber:x:data' type='result'><title>All good</title><field label='Users' var='users'><value>3</value></field></x>"), "{xml}");
+    }
+}

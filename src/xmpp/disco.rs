@@ -1,0 +1,97 @@
+//! XEP-0030 service discovery answers.
+
+use super::ns::{COMMANDS, GATEWAY};
+use switchboard_bridge::{Chat, NetworkInfo};
+use xmpp_parsers::disco::{DiscoInfoResult, Identity};
+use xmpp_parsers::ns;
+
+/// disco#info of the transport JID itself.
+pub fn transport_info(info: &NetworkInfo) -> DiscoInfoResult {
+    let mut features: Vec<&str> = vec![
+        ns::DISCO_INFO,
+        ns::DISCO_ITEMS,
+        ns::REGISTER,
+        GATEWAY,
+        ns::VERSION,
+        ns::PING,
+        COMMANDS,
+    ];
+    if info.caps.receipts {
+        features.push(ns::RECEIPTS);
+    }
+    DiscoInfoResult {
+        node: None,
+        identities: vec![Identity::new(
+            "gateway",
+            info.gateway_type,
+            "en",
+            format!("{} gateway (Switchboard)", info.display_name),
+        )],
+        features: features.into_iter().map(String::from).collect(),
+        extensions: vec![],
+    }
+}
+
+/// disco#info of a foreign contact or group on the transport.
+pub fn contact_info(info: &NetworkInfo, chat: &Chat, name: &str) -> DiscoInfoResult {
+    let identity = match chat {
+        Chat::Group(_) => Identity::new("conference", "text", "en", name),
+        Chat::Direct(_) => Identity::new("client", "pc", "en", name),
+    };
+    let mut features = vec![ns::DISCO_INFO.to_string(), ns::PING.to_string()];
+    if info.caps.receipts {
+        features.push(ns::RECEIPTS.to_string());
+    }
+    DiscoInfoResult {
+        node: None,
+        identities: vec![identity],
+        features: features.into_iter().collect(),
+        extensions: vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xmpp::testing::element_xml;
+    use switchboard_bridge::{Capabilities, UserId};
+
+    fn info() -> NetworkInfo {
+        NetworkInfo {
+            id: "irc",
+            display_name: "IRC",
+            gateway_type: "irc",
+            registration_required: false,
+            prompt: "nick",
+            caps: Capabilities {
+                groups: true,
+                receipts: false,
+                presence: true,
+            },
+        }
+    }
+
+    #[test]
+    fn transport_identity_is_a_gateway_of_the_bridge_type() {
+        let xml = element_xml(transport_info(&info()));
+        assert!(xml.contains(
+            "<identity category='gateway' name='IRC gateway (Switchboard)' type='irc' xml:lang='en'/>"
+        ), "{xml}");
+        for f in [ns::REGISTER, GATEWAY, ns::VERSION, ns::PING, COMMANDS] {
+            assert!(xml.contains(&format!("<feature var='{f}'/>")), "{f}: {xml}");
+        }
+        assert!(!xml.contains(ns::RECEIPTS));
+    }
+
+    #[test]
+    fn contacts_are_clients_and_groups_are_conferences() {
+        let direct = element_xml(contact_info(&info(), &Chat::Direct(UserId::new("bob")), "bob"));
+        assert!(direct.contains("category='client'"), "{direct}");
+        let group = element_xml(contact_info(
+            &info(),
+            &Chat::Group(switchboard_bridge::GroupId::new("#r")),
+            "#r",
+        ));
+        assert!(group.contains("category='conference'"), "{group}");
+    }
+}

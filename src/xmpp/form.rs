@@ -1,0 +1,48 @@
+//! Small builders for XML that xmpp-parsers has no type for (XEP-0077 legacy fields,
+//! XEP-0100, XEP-0050) and data forms.
+
+use minidom::rxml::NcName;
+use minidom::Element;
+use xmpp_parsers::data_forms::{DataForm, DataFormType, Field, FieldType};
+
+/// An element with text content.
+pub fn text_el(name: &str, ns: &str, text: impl Into<String>) -> Element {
+    Element::builder(name, ns).append(text.into()).build()
+}
+
+/// Sets an attribute whose name is a fixed, valid XML name.
+pub fn set_attr(el: &mut Element, name: &'static str, value: impl Into<String>) {
+    let name = NcName::try_from(name).expect("attribute names here are valid XML names");
+    el.set_attr(minidom::rxml::Namespace::NONE, name, value.into());
+}
+
+/// A data form of `type_` with a hidden FORM_TYPE when `form_type` is not empty.
+pub fn data_form(
+    type_: DataFormType,
+    form_type: &str,
+    title: Option<&str>,
+    instructions: Option<&str>,
+    fields: Vec<Field>,
+) -> DataForm {
+    let mut form = DataForm {
+        type_,
+        title: title.map(str::to_string),
+        instructions: instructions.map(str::to_string),
+        fields,
+    };
+    if !form_type.is_empty() {
+        form.set_form_type(form_type.to_string());
+    }
+    form
+}
+
+/// A field with a label and optional value.
+pub fn field(var: &str, type_: FieldType, label: &str, required: bool, value: Option<&str>) -> Field {
+    let mut f = Field::new(var, type_);
+    f.label = Some(label.to_string());
+    f.required = required;
+    if let Some(v) = value {
+        f.values.push(v.to_string());
+    }
+    f
+}

@@ -1,0 +1,117 @@
+//! Chat messages: from XMPP users to the neutral model and back.
+
+use switchboard_bridge::{MessageContent, TextKind};
+use xmpp_parsers::jid::Jid;
+use xmpp_parsers::message::{Id, Message, MessageType};
+use xmpp_parsers::receipts::Received;
+use xmpp_parsers::ns;
+
+/// Longest body the gateway takes from a user (bytes); bridges split further.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// What a user's message says, or `None` when it has no body (chat states, receipts…).
+pub fn content(msg: &Message) -> Result<Option<MessageContent>, String> {
+    let Some((_, body)) = msg.get_best_body(vec!["en", ""]) else {
+        return Ok(None);
+    };
+    if body.len() > MAX_BODY {
+        return Err(format!(
+            "the message is {} bytes long; the gateway takes at most {MAX_BODY}",
+            body.len()
+        ));
+    }
+    let subject = msg.get_best_subject(vec!["en", ""]).map(|(_, s)| s.clone());
+    let (kind, text) = match body.strip_prefix("/me ") {
+        Some(action) => (TextKind::Action, action.to_string()),
+        None => (TextKind::Normal, body.clone()),
+    };
+    Ok(Some(MessageContent {
+        text,
+        kind,
+        subject,
+    }))
+}
+
+/// True when the sender asked for an XEP-0184 receipt.
+pub fn wants_receipt(msg: &Message) -> bool {
+    msg.payloads.iter().any(|p| p.is("request", ns::RECEIPTS))
+}
+
+/// A chat message from a foreign contact to a user.
+pub fn to_user(from: Jid, to: Jid, content: &MessageContent) -> Message {
+    let body = match content.kind {
+        TextKind::Action => format!("/me {}", content.text),
+        TextKind::Normal | TextKind::Notice => content.text.clone(),
+    };
+    let mut m = Message::chat(to).with_body("".into(), body);
+    m.from = Some(from);
+    m.id = Some(Id(format!("sb-{:016x}", rand::random::<u64>())));
+    if let Some(subject) = &content.subject {
+        m.subjects.insert("".into(), subject.clone());
+    }
+    if content.kind == TextKind::Notice {
+        m.type_ = MessageType::Normal;
+    }
+    m
+}
+
+/// An XEP-0184 receipt for the message the user sent with `id`.
+pub fn receipt(from: Jid, to: Jid, id: &str) -> Message {
+    let mut m = Message::new(to).with_payload(Received { id: id.to_string() });
+    m.from = Some(from);
+    m
+}
+
+/// Whether a message of this type is one a user writes to a contact.
+pub fn is_chat(msg: &Message) -> bool {
+    matches!(msg.type_, MessageType::Chat | MessageType::Normal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xmpp::testing::{element_xml, stanza};
+    use xmpp_parsers::stanza::Stanza;
+
+    fn msg(xml: &str) -> Message {
+        match stanza(xml) {
+            Stanza::Message(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn reads_body_subject_action_and_receipt_request() {
+        let m = msg("<message xmlns='jabber:component:accept' from='a@x/r' to='b@echo.test' type='chat' id='1'>\
+            <body>/me waves</body><subject>Hi</subject><request xmlns='urn:xmpp:receipts'/></message>");
+        let c = content(&m).unwrap().unwrap();
+        assert_eq!(c.text, "waves");
+        assert_eq!(c.kind, TextKind::Action);
+        assert_eq!(c.subject.as_deref(), Some("Hi"));
+        assert!(wants_receipt(&m));
+        let state = msg("<message xmlns='jabber:component:accept' from='a@x/r' to='b@echo.test' type='chat'>\
+            <active xmlns='http://jabber.org/protocol/chatstates'/></message>");
+        assert_eq!(content(&state).unwrap(), None);
+        assert!(!wants_receipt(&state));
+    }
+
+    #[test]
+    fn refuses_oversized_bodies() {
+        let big = "x".repeat(MAX_BODY + 1);
+        let m = msg(&format!("<message xmlns='jabber:component:accept' from='a@x/r' to='b@echo.test'><body>{big}</body></message>"));
+        assert!(content(&m).unwrap_err().contains("at most 65536"));
+    }
+
+    #[test]
+    fn builds_messages_and_receipts() {
+        let from = Jid::new("bob@echo.test").unwrap();
+        let to = Jid::new("a@x").unwrap();
+        let m = to_user(from.clone(), to.clone(), &MessageContent { text: "waves".into(), kind: TextKind::Action, subject: None });
+        let xml = element_xml(m);
+        assert!(xml.contains("<body>/me waves</body>") && xml.contains("type='chat'") && xml.contains("from='bob@echo.test'"), "{xml}");
+        assert_eq!(
+            element_xml(receipt(from, to, "m1")),
+            "<message xmlns='jabber:component:accept' from='bob@echo.test' to='a@x' type='chat'><received xmlns='urn:xmpp:receipts' id='m1'/></message>"
+        );
+    }
+}

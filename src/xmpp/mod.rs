@@ -1,0 +1,16 @@
+//! Pure translation between stanzas and the gateway's model, one concern per file.
+//! Nothing here does I/O.
+
+pub mod adhoc;
+pub mod address;
+pub mod disco;
+pub mod errors;
+pub mod form;
+pub mod message;
+pub mod ns;
+pub mod presence;
+pub mod register;
+pub mod version;
+
+#[cfg(test)]
+pub(crate) mod testing;
