@@ -54,7 +54,10 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 /// Prometheus text format.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut out = String::new();
-    let _ = writeln!(out, "# HELP switchboard_link_up Whether the component link is up.");
+    let _ = writeln!(
+        out,
+        "# HELP switchboard_link_up Whether the component link is up."
+    );
     let _ = writeln!(out, "# TYPE switchboard_link_up gauge");
     for t in state.transports.iter() {
         let up = u8::from(t.link().state() == LinkState::Up);
@@ -65,15 +68,29 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut queued = Vec::new();
     for t in state.transports.iter() {
         let h = t.health().await;
-        let _ = writeln!(out, "switchboard_sessions{{domain=\"{}\"}} {}", t.domain(), h.sessions);
+        let _ = writeln!(
+            out,
+            "switchboard_sessions{{domain=\"{}\"}} {}",
+            t.domain(),
+            h.sessions
+        );
         queued.push((t.domain().to_string(), h.queued, t.link().queued()));
     }
-    let _ = writeln!(out, "# HELP switchboard_outbox_messages Messages waiting for a foreign network.");
+    let _ = writeln!(
+        out,
+        "# HELP switchboard_outbox_messages Messages waiting for a foreign network."
+    );
     let _ = writeln!(out, "# TYPE switchboard_outbox_messages gauge");
     for (domain, outbox, _) in &queued {
-        let _ = writeln!(out, "switchboard_outbox_messages{{domain=\"{domain}\"}} {outbox}");
+        let _ = writeln!(
+            out,
+            "switchboard_outbox_messages{{domain=\"{domain}\"}} {outbox}"
+        );
     }
-    let _ = writeln!(out, "# HELP switchboard_link_queue Stanzas waiting for the XMPP server.");
+    let _ = writeln!(
+        out,
+        "# HELP switchboard_link_queue Stanzas waiting for the XMPP server."
+    );
     let _ = writeln!(out, "# TYPE switchboard_link_queue gauge");
     for (domain, _, link) in &queued {
         let _ = writeln!(out, "switchboard_link_queue{{domain=\"{domain}\"}} {link}");

@@ -48,12 +48,16 @@ fn connector_for(key: &str) -> Arc<dyn Connector> {
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(config.sqlite_path().as_deref())?);
     let http_listener = match &config.http {
-        Some(http) => Some(TcpListener::bind(&http.listen).await.map_err(|source| {
-            Error::HttpBind {
-                addr: http.listen.clone(),
-                source,
-            }
-        })?),
+        Some(http) => {
+            Some(
+                TcpListener::bind(&http.listen)
+                    .await
+                    .map_err(|source| Error::HttpBind {
+                        addr: http.listen.clone(),
+                        source,
+                    })?,
+            )
+        }
         None => None,
     };
     let access = Access::new(&config.xmpp.allow, &config.xmpp.admins);

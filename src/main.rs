@@ -45,7 +45,9 @@ fn main() -> ExitCode {
         Some(Command::CheckConfig { file }) => check_config(&file),
         None => {
             let Some(file) = cli.config else {
-                eprintln!("switchboard: --config FILE is required (or: switchboard check-config FILE)");
+                eprintln!(
+                    "switchboard: --config FILE is required (or: switchboard check-config FILE)"
+                );
                 return ExitCode::from(EXIT_CONFIG);
             };
             let config = match Config::load(&file) {
@@ -76,7 +78,11 @@ fn check_config(file: &std::path::Path) -> ExitCode {
                 .iter()
                 .map(|t| format!("{} ({})", t.key, t.link.domain))
                 .collect();
-            println!("{}: OK; transports: {}", file.display(), transports.join(", "));
+            println!(
+                "{}: OK; transports: {}",
+                file.display(),
+                transports.join(", ")
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

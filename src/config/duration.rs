@@ -17,10 +17,12 @@ impl ConfigDuration {
 impl<'de> Deserialize<'de> for ConfigDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map(ConfigDuration).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "'{text}' is not a duration like 30s, 5m or 6h ({e})"
-            ))
-        })
+        humantime::parse_duration(&text)
+            .map(ConfigDuration)
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "'{text}' is not a duration like 30s, 5m or 6h ({e})"
+                ))
+            })
     }
 }

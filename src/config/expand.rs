@@ -55,11 +55,7 @@ fn expand_str(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, S
                 .find('}')
                 .ok_or_else(|| "unclosed ${ in value".to_string())?;
             let name = &tail[..end];
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(format!("'${{{name}}}' is not a valid variable reference"));
             }
             match env(name) {

@@ -35,7 +35,10 @@ fn parses_a_good_file_and_expands_secrets() {
     assert_eq!(c.xmpp.keepalive, ConfigDuration::from_secs(30));
     assert_eq!(c.sqlite_path(), Some(PathBuf::from("switchboard.db")));
     assert_eq!(c.transports().len(), 1);
-    assert!(!format!("{c:?}").contains("from-env"), "secrets must not show in Debug");
+    assert!(
+        !format!("{c:?}").contains("from-env"),
+        "secrets must not show in Debug"
+    );
 }
 
 #[test]
@@ -53,7 +56,10 @@ fn unknown_keys_are_refused_with_their_path() {
     let text = GOOD.replace("  admins:", "  colour: blue\n  admins:");
     assert_eq!(problems(&text).len(), 1);
     let p = &problems(&text)[0];
-    assert!(p.starts_with("t.yaml: xmpp.colour: unknown field `colour`, expected one of"), "{p}");
+    assert!(
+        p.starts_with("t.yaml: xmpp.colour: unknown field `colour`, expected one of"),
+        "{p}"
+    );
 }
 
 #[test]
@@ -103,5 +109,8 @@ fn no_transport_and_empty_allow_are_errors() {
 fn bad_durations_name_the_key() {
     let text = GOOD.replace("  admins:", "  keepalive: soon\n  admins:");
     let p = &problems(&text)[0];
-    assert!(p.starts_with("t.yaml: xmpp.keepalive: 'soon' is not a duration"), "{p}");
+    assert!(
+        p.starts_with("t.yaml: xmpp.keepalive: 'soon' is not a duration"),
+        "{p}"
+    );
 }

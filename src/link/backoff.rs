@@ -52,7 +52,10 @@ mod tests {
             assert!(d <= Duration::from_secs(30), "{d:?}");
         }
         let late = b.next_delay();
-        assert!(late >= Duration::from_secs(15), "capped steps stay high: {late:?}");
+        assert!(
+            late >= Duration::from_secs(15),
+            "capped steps stay high: {late:?}"
+        );
         b.reset();
         assert!(b.next_delay() <= Duration::from_millis(200));
     }

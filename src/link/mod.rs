@@ -20,11 +20,11 @@ mod session;
 pub use backoff::Backoff;
 
 use crate::config::Secret;
+use minidom::Element;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
-use minidom::Element;
 use xmpp_parsers::stanza::Stanza;
 
 /// Where a link connects and as whom.

@@ -4,6 +4,7 @@ use super::{LinkConfig, LinkStats, Queued};
 use crate::error::Error;
 use crate::xmpp::errors::bounce_invalid;
 use futures::{SinkExt, StreamExt};
+use minidom::Element;
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -12,10 +13,9 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_xmpp::xmlstream::{
-    initiate_stream, FallibleStreamElement, ReadError, StreamElementError, StreamHeader,
-    Timeouts, XmlStream, XmppStreamElement,
+    initiate_stream, FallibleStreamElement, ReadError, StreamElementError, StreamHeader, Timeouts,
+    XmlStream, XmppStreamElement,
 };
-use minidom::Element;
 use xmpp_parsers::component::Handshake;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::Jid;
@@ -59,15 +59,16 @@ pub(super) async fn connect(config: &LinkConfig) -> Result<Stream, Error> {
         let mut pending = initiate_stream(BufStream::new(tcp), ns::COMPONENT, header, timeouts)
             .await
             .map_err(io_err)?;
-        let stream_id = pending.take_header().id.ok_or_else(|| Error::LinkProtocol {
-            domain: config.domain.clone(),
-            reason: "the server sent no stream id".into(),
-        })?;
+        let stream_id = pending
+            .take_header()
+            .id
+            .ok_or_else(|| Error::LinkProtocol {
+                domain: config.domain.clone(),
+                reason: "the server sent no stream id".into(),
+            })?;
         let mut stream: Stream = pending.skip_features();
-        let nonza = Handshake::from_stream_id_and_password(
-            stream_id.into_owned(),
-            config.secret.expose(),
-        );
+        let nonza =
+            Handshake::from_stream_id_and_password(stream_id.into_owned(), config.secret.expose());
         stream
             .send(&XmppStreamElement::ComponentHandshake(nonza))
             .await

@@ -72,8 +72,11 @@ pub struct ReceiptTarget {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// The registration of `jid` with `transport`, if any.
-    async fn registration(&self, transport: &str, jid: &str)
-        -> Result<Option<Registration>, StoreError>;
+    async fn registration(
+        &self,
+        transport: &str,
+        jid: &str,
+    ) -> Result<Option<Registration>, StoreError>;
     /// Registers or updates; keeps the login id of an earlier registration.
     async fn put_registration(
         &self,
@@ -94,8 +97,7 @@ pub trait Store: Send + Sync + 'static {
     /// A per-user setting.
     async fn setting(&self, login: &LoginId, key: &str) -> Result<Option<String>, StoreError>;
     /// Sets a per-user setting.
-    async fn put_setting(&self, login: &LoginId, key: &str, value: &str)
-        -> Result<(), StoreError>;
+    async fn put_setting(&self, login: &LoginId, key: &str, value: &str) -> Result<(), StoreError>;
 
     /// Takes (removes and returns) the receipt awaited for a message, if any.
     async fn receipt_take(&self, txn: &TxnId) -> Result<Option<ReceiptTarget>, StoreError>;

@@ -25,7 +25,9 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database at `path`; `None` is in-memory.
     pub fn open(path: Option<&Path>) -> Result<Self, Error> {
-        let shown = path.map(Path::to_path_buf).unwrap_or_else(|| ":memory:".into());
+        let shown = path
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| ":memory:".into());
         let open_err = |source| Error::StoreOpen {
             path: shown.clone(),
             source,
@@ -85,7 +87,9 @@ fn new_login_id() -> LoginId {
     LoginId::new(format!("l{:024x}", rand::random::<u128>() >> 32))
 }
 
-fn read_registration(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, String)> {
+fn read_registration(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(String, String, String, String)> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
 }
 
@@ -104,7 +108,11 @@ const SELECT_REG: &str = "SELECT login_id, transport, jid, data FROM registratio
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn registration(&self, transport: &str, jid: &str) -> Result<Option<Registration>, Error> {
+    async fn registration(
+        &self,
+        transport: &str,
+        jid: &str,
+    ) -> Result<Option<Registration>, Error> {
         let (transport, jid) = (transport.to_string(), jid.to_string());
         self.with(move |c| {
             let row = c
@@ -162,9 +170,18 @@ impl Store for SqliteStore {
                 .optional()?;
             let Some(row) = row else { return Ok(None) };
             let reg = to_registration(row)?;
-            tx.execute("DELETE FROM outbox WHERE login_id = ?1", [reg.login.as_str()])?;
-            tx.execute("DELETE FROM receipts WHERE login_id = ?1", [reg.login.as_str()])?;
-            tx.execute("DELETE FROM settings WHERE login_id = ?1", [reg.login.as_str()])?;
+            tx.execute(
+                "DELETE FROM outbox WHERE login_id = ?1",
+                [reg.login.as_str()],
+            )?;
+            tx.execute(
+                "DELETE FROM receipts WHERE login_id = ?1",
+                [reg.login.as_str()],
+            )?;
+            tx.execute(
+                "DELETE FROM settings WHERE login_id = ?1",
+                [reg.login.as_str()],
+            )?;
             tx.execute(
                 "DELETE FROM registrations WHERE login_id = ?1",
                 [reg.login.as_str()],
@@ -271,7 +288,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn outbox_pending(&self, login: &LoginId, limit: usize) -> Result<Vec<OutboxEntry>, Error> {
+    async fn outbox_pending(
+        &self,
+        login: &LoginId,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, Error> {
         let login = login.clone();
         self.with(move |c| {
             let mut stmt = c.prepare(
@@ -316,9 +337,11 @@ impl Store for SqliteStore {
     async fn outbox_len(&self, login: &LoginId) -> Result<u64, Error> {
         let login = login.to_string();
         self.with(move |c| {
-            Ok(c.query_row("SELECT COUNT(*) FROM outbox WHERE login_id = ?1", [login], |r| {
-                r.get::<_, i64>(0)
-            })? as u64)
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM outbox WHERE login_id = ?1",
+                [login],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
         })
         .await
     }
@@ -326,16 +349,21 @@ impl Store for SqliteStore {
     async fn outbox_total(&self, transport: &str) -> Result<u64, Error> {
         let transport = transport.to_string();
         self.with(move |c| {
-            Ok(c.query_row("SELECT COUNT(*) FROM outbox WHERE transport = ?1", [transport], |r| {
-                r.get::<_, i64>(0)
-            })? as u64)
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM outbox WHERE transport = ?1",
+                [transport],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
         })
         .await
     }
 
     async fn outbox_attempted(&self, id: OutboxId) -> Result<(), Error> {
         self.with(move |c| {
-            c.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?1", [id.0])?;
+            c.execute(
+                "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?1",
+                [id.0],
+            )?;
             Ok(())
         })
         .await

@@ -22,14 +22,19 @@ impl Transport {
                 if m.sender.is_self && m.txn.is_some() {
                     return; // the echo of a message this user sent through us
                 }
-                let Some(from) = self.contact_jid(&m.chat) else { return };
+                let Some(from) = self.contact_jid(&m.chat) else {
+                    return;
+                };
                 let stanza = message::to_user(from, user.into(), &m.content);
                 self.forward(stanza.into()).await;
             }
             RemoteEvent::Delivered { txn, .. } => match self.store.receipt_take(&txn).await {
                 Ok(Some(target)) => {
-                    if let (Ok(from), Ok(to)) = (Jid::new(&target.recipient), Jid::new(&target.sender)) {
-                        self.forward(message::receipt(from, to, &target.stanza_id).into()).await;
+                    if let (Ok(from), Ok(to)) =
+                        (Jid::new(&target.recipient), Jid::new(&target.sender))
+                    {
+                        self.forward(message::receipt(from, to, &target.stanza_id).into())
+                            .await;
                     }
                 }
                 Ok(None) => {}
@@ -37,7 +42,9 @@ impl Transport {
             },
             RemoteEvent::DeliveryFailed { chat, txn, reason } => {
                 let target = self.store.receipt_take(&txn).await.ok().flatten();
-                let Some(from) = self.contact_jid(&chat) else { return };
+                let Some(from) = self.contact_jid(&chat) else {
+                    return;
+                };
                 let to = target
                     .as_ref()
                     .and_then(|t| Jid::new(&t.sender).ok())
@@ -56,7 +63,12 @@ impl Transport {
         }
     }
 
-    async fn session_state(&self, login: &switchboard_bridge::LoginId, user: &BareJid, state: SessionState) {
+    async fn session_state(
+        &self,
+        login: &switchboard_bridge::LoginId,
+        user: &BareJid,
+        state: SessionState,
+    ) {
         let changed = {
             let mut sessions = self.sessions();
             match sessions.get_mut(login) {

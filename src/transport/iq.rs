@@ -35,8 +35,12 @@ fn unsupported(what: &str) -> Answer {
 impl Transport {
     pub(super) async fn handle_iq(self: &Arc<Self>, from: Jid, iq: Iq) {
         let (to, id, payload, is_set) = match &iq {
-            Iq::Get { to, id, payload, .. } => (to.clone(), id.clone(), payload.clone(), false),
-            Iq::Set { to, id, payload, .. } => (to.clone(), id.clone(), payload.clone(), true),
+            Iq::Get {
+                to, id, payload, ..
+            } => (to.clone(), id.clone(), payload.clone(), false),
+            Iq::Set {
+                to, id, payload, ..
+            } => (to.clone(), id.clone(), payload.clone(), true),
             Iq::Result { .. } | Iq::Error { .. } => return,
         };
         let Some(to) = to else { return };
@@ -58,7 +62,9 @@ impl Transport {
                     payload,
                 });
             }
-            Answer::Error(type_, condition, text) => self.reply_error(&stanza, type_, condition, text),
+            Answer::Error(type_, condition, text) => {
+                self.reply_error(&stanza, type_, condition, text)
+            }
             Answer::Bridge(e) => self.reply_bridge_error(&stanza, &e),
         }
     }
@@ -66,33 +72,56 @@ impl Transport {
     async fn transport_get(self: &Arc<Self>, from: &Jid, payload: &Element) -> Answer {
         let info = self.connector.info();
         if payload.is("query", ns::DISCO_INFO) {
-            let node = DiscoInfoQuery::try_from(payload.clone()).ok().and_then(|q| q.node);
+            let node = DiscoInfoQuery::try_from(payload.clone())
+                .ok()
+                .and_then(|q| q.node);
             return match node {
                 None => Answer::Result(Some(disco::transport_info(info).into())),
                 Some(node) => match self.command(&node, from) {
                     Some(cmd) => Answer::Result(Some(adhoc::node_info(&cmd).into())),
-                    None => Answer::Error(ErrorType::Cancel, DefinedCondition::ItemNotFound, format!("no node '{node}'")),
+                    None => Answer::Error(
+                        ErrorType::Cancel,
+                        DefinedCondition::ItemNotFound,
+                        format!("no node '{node}'"),
+                    ),
                 },
             };
         }
         if payload.is("query", ns::DISCO_ITEMS) {
-            let node = DiscoItemsQuery::try_from(payload.clone()).ok().and_then(|q| q.node);
+            let node = DiscoItemsQuery::try_from(payload.clone())
+                .ok()
+                .and_then(|q| q.node);
             return match node.as_deref() {
                 Some(COMMANDS) => {
                     let is_admin = self.access.is_admin(from);
-                    Answer::Result(Some(adhoc::list(&self.me, adhoc::CORE_COMMANDS, is_admin).into()))
+                    Answer::Result(Some(
+                        adhoc::list(&self.me, adhoc::CORE_COMMANDS, is_admin).into(),
+                    ))
                 }
                 None => Answer::Result(Some(
-                    DiscoItemsResult { node: None, items: vec![], rsm: None }.into(),
+                    DiscoItemsResult {
+                        node: None,
+                        items: vec![],
+                        rsm: None,
+                    }
+                    .into(),
                 )),
-                Some(node) => Answer::Error(ErrorType::Cancel, DefinedCondition::ItemNotFound, format!("no node '{node}'")),
+                Some(node) => Answer::Error(
+                    ErrorType::Cancel,
+                    DefinedCondition::ItemNotFound,
+                    format!("no node '{node}'"),
+                ),
             };
         }
         if payload.is("query", ns::VERSION) {
             return Answer::Result(Some(version::version().into()));
         }
         if payload.is("query", ns::REGISTER) {
-            let current = match self.store.registration(&self.domain, from.to_bare().as_str()).await {
+            let current = match self
+                .store
+                .registration(&self.domain, from.to_bare().as_str())
+                .await
+            {
                 Ok(reg) => reg.map(|r| r.data),
                 Err(e) => return storage_error(e),
             };
@@ -116,12 +145,19 @@ impl Transport {
         }
         if payload.is("query", GATEWAY) {
             let Some(input) = register::gateway_input(payload) else {
-                return Answer::Error(ErrorType::Modify, DefinedCondition::BadRequest, "the prompt is empty".into());
+                return Answer::Error(
+                    ErrorType::Modify,
+                    DefinedCondition::BadRequest,
+                    "the prompt is empty".into(),
+                );
             };
             return match self.connector.parse_address(&input) {
                 Ok(chat) => {
                     let local = escape(&self.connector.format_address(&chat));
-                    Answer::Result(Some(register::gateway_jid(&format!("{local}@{}", self.domain))))
+                    Answer::Result(Some(register::gateway_jid(&format!(
+                        "{local}@{}",
+                        self.domain
+                    ))))
                 }
                 Err(e) => Answer::Bridge(e),
             };
@@ -138,15 +174,28 @@ impl Transport {
             Err(e) => return Answer::Bridge(e),
         };
         if payload.is("query", ns::DISCO_INFO) {
-            return Answer::Result(Some(disco::contact_info(self.connector.info(), &chat, local).into()));
+            return Answer::Result(Some(
+                disco::contact_info(self.connector.info(), &chat, local).into(),
+            ));
         }
         if payload.is("query", ns::DISCO_ITEMS) {
-            return Answer::Result(Some(DiscoItemsResult { node: None, items: vec![], rsm: None }.into()));
+            return Answer::Result(Some(
+                DiscoItemsResult {
+                    node: None,
+                    items: vec![],
+                    rsm: None,
+                }
+                .into(),
+            ));
         }
         unsupported(&format!("<{} xmlns='{}'/>", payload.name(), payload.ns()))
     }
 
-    async fn register(self: &Arc<Self>, jid: &BareJid, values: switchboard_bridge::FormValues) -> Answer {
+    async fn register(
+        self: &Arc<Self>,
+        jid: &BareJid,
+        values: switchboard_bridge::FormValues,
+    ) -> Answer {
         let form = self.connector.registration_form();
         if let Err(text) = register::check_values(&form, &values) {
             return Answer::Error(ErrorType::Modify, DefinedCondition::NotAcceptable, text);
@@ -155,7 +204,11 @@ impl Transport {
             Ok(data) => data,
             Err(e) => return Answer::Bridge(e),
         };
-        let reg = match self.store.put_registration(&self.domain, jid.as_str(), &data).await {
+        let reg = match self
+            .store
+            .put_registration(&self.domain, jid.as_str(), &data)
+            .await
+        {
             Ok(reg) => reg,
             Err(e) => return storage_error(e),
         };
@@ -171,12 +224,20 @@ impl Transport {
     }
 
     async fn unregister(self: &Arc<Self>, jid: &BareJid) -> Answer {
-        let removed = match self.store.delete_registration(&self.domain, jid.as_str()).await {
+        let removed = match self
+            .store
+            .delete_registration(&self.domain, jid.as_str())
+            .await
+        {
             Ok(removed) => removed,
             Err(e) => return storage_error(e),
         };
         let Some(reg) = removed else {
-            return Answer::Error(ErrorType::Cancel, DefinedCondition::ItemNotFound, "you are not registered".into());
+            return Answer::Error(
+                ErrorType::Cancel,
+                DefinedCondition::ItemNotFound,
+                "you are not registered".into(),
+            );
         };
         if let Some(session) = self.close_session(&reg.login).await {
             if let Err(e) = session.logout().await {
@@ -201,25 +262,43 @@ impl Transport {
     async fn execute_command(&self, from: &Jid, payload: &Element) -> Answer {
         let request = match adhoc::parse_request(payload) {
             Ok(r) => r,
-            Err(text) => return Answer::Error(ErrorType::Modify, DefinedCondition::BadRequest, text),
+            Err(text) => {
+                return Answer::Error(ErrorType::Modify, DefinedCondition::BadRequest, text)
+            }
         };
         let known = adhoc::CORE_COMMANDS.iter().any(|c| c.node == request.node);
         let Some(command) = self.command(&request.node, from) else {
             return if known {
-                Answer::Error(ErrorType::Auth, DefinedCondition::Forbidden, "only gateway admins may run this command".into())
+                Answer::Error(
+                    ErrorType::Auth,
+                    DefinedCondition::Forbidden,
+                    "only gateway admins may run this command".into(),
+                )
             } else {
-                Answer::Error(ErrorType::Cancel, DefinedCondition::ItemNotFound, format!("no command '{}'", request.node))
+                Answer::Error(
+                    ErrorType::Cancel,
+                    DefinedCondition::ItemNotFound,
+                    format!("no command '{}'", request.node),
+                )
             };
         };
-        let session = request.session.unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
+        let session = request
+            .session
+            .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
         if request.action == "cancel" {
             return Answer::Result(Some(adhoc::canceled(command.node, &session)));
         }
         match command.node {
             "status" => {
                 let (note, fields) = self.status_report().await;
-                let fields: Vec<(&str, &str, String)> = fields.iter().map(|(v, l, x)| (*v, *l, x.clone())).collect();
-                Answer::Result(Some(adhoc::completed(command.node, &session, &note, &fields)))
+                let fields: Vec<(&str, &str, String)> =
+                    fields.iter().map(|(v, l, x)| (*v, *l, x.clone())).collect();
+                Answer::Result(Some(adhoc::completed(
+                    command.node,
+                    &session,
+                    &note,
+                    &fields,
+                )))
             }
             _ => unsupported("this command"),
         }
@@ -240,13 +319,43 @@ impl Transport {
         );
         let fields = vec![
             ("link", "Component link", format!("{link:?}")),
-            ("connects", "Link connections since start", stats.connects.load(std::sync::atomic::Ordering::Relaxed).to_string()),
+            (
+                "connects",
+                "Link connections since start",
+                stats
+                    .connects
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    .to_string(),
+            ),
             ("sessions", "Sessions", health.sessions.to_string()),
-            ("sessions_down", "Sessions not connected", health.sessions_down.to_string()),
-            ("queued", "Messages waiting for the network", health.queued.to_string()),
-            ("link_queue", "Stanzas waiting for the XMPP server", self.link.queued().to_string()),
-            ("invalid_stanzas", "Unparseable stanzas bounced", stats.invalid_stanzas.load(std::sync::atomic::Ordering::Relaxed).to_string()),
-            ("uptime", "Uptime (s)", self.started.elapsed().as_secs().to_string()),
+            (
+                "sessions_down",
+                "Sessions not connected",
+                health.sessions_down.to_string(),
+            ),
+            (
+                "queued",
+                "Messages waiting for the network",
+                health.queued.to_string(),
+            ),
+            (
+                "link_queue",
+                "Stanzas waiting for the XMPP server",
+                self.link.queued().to_string(),
+            ),
+            (
+                "invalid_stanzas",
+                "Unparseable stanzas bounced",
+                stats
+                    .invalid_stanzas
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    .to_string(),
+            ),
+            (
+                "uptime",
+                "Uptime (s)",
+                self.started.elapsed().as_secs().to_string(),
+            ),
         ];
         (note, fields)
     }

@@ -19,8 +19,11 @@ impl Transport {
         }
         let Some(to) = m.to.clone() else { return };
         let stanza = Stanza::Message(m);
-        let Stanza::Message(m) = &stanza else { unreachable!() };
-        let fail = |type_, condition, text: String| self.reply_error(&stanza, type_, condition, text);
+        let Stanza::Message(m) = &stanza else {
+            unreachable!()
+        };
+        let fail =
+            |type_, condition, text: String| self.reply_error(&stanza, type_, condition, text);
 
         let content = match message::content(m) {
             Ok(Some(content)) => content,
@@ -33,7 +36,10 @@ impl Transport {
                 return fail(
                     ErrorType::Cancel,
                     DefinedCondition::FeatureNotImplemented,
-                    format!("write to a contact such as name@{} instead of the gateway itself", self.domain),
+                    format!(
+                        "write to a contact such as name@{} instead of the gateway itself",
+                        self.domain
+                    ),
                 )
             }
         };
@@ -71,7 +77,9 @@ impl Transport {
                 return fail(
                     ErrorType::Wait,
                     DefinedCondition::ResourceConstraint,
-                    format!("{n} of your messages are still waiting for the network; try again later"),
+                    format!(
+                        "{n} of your messages are still waiting for the network; try again later"
+                    ),
                 )
             }
             Ok(_) => {}

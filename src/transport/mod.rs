@@ -184,10 +184,14 @@ impl Transport {
             let s = self.sessions();
             (s.len(), s.down())
         };
-        let queued = self.store.outbox_total(&self.domain).await.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "Cannot count the outbox");
-            0
-        });
+        let queued = self
+            .store
+            .outbox_total(&self.domain)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "Cannot count the outbox");
+                0
+            });
         Health {
             sessions,
             sessions_down,
@@ -207,8 +211,9 @@ fn sender(stanza: &Stanza) -> Option<Jid> {
 fn iq_from(iq: &xmpp_parsers::iq::Iq) -> Option<&Jid> {
     use xmpp_parsers::iq::Iq;
     match iq {
-        Iq::Get { from, .. } | Iq::Set { from, .. } | Iq::Result { from, .. } | Iq::Error { from, .. } => {
-            from.as_ref()
-        }
+        Iq::Get { from, .. }
+        | Iq::Set { from, .. }
+        | Iq::Result { from, .. }
+        | Iq::Error { from, .. } => from.as_ref(),
     }
 }

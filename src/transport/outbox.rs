@@ -96,6 +96,7 @@ fn bounce(transport: &Transport, entry: &OutboxEntry, e: &BridgeError) {
     let mut m = Message::error(to).with_payload(errors::from_bridge(e));
     m.from = Some(from);
     m.id = entry.entry.stanza_id.clone().map(Id);
-    m.bodies.insert("".into(), entry.entry.message.content.text.clone());
+    m.bodies
+        .insert("".into(), entry.entry.message.content.text.clone());
     transport.reply(m);
 }

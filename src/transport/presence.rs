@@ -37,7 +37,11 @@ impl Transport {
         match target {
             Target::Transport => self.send_transport_presence(to).await,
             // Contacts are shown available while their network gives no presence.
-            Target::Contact { .. } => self.reply(Presence::available().with_from(me.clone()).with_to(to.clone())),
+            Target::Contact { .. } => self.reply(
+                Presence::available()
+                    .with_from(me.clone())
+                    .with_to(to.clone()),
+            ),
         }
     }
 

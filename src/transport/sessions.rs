@@ -88,7 +88,10 @@ impl Transport {
     }
 
     /// Opens (or reopens, with new data) the session of a registration.
-    pub(super) async fn open_session(self: &Arc<Self>, reg: &Registration) -> Result<(), BridgeError> {
+    pub(super) async fn open_session(
+        self: &Arc<Self>,
+        reg: &Registration,
+    ) -> Result<(), BridgeError> {
         let jid = BareJid::new(&reg.jid)
             .map_err(|e| BridgeError::InvalidAddress(format!("stored JID {}: {e}", reg.jid)))?;
         self.close_session(&reg.login).await;

@@ -51,8 +51,16 @@ pub fn list(transport: &Jid, commands: &[Command], is_admin: bool) -> DiscoItems
 pub fn node_info(command: &Command) -> DiscoInfoResult {
     DiscoInfoResult {
         node: Some(command.node.to_string()),
-        identities: vec![Identity::new("automation", "command-node", "en", command.name)],
-        features: [COMMANDS, ns::DATA_FORMS].into_iter().map(String::from).collect(),
+        identities: vec![Identity::new(
+            "automation",
+            "command-node",
+            "en",
+            command.name,
+        )],
+        features: [COMMANDS, ns::DATA_FORMS]
+            .into_iter()
+            .map(String::from)
+            .collect(),
         extensions: vec![],
     }
 }
@@ -82,7 +90,12 @@ pub fn parse_request(command: &Element) -> Result<Request, String> {
 }
 
 /// A completed command: a note and result fields (label, value).
-pub fn completed(node: &str, session: &str, note: &str, fields: &[(&str, &str, String)]) -> Element {
+pub fn completed(
+    node: &str,
+    session: &str,
+    note: &str,
+    fields: &[(&str, &str, String)],
+) -> Element {
     let mut cmd = Element::bare("command", COMMANDS);
     set_attr(&mut cmd, "node", node);
     set_attr(&mut cmd, "sessionid", session);
@@ -126,18 +139,31 @@ mod tests {
 
     #[test]
     fn parses_requests() {
-        let e: Element = "<command xmlns='http://jabber.org/protocol/commands' node='status'/>".parse().unwrap();
+        let e: Element = "<command xmlns='http://jabber.org/protocol/commands' node='status'/>"
+            .parse()
+            .unwrap();
         assert_eq!(
             parse_request(&e).unwrap(),
-            Request { node: "status".into(), action: "execute".into(), session: None }
+            Request {
+                node: "status".into(),
+                action: "execute".into(),
+                session: None
+            }
         );
-        let e: Element = "<command xmlns='http://jabber.org/protocol/commands'/>".parse().unwrap();
+        let e: Element = "<command xmlns='http://jabber.org/protocol/commands'/>"
+            .parse()
+            .unwrap();
         assert_eq!(parse_request(&e).unwrap_err(), "the command has no node");
     }
 
     #[test]
     fn completed_has_note_and_result_form() {
-        let xml = element_xml(completed("status", "s1", "All good", &[("users", "Users", "3".into())]));
+        let xml = element_xml(completed(
+            "status",
+            "s1",
+            "All good",
+            &[("users", "Users", "3".into())],
+        ));
         assert!(xml.starts_with("<command xmlns='http://jabber.org/protocol/commands' node='status' sessionid='s1' status='completed'><note type='info'>All good</note>"), "{xml}");
         assert!(xml.contains("<x xmlns='jabber:x:data' type='result'><title>All good</title><field label='Users' var='users'><value>3</value></field></x>"), "{xml}");
     }

@@ -85,7 +85,11 @@ mod tests {
 
     #[test]
     fn contacts_are_clients_and_groups_are_conferences() {
-        let direct = element_xml(contact_info(&info(), &Chat::Direct(UserId::new("bob")), "bob"));
+        let direct = element_xml(contact_info(
+            &info(),
+            &Chat::Direct(UserId::new("bob")),
+            "bob",
+        ));
         assert!(direct.contains("category='client'"), "{direct}");
         let group = element_xml(contact_info(
             &info(),

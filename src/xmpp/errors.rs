@@ -10,7 +10,11 @@ use xmpp_parsers::stanza::Stanza;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
 /// An error with a human text in English.
-pub fn error(type_: ErrorType, condition: DefinedCondition, text: impl Into<String>) -> StanzaError {
+pub fn error(
+    type_: ErrorType,
+    condition: DefinedCondition,
+    text: impl Into<String>,
+) -> StanzaError {
     StanzaError::new(type_, condition, "en", text)
 }
 
@@ -103,7 +107,10 @@ pub fn bounce_invalid(
             m.into()
         }
         _ => {
-            let mut p = Presence::error().with_payload(err).with_from(from).with_to(to);
+            let mut p = Presence::error()
+                .with_payload(err)
+                .with_from(from)
+                .with_to(to);
             p.id = header.id.clone();
             p.into()
         }
@@ -126,8 +133,13 @@ mod tests {
 
     #[test]
     fn a_bogus_message_is_answered_with_bad_request() {
-        let reply = bounce_invalid("message", &header(Some("bogus")), "unknown type", "echo.test")
-            .expect("a reply");
+        let reply = bounce_invalid(
+            "message",
+            &header(Some("bogus")),
+            "unknown type",
+            "echo.test",
+        )
+        .expect("a reply");
         assert_eq!(
             element_xml(reply),
             "<message xmlns='jabber:component:accept' from='bob@echo.test' id='m1' \
@@ -155,14 +167,38 @@ mod tests {
     #[test]
     fn bridge_errors_map_to_conditions() {
         let cases = [
-            (BridgeError::InvalidAddress("x".into()), "jid-malformed", "modify"),
-            (BridgeError::NotFound("x".into()), "item-not-found", "cancel"),
+            (
+                BridgeError::InvalidAddress("x".into()),
+                "jid-malformed",
+                "modify",
+            ),
+            (
+                BridgeError::NotFound("x".into()),
+                "item-not-found",
+                "cancel",
+            ),
             (BridgeError::NotLoggedIn, "registration-required", "auth"),
             (BridgeError::NotAllowed("x".into()), "not-allowed", "cancel"),
-            (BridgeError::Rejected("x".into()), "not-acceptable", "cancel"),
-            (BridgeError::LimitReached("x".into()), "policy-violation", "wait"),
-            (BridgeError::Transient("x".into()), "remote-server-timeout", "wait"),
-            (BridgeError::Unsupported("edits"), "feature-not-implemented", "cancel"),
+            (
+                BridgeError::Rejected("x".into()),
+                "not-acceptable",
+                "cancel",
+            ),
+            (
+                BridgeError::LimitReached("x".into()),
+                "policy-violation",
+                "wait",
+            ),
+            (
+                BridgeError::Transient("x".into()),
+                "remote-server-timeout",
+                "wait",
+            ),
+            (
+                BridgeError::Unsupported("edits"),
+                "feature-not-implemented",
+                "cancel",
+            ),
         ];
         for (e, condition, type_) in cases {
             let xml = crate::xmpp::testing::element_xml(from_bridge(&e));

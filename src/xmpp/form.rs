@@ -37,7 +37,13 @@ pub fn data_form(
 }
 
 /// A field with a label and optional value.
-pub fn field(var: &str, type_: FieldType, label: &str, required: bool, value: Option<&str>) -> Field {
+pub fn field(
+    var: &str,
+    type_: FieldType,
+    label: &str,
+    required: bool,
+    value: Option<&str>,
+) -> Field {
     let mut f = Field::new(var, type_);
     f.label = Some(label.to_string());
     f.required = required;

@@ -3,8 +3,8 @@
 use switchboard_bridge::{MessageContent, TextKind};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Id, Message, MessageType};
-use xmpp_parsers::receipts::Received;
 use xmpp_parsers::ns;
+use xmpp_parsers::receipts::Received;
 
 /// Longest body the gateway takes from a user (bytes); bridges split further.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -89,8 +89,10 @@ mod tests {
         assert_eq!(c.kind, TextKind::Action);
         assert_eq!(c.subject.as_deref(), Some("Hi"));
         assert!(wants_receipt(&m));
-        let state = msg("<message xmlns='jabber:component:accept' from='a@x/r' to='b@echo.test' type='chat'>\
-            <active xmlns='http://jabber.org/protocol/chatstates'/></message>");
+        let state = msg(
+            "<message xmlns='jabber:component:accept' from='a@x/r' to='b@echo.test' type='chat'>\
+            <active xmlns='http://jabber.org/protocol/chatstates'/></message>",
+        );
         assert_eq!(content(&state).unwrap(), None);
         assert!(!wants_receipt(&state));
     }
@@ -106,9 +108,22 @@ mod tests {
     fn builds_messages_and_receipts() {
         let from = Jid::new("bob@echo.test").unwrap();
         let to = Jid::new("a@x").unwrap();
-        let m = to_user(from.clone(), to.clone(), &MessageContent { text: "waves".into(), kind: TextKind::Action, subject: None });
+        let m = to_user(
+            from.clone(),
+            to.clone(),
+            &MessageContent {
+                text: "waves".into(),
+                kind: TextKind::Action,
+                subject: None,
+            },
+        );
         let xml = element_xml(m);
-        assert!(xml.contains("<body>/me waves</body>") && xml.contains("type='chat'") && xml.contains("from='bob@echo.test'"), "{xml}");
+        assert!(
+            xml.contains("<body>/me waves</body>")
+                && xml.contains("type='chat'")
+                && xml.contains("from='bob@echo.test'"),
+            "{xml}"
+        );
         assert_eq!(
             element_xml(receipt(from, to, "m1")),
             "<message xmlns='jabber:component:accept' from='bob@echo.test' to='a@x' type='chat'><received xmlns='urn:xmpp:receipts' id='m1'/></message>"

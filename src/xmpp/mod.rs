@@ -1,8 +1,8 @@
 //! Pure translation between stanzas and the gateway's model, one concern per file.
 //! Nothing here does I/O.
 
-pub mod adhoc;
 pub mod address;
+pub mod adhoc;
 pub mod disco;
 pub mod errors;
 pub mod form;

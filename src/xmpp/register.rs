@@ -9,15 +9,19 @@ use xmpp_parsers::ns;
 
 /// XEP-0077 field names that old clients show without data forms.
 const LEGACY_FIELDS: &[&str] = &[
-    "username", "nick", "password", "name", "first", "last", "email", "address", "city",
-    "state", "zip", "phone", "url", "date",
+    "username", "nick", "password", "name", "first", "last", "email", "address", "city", "state",
+    "zip", "phone", "url", "date",
 ];
 
 /// The registration form, filled with the current values when already registered.
 /// Secret values are never sent back.
 pub fn form_query(form: &RegistrationForm, current: Option<&LoginData>) -> Element {
     let mut query = Element::builder("query", ns::REGISTER)
-        .append(text_el("instructions", ns::REGISTER, form.instructions.clone()))
+        .append(text_el(
+            "instructions",
+            ns::REGISTER,
+            form.instructions.clone(),
+        ))
         .build();
     if current.is_some() {
         query.append_child(Element::bare("registered", ns::REGISTER));
@@ -28,8 +32,16 @@ pub fn form_query(form: &RegistrationForm, current: Option<&LoginData>) -> Eleme
             .and_then(|d| d.get(name))
             .cloned()
     };
-    for f in form.fields.iter().filter(|f| LEGACY_FIELDS.contains(&f.name)) {
-        query.append_child(text_el(f.name, ns::REGISTER, value_of(f.name, f.kind).unwrap_or_default()));
+    for f in form
+        .fields
+        .iter()
+        .filter(|f| LEGACY_FIELDS.contains(&f.name))
+    {
+        query.append_child(text_el(
+            f.name,
+            ns::REGISTER,
+            value_of(f.name, f.kind).unwrap_or_default(),
+        ));
     }
     let fields = form
         .fields
@@ -40,7 +52,13 @@ pub fn form_query(form: &RegistrationForm, current: Option<&LoginData>) -> Eleme
                 FieldKind::Secret => FieldType::TextPrivate,
                 FieldKind::Flag => FieldType::Boolean,
             };
-            field(f.name, type_, f.label, f.required, value_of(f.name, f.kind).as_deref())
+            field(
+                f.name,
+                type_,
+                f.label,
+                f.required,
+                value_of(f.name, f.kind).as_deref(),
+            )
         })
         .collect();
     let x = data_form(
@@ -96,7 +114,10 @@ pub fn check_values(form: &RegistrationForm, values: &FormValues) -> Result<(), 
             return Err(format!("the field '{}' ({}) is required", f.name, f.label));
         }
     }
-    if let Some(unknown) = values.keys().find(|k| !form.fields.iter().any(|f| f.name == *k)) {
+    if let Some(unknown) = values
+        .keys()
+        .find(|k| !form.fields.iter().any(|f| f.name == *k))
+    {
         return Err(format!("unknown field '{unknown}'"));
     }
     Ok(())
@@ -137,8 +158,18 @@ mod tests {
         RegistrationForm {
             instructions: "Choose a name.".into(),
             fields: vec![
-                FormField { name: "username", label: "Name", kind: FieldKind::Text, required: true },
-                FormField { name: "password", label: "Password", kind: FieldKind::Secret, required: false },
+                FormField {
+                    name: "username",
+                    label: "Name",
+                    kind: FieldKind::Text,
+                    required: true,
+                },
+                FormField {
+                    name: "password",
+                    label: "Password",
+                    kind: FieldKind::Secret,
+                    required: false,
+                },
             ],
         }
     }
@@ -147,8 +178,16 @@ mod tests {
     fn the_form_has_legacy_fields_and_a_data_form() {
         let xml = element_xml(form_query(&form(), None));
         assert!(xml.starts_with("<query xmlns='jabber:iq:register'><instructions>Choose a name.</instructions><username></username><password></password>"), "{xml}");
-        assert!(xml.contains("<field type='hidden' var='FORM_TYPE'><value>jabber:iq:register</value></field>"), "{xml}");
-        assert!(xml.contains("<field label='Name' var='username'><required/></field>"), "{xml}");
+        assert!(
+            xml.contains(
+                "<field type='hidden' var='FORM_TYPE'><value>jabber:iq:register</value></field>"
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<field label='Name' var='username'><required/></field>"),
+            "{xml}"
+        );
         assert!(xml.contains("type='text-private' var='password'"), "{xml}");
         assert!(!xml.contains("<registered/>"));
     }
@@ -170,19 +209,33 @@ mod tests {
         let legacy: Element = "<query xmlns='jabber:iq:register'><username>ann</username><password>pw</password></query>".parse().unwrap();
         assert_eq!(
             parse_submission(&legacy).unwrap(),
-            Submission::Values(FormValues::from([("username".into(), "ann".into()), ("password".into(), "pw".into())]))
+            Submission::Values(FormValues::from([
+                ("username".into(), "ann".into()),
+                ("password".into(), "pw".into())
+            ]))
         );
-        let x: Element = "<query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>\
+        let x: Element =
+            "<query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'>\
             <field var='FORM_TYPE' type='hidden'><value>jabber:iq:register</value></field>\
-            <field var='username'><value>bob</value></field></x></query>".parse().unwrap();
+            <field var='username'><value>bob</value></field></x></query>"
+                .parse()
+                .unwrap();
         assert_eq!(
             parse_submission(&x).unwrap(),
             Submission::Values(FormValues::from([("username".into(), "bob".into())]))
         );
-        let remove: Element = "<query xmlns='jabber:iq:register'><remove/></query>".parse().unwrap();
+        let remove: Element = "<query xmlns='jabber:iq:register'><remove/></query>"
+            .parse()
+            .unwrap();
         assert_eq!(parse_submission(&remove).unwrap(), Submission::Remove);
-        let bad: Element = "<query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='form'/></query>".parse().unwrap();
-        assert_eq!(parse_submission(&bad).unwrap_err(), "the data form must be of type 'submit'");
+        let bad: Element =
+            "<query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='form'/></query>"
+                .parse()
+                .unwrap();
+        assert_eq!(
+            parse_submission(&bad).unwrap_err(),
+            "the data form must be of type 'submit'"
+        );
     }
 
     #[test]
@@ -192,8 +245,14 @@ mod tests {
             check_values(&f, &FormValues::new()).unwrap_err(),
             "the field 'username' (Name) is required"
         );
-        let extra = FormValues::from([("username".into(), "a".into()), ("colour".into(), "x".into())]);
-        assert_eq!(check_values(&f, &extra).unwrap_err(), "unknown field 'colour'");
+        let extra = FormValues::from([
+            ("username".into(), "a".into()),
+            ("colour".into(), "x".into()),
+        ]);
+        assert_eq!(
+            check_values(&f, &extra).unwrap_err(),
+            "unknown field 'colour'"
+        );
         assert!(check_values(&f, &FormValues::from([("username".into(), "a".into())])).is_ok());
     }
 
@@ -203,7 +262,10 @@ mod tests {
             element_xml(gateway_prompt("Enter a name", "Name")),
             "<query xmlns='jabber:iq:gateway'><desc>Enter a name</desc><prompt>Name</prompt></query>"
         );
-        let set: Element = "<query xmlns='jabber:iq:gateway'><prompt> bob@example.net </prompt></query>".parse().unwrap();
+        let set: Element =
+            "<query xmlns='jabber:iq:gateway'><prompt> bob@example.net </prompt></query>"
+                .parse()
+                .unwrap();
         assert_eq!(gateway_input(&set).as_deref(), Some("bob@example.net"));
         assert_eq!(
             element_xml(gateway_jid("bob\\40example.net@mail.test")),

@@ -1,8 +1,6 @@
 //! What a session reports to the core.
 
-use crate::{
-    Chat, GroupId, LoginId, MessageContent, MessageId, PresenceUpdate, TxnId, UserId,
-};
+use crate::{Chat, GroupId, LoginId, MessageContent, MessageId, PresenceUpdate, TxnId, UserId};
 use std::time::SystemTime;
 
 /// One event from a session, stamped with the login it belongs to by the [`crate::EventSink`].

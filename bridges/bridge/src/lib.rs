@@ -22,9 +22,7 @@ mod traits;
 pub use command::{Availability, OutgoingMessage, PresenceUpdate, Sent};
 pub use content::{MessageContent, TextKind};
 pub use error::BridgeError;
-pub use event::{
-    Envelope, IncomingMessage, MembershipChange, RemoteEvent, Sender, SessionState,
-};
+pub use event::{Envelope, IncomingMessage, MembershipChange, RemoteEvent, Sender, SessionState};
 pub use form::{FieldKind, FormField, FormValues, LoginData, RegistrationForm};
 pub use ids::{Chat, GroupId, LoginId, MessageId, TxnId, UserId};
 pub use sink::{EventSink, SinkClosed};

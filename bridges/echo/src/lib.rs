@@ -12,10 +12,9 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use switchboard_bridge::{
-    BridgeError, CancellationToken, Capabilities, Chat, Connector, EventSink, FieldKind,
-    FormField, FormValues, GroupId, IncomingMessage, LoginData, LoginId, MessageId,
-    NetworkInfo, OutgoingMessage, RegistrationForm, RemoteEvent, Sender, Sent, Session,
-    SessionState, UserId,
+    BridgeError, CancellationToken, Capabilities, Chat, Connector, EventSink, FieldKind, FormField,
+    FormValues, GroupId, IncomingMessage, LoginData, LoginId, MessageId, NetworkInfo,
+    OutgoingMessage, RegistrationForm, RemoteEvent, Sender, Sent, Session, SessionState, UserId,
 };
 
 /// The echo network.
@@ -70,7 +69,10 @@ impl Connector for EchoConnector {
                 "username: control characters are not allowed".into(),
             ));
         }
-        Ok(LoginData::from([("username".to_string(), name.to_string())]))
+        Ok(LoginData::from([(
+            "username".to_string(),
+            name.to_string(),
+        )]))
     }
 
     fn parse_address(&self, local: &str) -> Result<Chat, BridgeError> {
@@ -134,7 +136,11 @@ impl Session for EchoSession {
             )));
         }
         if let Some(count) = text.strip_prefix("!flaky ") {
-            let count: u32 = count.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(1);
+            let count: u32 = count
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1);
             let mut flaky = self.flaky.lock().expect("flaky map poisoned");
             let left = flaky.entry(text.clone()).or_insert(count);
             if *left > 0 {
@@ -206,7 +212,10 @@ mod tests {
     async fn register_needs_a_name() {
         let c = EchoConnector::default();
         let err = c.register(&FormValues::new()).await.unwrap_err();
-        assert_eq!(err, BridgeError::Invalid("username: a name is required".into()));
+        assert_eq!(
+            err,
+            BridgeError::Invalid("username: a name is required".into())
+        );
         let ok = c
             .register(&FormValues::from([("username".into(), " ann ".into())]))
             .await
@@ -228,10 +237,21 @@ mod tests {
             content: switchboard_bridge::MessageContent::text("!flaky 2"),
             txn: switchboard_bridge::TxnId::new("t1"),
         };
-        assert!(s.send_message(msg.clone()).await.unwrap_err().is_transient());
-        assert!(s.send_message(msg.clone()).await.unwrap_err().is_transient());
+        assert!(s
+            .send_message(msg.clone())
+            .await
+            .unwrap_err()
+            .is_transient());
+        assert!(s
+            .send_message(msg.clone())
+            .await
+            .unwrap_err()
+            .is_transient());
         s.send_message(msg).await.unwrap();
-        assert!(matches!(rx.recv().await.unwrap().event, RemoteEvent::Delivered { .. }));
+        assert!(matches!(
+            rx.recv().await.unwrap().event,
+            RemoteEvent::Delivered { .. }
+        ));
         match rx.recv().await.unwrap().event {
             RemoteEvent::Message(m) => assert_eq!(m.content.text, "!flaky 2"),
             other => panic!("expected the echo, got {other:?}"),

@@ -21,14 +21,29 @@ fn entry(login: &LoginId, text: &str) -> NewOutboxEntry {
 async fn registration_round_trip_keeps_the_login_id() {
     let s = SqliteStore::open(None).unwrap();
     let data = LoginData::from([("username".into(), "ann".into())]);
-    let first = s.put_registration("echo.test", "alice@example.org", &data).await.unwrap();
+    let first = s
+        .put_registration("echo.test", "alice@example.org", &data)
+        .await
+        .unwrap();
     let data2 = LoginData::from([("username".into(), "anne".into())]);
-    let second = s.put_registration("echo.test", "alice@example.org", &data2).await.unwrap();
+    let second = s
+        .put_registration("echo.test", "alice@example.org", &data2)
+        .await
+        .unwrap();
     assert_eq!(first.login, second.login);
     assert_eq!(second.data, data2);
-    let got = s.registration("echo.test", "alice@example.org").await.unwrap().unwrap();
+    let got = s
+        .registration("echo.test", "alice@example.org")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got, second);
-    assert_eq!(s.registration("other.test", "alice@example.org").await.unwrap(), None);
+    assert_eq!(
+        s.registration("other.test", "alice@example.org")
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(s.registrations("echo.test").await.unwrap(), vec![second]);
 }
 
@@ -41,12 +56,23 @@ async fn unregistering_deletes_settings_and_queued_messages() {
         .unwrap();
     s.put_setting(&reg.login, "nick", "ann").await.unwrap();
     s.outbox_push(&entry(&reg.login, "hi")).await.unwrap();
-    assert_eq!(s.setting(&reg.login, "nick").await.unwrap().as_deref(), Some("ann"));
-    let removed = s.delete_registration("echo.test", "alice@example.org").await.unwrap();
+    assert_eq!(
+        s.setting(&reg.login, "nick").await.unwrap().as_deref(),
+        Some("ann")
+    );
+    let removed = s
+        .delete_registration("echo.test", "alice@example.org")
+        .await
+        .unwrap();
     assert_eq!(removed.map(|r| r.login), Some(reg.login.clone()));
     assert_eq!(s.setting(&reg.login, "nick").await.unwrap(), None);
     assert_eq!(s.outbox_len(&reg.login).await.unwrap(), 0);
-    assert_eq!(s.delete_registration("echo.test", "alice@example.org").await.unwrap(), None);
+    assert_eq!(
+        s.delete_registration("echo.test", "alice@example.org")
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
@@ -58,12 +84,17 @@ async fn outbox_keeps_order_attempts_and_survives_reopen() {
         let s = SqliteStore::open(Some(&path)).unwrap();
         let a = s.outbox_push(&entry(&login, "one")).await.unwrap();
         s.outbox_push(&entry(&login, "two")).await.unwrap();
-        s.outbox_push(&entry(&LoginId::new("l2"), "other")).await.unwrap();
+        s.outbox_push(&entry(&LoginId::new("l2"), "other"))
+            .await
+            .unwrap();
         s.outbox_attempted(a).await.unwrap();
     }
     let s = SqliteStore::open(Some(&path)).unwrap();
     let pending = s.outbox_pending(&login, 10).await.unwrap();
-    let texts: Vec<_> = pending.iter().map(|e| e.entry.message.content.text.as_str()).collect();
+    let texts: Vec<_> = pending
+        .iter()
+        .map(|e| e.entry.message.content.text.as_str())
+        .collect();
     assert_eq!(texts, ["one", "two"]);
     assert_eq!(pending[0].attempts, 1);
     assert_eq!(pending[0].entry, entry(&login, "one"));
@@ -76,9 +107,16 @@ async fn outbox_keeps_order_attempts_and_survives_reopen() {
 fn a_corrupt_file_is_a_clear_open_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.db");
-    std::fs::write(&path, b"this is not a database, just text that is long enough").unwrap();
+    std::fs::write(
+        &path,
+        b"this is not a database, just text that is long enough",
+    )
+    .unwrap();
     let err = SqliteStore::open(Some(&path)).err().expect("must fail");
-    assert!(err.to_string().starts_with("cannot open the database"), "{err}");
+    assert!(
+        err.to_string().starts_with("cannot open the database"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,182 @@
+//! The real-server test rig shared by the integration tests (`mod common;`).
+//!
+//! Everything is synchronous and runs real processes on loopback:
+//! - [`Prosody`]: a private Prosody 0.12 (config from `tests/support/prosody.cfg.lua.in`) on
+//!   free ports, with XEP-0114 components and registered users;
+//! - [`Gateway`]: the `switchboard` binary of this package, with a YAML config of the test's own;
+//! - [`Agent`]: an XMPP user, `tests/support/xmpp_agent.py` (python3-slixmpp), driven over
+//!   JSON lines on its stdin/stdout.
+//!
+//! Each test file uses a different subset of these helpers.
+#![allow(dead_code)]
+
+mod agent;
+pub mod echo;
+mod gateway;
+mod prosody;
+
+// Each test crate uses some of these.
+#[allow(unused_imports)]
+pub use agent::Agent;
+#[allow(unused_imports)]
+pub use gateway::{http_get, run_switchboard, Gateway};
+#[allow(unused_imports)]
+pub use prosody::Prosody;
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use minidom::Element;
+
+/// How long a server or an agent may take to become ready before the test fails.
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long `Prosody::stop` waits after SIGTERM before it sends SIGKILL.
+pub(crate) const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const POLL: Duration = Duration::from_millis(25);
+pub(crate) const INSTALL_HINT: &str =
+    "run scripts/install-deps.sh (installs prosody and python3-slixmpp)";
+
+pub(crate) const PROSODY_TEMPLATE: &str = include_str!("../support/prosody.cfg.lua.in");
+pub(crate) const AGENT_SCRIPT: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/xmpp_agent.py");
+/// Debian's interpreter: the python3 first on PATH may be one that cannot see python3-slixmpp.
+pub(crate) const PYTHON: &str = "/usr/bin/python3";
+
+pub const NS_CLIENT: &str = "jabber:client";
+pub const NS_STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
+pub const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+/// A fresh temporary directory for one test, removed when dropped, unless
+/// `SWITCHBOARD_KEEP_TEST_DIRS=1`: then it stays and its path is printed.
+pub fn workdir(name: &str) -> tempfile::TempDir {
+    let mut dir = tempfile::Builder::new()
+        .prefix(&format!("switchboard-{name}-"))
+        .tempdir()
+        .expect("create a temporary directory");
+    if std::env::var("SWITCHBOARD_KEEP_TEST_DIRS").as_deref() == Ok("1") {
+        dir.disable_cleanup(true);
+        eprintln!("keeping test directory {}", dir.path().display());
+    }
+    dir
+}
+
+/// The defined condition of a stanza error (`forbidden`, `remote-server-timeout`, …), if `stanza`
+/// is one.
+pub fn error_condition(stanza: &Element) -> Option<String> {
+    if stanza.attr("type") != Some("error") {
+        return None;
+    }
+    let error = stanza.get_child("error", NS_CLIENT)?;
+    error
+        .children()
+        .find(|child| child.ns() == NS_STANZAS && child.name() != "text")
+        .map(|child| child.name().to_owned())
+}
+
+/// Escapes text for an XML attribute value or text node.
+pub fn escape_xml(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\'', "&apos;")
+        .replace('"', "&quot;")
+}
+
+/// Sends a signal by name (`TERM`, `KILL`, …) with the `kill` command. A process that has
+/// already exited is not an error.
+pub(crate) fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Waits for `child` to exit, for at most `timeout`.
+pub(crate) fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(POLL);
+    }
+}
+
+/// SIGKILL and reap; harmless if the process has already exited.
+pub(crate) fn kill_and_reap(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A log file opened for appending (child processes write their output to it).
+pub(crate) fn append_log(path: &Path) -> File {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
+}
+
+/// Two handles on one log file, for a child's stdout and stderr.
+pub(crate) fn stdout_stderr_log(path: &Path) -> (File, File) {
+    let file = append_log(path);
+    let clone = file.try_clone().expect("duplicate a log file handle");
+    (file, clone)
+}
+
+pub(crate) fn file_len(path: &Path) -> u64 {
+    fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// The part of a log file written after byte `offset`.
+pub(crate) fn read_from(path: &Path, offset: u64) -> String {
+    let bytes = fs::read(path).unwrap_or_default();
+    let start = (offset as usize).min(bytes.len());
+    String::from_utf8_lossy(&bytes[start..]).into_owned()
+}
+
+/// The last `lines` lines of a log file, for failure messages.
+pub(crate) fn tail(path: &Path, lines: usize) -> String {
+    let text = read_from(path, 0);
+    let all: Vec<&str> = text.lines().collect();
+    let tail = all[all.len().saturating_sub(lines)..].join("\n");
+    format!(
+        "--- last {lines} lines of {} ---\n{tail}\n---",
+        path.display()
+    )
+}
+
+/// A Lua string literal.
+pub(crate) fn lua_string(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    format!("\"{escaped}\"")
+}
+
+pub(crate) fn spawn_or_explain(command: &mut Command, what: &str) -> Child {
+    command.spawn().unwrap_or_else(|e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            panic!("{what} is not installed ({e}): {INSTALL_HINT}");
+        }
+        panic!("cannot start {what}: {e}")
+    })
+}
