@@ -108,19 +108,7 @@ fn disco_version_ping_and_admin_commands() {
     assert_eq!(error_condition(&refused).as_deref(), Some("forbidden"));
 
     let admin = user(dir.path(), &prosody, "admin@localhost");
-    let status = admin.iq(
-        &format!("<iq type='set' id='c2' to='{ECHO}'><command xmlns='{NS_COMMANDS}' node='status' action='execute'/></iq>"),
-        "c2",
-        T,
-    );
-    let command = status
-        .get_child("command", NS_COMMANDS)
-        .expect("a command result");
-    assert_eq!(command.attr("status"), Some("completed"));
-    let note = command
-        .get_child("note", NS_COMMANDS)
-        .map(Element::text)
-        .unwrap_or_default();
+    let note = status_note(&admin);
     assert!(
         note.starts_with("Echo transport: link Up, 0 sessions"),
         "{note}"
@@ -271,15 +259,6 @@ fn a_domain_not_allowed_is_forbidden_and_never_reaches_the_bridge() {
 
     // Nothing of mallory's reached the bridge: no session was opened, nothing queued.
     let admin = user(dir.path(), &prosody, "admin@localhost");
-    let status = admin.iq(
-        &format!("<iq type='set' id='c1' to='{ECHO}'><command xmlns='{NS_COMMANDS}' node='status'/></iq>"),
-        "c1",
-        T,
-    );
-    let note = status
-        .get_child("command", NS_COMMANDS)
-        .and_then(|c| c.get_child("note", NS_COMMANDS))
-        .map(Element::text)
-        .unwrap_or_default();
+    let note = status_note(&admin);
     assert!(note.contains("0 sessions (0 down), 0 queued"), "{note}");
 }

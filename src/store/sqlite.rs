@@ -104,7 +104,26 @@ fn to_registration(
     })
 }
 
+fn count(c: &Connection, sql: &str, param: &str) -> Result<u64, Error> {
+    Ok(c.query_row(sql, [param], |r| r.get::<_, i64>(0))? as u64)
+}
+
 const SELECT_REG: &str = "SELECT login_id, transport, jid, data FROM registrations";
+
+fn find_registration(
+    c: &Connection,
+    transport: &str,
+    jid: &str,
+) -> Result<Option<Registration>, Error> {
+    let row = c
+        .query_row(
+            &format!("{SELECT_REG} WHERE transport = ?1 AND jid = ?2"),
+            params![transport, jid],
+            read_registration,
+        )
+        .optional()?;
+    row.map(to_registration).transpose()
+}
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -114,17 +133,8 @@ impl Store for SqliteStore {
         jid: &str,
     ) -> Result<Option<Registration>, Error> {
         let (transport, jid) = (transport.to_string(), jid.to_string());
-        self.with(move |c| {
-            let row = c
-                .query_row(
-                    &format!("{SELECT_REG} WHERE transport = ?1 AND jid = ?2"),
-                    params![transport, jid],
-                    read_registration,
-                )
-                .optional()?;
-            row.map(to_registration).transpose()
-        })
-        .await
+        self.with(move |c| find_registration(c, &transport, &jid))
+            .await
     }
 
     async fn put_registration(
@@ -143,12 +153,8 @@ impl Store for SqliteStore {
                  ON CONFLICT (transport, jid) DO UPDATE SET data = excluded.data",
                 params![login.as_str(), transport, jid, json, now_secs()],
             )?;
-            let row = c.query_row(
-                &format!("{SELECT_REG} WHERE transport = ?1 AND jid = ?2"),
-                params![transport, jid],
-                read_registration,
-            )?;
-            to_registration(row)
+            find_registration(c, &transport, &jid)?
+                .ok_or(Error::Store(rusqlite::Error::QueryReturnedNoRows))
         })
         .await
     }
@@ -161,15 +167,9 @@ impl Store for SqliteStore {
         let (transport, jid) = (transport.to_string(), jid.to_string());
         self.with(move |c| {
             let tx = c.transaction()?;
-            let row = tx
-                .query_row(
-                    &format!("{SELECT_REG} WHERE transport = ?1 AND jid = ?2"),
-                    params![transport, jid],
-                    read_registration,
-                )
-                .optional()?;
-            let Some(row) = row else { return Ok(None) };
-            let reg = to_registration(row)?;
+            let Some(reg) = find_registration(&tx, &transport, &jid)? else {
+                return Ok(None);
+            };
             tx.execute(
                 "DELETE FROM outbox WHERE login_id = ?1",
                 [reg.login.as_str()],
@@ -336,24 +336,18 @@ impl Store for SqliteStore {
 
     async fn outbox_len(&self, login: &LoginId) -> Result<u64, Error> {
         let login = login.to_string();
-        self.with(move |c| {
-            Ok(c.query_row(
-                "SELECT COUNT(*) FROM outbox WHERE login_id = ?1",
-                [login],
-                |r| r.get::<_, i64>(0),
-            )? as u64)
-        })
-        .await
+        self.with(move |c| count(c, "SELECT COUNT(*) FROM outbox WHERE login_id = ?1", &login))
+            .await
     }
 
     async fn outbox_total(&self, transport: &str) -> Result<u64, Error> {
         let transport = transport.to_string();
         self.with(move |c| {
-            Ok(c.query_row(
+            count(
+                c,
                 "SELECT COUNT(*) FROM outbox WHERE transport = ?1",
-                [transport],
-                |r| r.get::<_, i64>(0),
-            )? as u64)
+                &transport,
+            )
         })
         .await
     }

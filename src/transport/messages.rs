@@ -18,14 +18,11 @@ impl Transport {
             return;
         }
         let Some(to) = m.to.clone() else { return };
-        let stanza = Stanza::Message(m);
-        let Stanza::Message(m) = &stanza else {
-            unreachable!()
+        let fail = |type_, condition, text: String| {
+            self.reply_error(&Stanza::Message(m.clone()), type_, condition, text)
         };
-        let fail =
-            |type_, condition, text: String| self.reply_error(&stanza, type_, condition, text);
 
-        let content = match message::content(m) {
+        let content = match message::content(&m) {
             Ok(Some(content)) => content,
             Ok(None) => return, // chat states, receipts, markers: nothing to deliver
             Err(text) => return fail(ErrorType::Modify, DefinedCondition::NotAcceptable, text),
@@ -43,7 +40,7 @@ impl Transport {
                 )
             }
         };
-        if !message::is_chat(m) {
+        if !message::is_chat(&m) {
             return fail(
                 ErrorType::Modify,
                 DefinedCondition::BadRequest,
@@ -59,11 +56,11 @@ impl Transport {
                     "group chats are not available on this transport yet".into(),
                 )
             }
-            Err(e) => return self.reply_bridge_error(&stanza, &e),
+            Err(e) => return self.reply_bridge_error(&Stanza::Message(m.clone()), &e),
         };
         let login = match self.login_for(&from.to_bare()).await {
             Ok(login) => login,
-            Err(e) => return self.reply_bridge_error(&stanza, &e),
+            Err(e) => return self.reply_bridge_error(&Stanza::Message(m.clone()), &e),
         };
         if self.link.is_full() {
             return fail(
@@ -83,7 +80,7 @@ impl Transport {
                 )
             }
             Ok(_) => {}
-            Err(e) => return self.store_failed(&stanza, e),
+            Err(e) => return self.store_failed(&Stanza::Message(m.clone()), e),
         }
         let entry = NewOutboxEntry {
             transport: self.domain.clone(),
@@ -91,7 +88,7 @@ impl Transport {
             sender: from.to_string(),
             recipient: to.to_bare().to_string(),
             stanza_id: m.id.as_ref().map(|id| id.0.clone()),
-            wants_receipt: message::wants_receipt(m),
+            wants_receipt: message::wants_receipt(&m),
             message: OutgoingMessage {
                 chat,
                 content,
@@ -99,7 +96,7 @@ impl Transport {
             },
         };
         if let Err(e) = self.store.outbox_push(&entry).await {
-            return self.store_failed(&stanza, e);
+            return self.store_failed(&Stanza::Message(m.clone()), e);
         }
         if let Some(session) = self.sessions().get(&login) {
             session.notify.notify_one();

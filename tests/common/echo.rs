@@ -107,3 +107,26 @@ pub fn expect_echo(agent: &Agent, from: &str, text: &str) -> Element {
         is_from(s, "message", from) && s.attr("type") == Some("chat") && body(s) == text
     })
 }
+
+/// Runs the admin `status` command as `admin` and returns its note.
+pub fn status_note(admin: &Agent) -> String {
+    let id = admin.new_id();
+    let status = admin.iq(
+        &format!("<iq type='set' id='{id}' to='{ECHO}'><command xmlns='{NS_COMMANDS}' node='status' action='execute'/></iq>"),
+        &id,
+        T,
+    );
+    let command = status
+        .get_child("command", NS_COMMANDS)
+        .expect("a command result");
+    assert_eq!(
+        command.attr("status"),
+        Some("completed"),
+        "{}",
+        String::from(&status)
+    );
+    command
+        .get_child("note", NS_COMMANDS)
+        .map(Element::text)
+        .unwrap_or_default()
+}
