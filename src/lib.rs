@@ -35,10 +35,11 @@ const LINK_GRACE: Duration = Duration::from_secs(3);
 const INBOUND_QUEUE: usize = 1024;
 
 /// The bridge behind a transport section of the configuration.
-fn connector_for(key: &str) -> Arc<dyn Connector> {
-    match key {
-        "echo" => Arc::new(switchboard_echo::EchoConnector::default()),
-        other => unreachable!("config::Config::transports names no bridge '{other}'"),
+fn connector_for(config: &Config, key: &str) -> Arc<dyn Connector> {
+    match (key, &config.irc) {
+        ("echo", _) => Arc::new(switchboard_echo::EchoConnector::default()),
+        ("irc", Some(irc)) => Arc::new(switchboard_irc::IrcConnector::new(irc.bridge.clone())),
+        (other, _) => unreachable!("config::Config::transports names no bridge '{other}'"),
     }
 }
 
@@ -80,7 +81,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
         );
         let (transport, events_rx) = Transport::new(TransportParts {
             domain: t.link.domain.clone(),
-            connector: connector_for(t.key),
+            connector: connector_for(&config, t.key),
             store: store.clone(),
             link,
             access: access.clone(),

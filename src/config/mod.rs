@@ -30,6 +30,19 @@ pub struct Config {
     /// For trying the gateway end to end; not meant for production.
     #[serde(default)]
     pub echo: Option<TransportConfig>,
+    /// The IRC transport: `domain` and `secret`, plus the IRC bridge's own keys
+    /// (`switchboard_irc::IrcConfig`). Read apart from the rest (see [`Config::parse`]).
+    #[serde(skip)]
+    pub irc: Option<BridgeSection<switchboard_irc::IrcConfig>>,
+}
+
+/// A transport section whose keys beyond `domain` and `secret` belong to its bridge.
+#[derive(Clone, Debug)]
+pub struct BridgeSection<C> {
+    /// Domain and secret.
+    pub link: TransportConfig,
+    /// The bridge's own settings.
+    pub bridge: C,
 }
 
 /// The XMPP side.
@@ -185,6 +198,7 @@ impl Config {
             .map_err(|e| fail(vec![Problem::new("", format!("not valid YAML: {e}"))]))?;
         let mut problems = Vec::new();
         expand::expand(&mut value, "", env, &mut problems);
+        let irc = take_section::<switchboard_irc::IrcConfig>(&mut value, "irc", &mut problems);
         let config: Config = match serde_path_to_error::deserialize(value) {
             Ok(config) => config,
             Err(e) => {
@@ -194,6 +208,16 @@ impl Config {
                 return Err(fail(problems));
             }
         };
+        let mut config = config;
+        config.irc = irc;
+        if let Some(irc) = &config.irc {
+            for (key, message) in irc.bridge.problems() {
+                problems.push(Problem::new(format!("irc.{key}"), message));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(fail(problems));
+        }
         problems.extend(validate::validate(&config));
         if problems.is_empty() {
             Ok(config)
@@ -205,6 +229,12 @@ impl Config {
     /// The transports this configuration enables.
     pub fn transports(&self) -> Vec<EnabledTransport> {
         let mut out = Vec::new();
+        if let Some(irc) = &self.irc {
+            out.push(EnabledTransport {
+                key: "irc",
+                link: irc.link.clone(),
+            });
+        }
         if let Some(echo) = &self.echo {
             out.push(EnabledTransport {
                 key: "echo",
@@ -223,6 +253,47 @@ impl Config {
             Some(PathBuf::from(rest))
         }
     }
+}
+
+/// Takes a bridge section out of the document: `domain` and `secret` parse as the link,
+/// the rest as the bridge's own config (unknown keys refused, with `key.` paths).
+fn take_section<C: serde::de::DeserializeOwned>(
+    doc: &mut serde_yaml_ng::Value,
+    key: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<BridgeSection<C>> {
+    let section = doc.as_mapping_mut()?.remove(key)?;
+    let serde_yaml_ng::Value::Mapping(mut rest) = section else {
+        problems.push(Problem::new(
+            key,
+            "must be a mapping with domain, secret and the bridge's keys",
+        ));
+        return None;
+    };
+    let mut link = serde_yaml_ng::Mapping::new();
+    for field in ["domain", "secret"] {
+        if let Some(v) = rest.remove(field) {
+            link.insert(field.into(), v);
+        }
+    }
+    let link: Result<TransportConfig, _> =
+        serde_path_to_error::deserialize(serde_yaml_ng::Value::Mapping(link));
+    let bridge: Result<C, _> =
+        serde_path_to_error::deserialize(serde_yaml_ng::Value::Mapping(rest));
+    let at = |e: &serde_path_to_error::Error<serde_yaml_ng::Error>| {
+        let path = e.path().to_string();
+        if path == "." {
+            key.to_string()
+        } else {
+            format!("{key}.{path}")
+        }
+    };
+    match (link, bridge) {
+        (Ok(link), Ok(bridge)) => return Some(BridgeSection { link, bridge }),
+        (Err(e), _) => problems.push(Problem::new(at(&e), e.inner().to_string())),
+        (_, Err(e)) => problems.push(Problem::new(at(&e), e.inner().to_string())),
+    }
+    None
 }
 
 #[cfg(test)]

@@ -100,7 +100,7 @@ fn no_transport_and_empty_allow_are_errors() {
         problems(text),
         vec![
             "t.yaml: xmpp.allow: empty: nobody could use the gateway (list domains or JIDs, or \"*\" for everyone)",
-            "t.yaml: no transport is configured (add an `echo` section, for example)",
+            "t.yaml: no transport is configured (add an `irc` or `echo` section)",
         ]
     );
 }
@@ -113,4 +113,46 @@ fn bad_durations_name_the_key() {
         p.starts_with("t.yaml: xmpp.keepalive: 'soon' is not a duration"),
         "{p}"
     );
+}
+
+#[test]
+fn the_benchmark_template_parses_unchanged() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/conf/switchboard.yaml.in");
+    let Ok(template) = std::fs::read_to_string(&path) else {
+        eprintln!("skipped: {} is not beside the project", path.display());
+        return;
+    };
+    let text = template
+        .replace("@COMPONENT_PORT@", "25347")
+        .replace("@RUNDIR@", "/tmp/bench-run")
+        .replace("@GW_DOMAIN@", "biboumi.localhost")
+        .replace("@GW_SECRET@", "secret")
+        .replace("@IRC_HOST@", "127.0.0.1")
+        .replace("@IRC_PORT@", "26667");
+    let c = Config::parse(&path, &text, &env).unwrap_or_else(|e| panic!("{e}"));
+    let irc = c.irc.clone().expect("an irc section");
+    assert_eq!(irc.link.domain, "biboumi.localhost");
+    let net = irc.bridge.network("127.0.0.1").unwrap();
+    assert_eq!((net.port, net.tls, net.throttle), (26667, false, false));
+    assert_eq!(
+        c.sqlite_path(),
+        Some(PathBuf::from("/tmp/bench-run/gateway/state.db"))
+    );
+}
+
+#[test]
+fn irc_keys_are_checked_with_their_path() {
+    let text = GOOD.replace("echo:", "irc:\n  domain: irc.example.org\n  secret: s\n  networks: {libera: {port: 6697, colour: red}}\necho:");
+    let p = problems(&text);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("t.yaml: irc.networks.libera.colour: unknown field `colour`"),
+        "{p:?}"
+    );
+    let text = GOOD.replace(
+        "echo:",
+        "irc:\n  domain: irc.example.org\n  secret: s\n  default: {encoding: klingon}\necho:",
+    );
+    assert_eq!(problems(&text), vec!["t.yaml: irc.default.encoding: 'klingon' is not an encoding: use latin-1 or utf-8-lossy"]);
 }

@@ -91,7 +91,7 @@ pub(super) fn validate(config: &Config) -> Vec<Problem> {
     check(
         !transports.is_empty(),
         "",
-        "no transport is configured (add an `echo` section, for example)".into(),
+        "no transport is configured (add an `irc` or `echo` section)".into(),
     );
     let mut seen: HashMap<String, &str> = HashMap::new();
     for t in &transports {

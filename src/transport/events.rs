@@ -22,12 +22,52 @@ impl Transport {
                 if m.sender.is_self && m.txn.is_some() {
                     return; // the echo of a message this user sent through us
                 }
+                if let Chat::Group(group) = &m.chat {
+                    let nick = m
+                        .sender
+                        .display_name
+                        .as_deref()
+                        .unwrap_or(m.sender.user.as_str());
+                    let body = message::body(&m.content);
+                    self.to_room(&login, group, Some(nick), body, None).await;
+                    return;
+                }
                 let Some(from) = self.contact_jid(&m.chat) else {
                     return;
                 };
                 let stanza = message::to_user(from, user.into(), &m.content);
                 self.forward(stanza.into()).await;
             }
+            RemoteEvent::GroupJoined {
+                group,
+                nick,
+                nick_changed,
+                occupants,
+                topic,
+                topic_by,
+            } => {
+                let joined = super::muc::Joined {
+                    group,
+                    nick,
+                    nick_changed,
+                    occupants,
+                    topic,
+                    topic_by,
+                };
+                self.group_joined(&login, joined)
+            }
+            RemoteEvent::GroupJoinFailed { group, error } => {
+                self.group_join_failed(&login, group, error)
+            }
+            RemoteEvent::GroupLeft { group, reason } => self.group_left(&login, group, reason),
+            RemoteEvent::Membership {
+                group,
+                nick,
+                change,
+                ..
+            } => self.membership(&login, group, nick, change),
+            RemoteEvent::Topic { group, topic, by } => self.topic(&login, group, topic, by),
+            RemoteEvent::GroupError { group, error } => self.group_error(&login, group, &error),
             RemoteEvent::Delivered { txn, .. } => match self.store.receipt_take(&txn).await {
                 Ok(Some(target)) => {
                     if let (Ok(from), Ok(to)) =
@@ -99,7 +139,7 @@ impl Transport {
 
     /// Queues a stanza for a user, waiting while the link queue is full, so events are
     /// slowed down rather than lost.
-    async fn forward(&self, stanza: Stanza) {
+    pub(super) async fn forward(&self, stanza: Stanza) {
         if self.link.send_wait(stanza).await.is_err() {
             tracing::warn!(domain = %self.domain, "Link closed; an event for a user was not sent");
         }

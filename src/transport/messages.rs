@@ -3,9 +3,9 @@
 use super::Transport;
 use crate::store::{new_txn, NewOutboxEntry};
 use crate::xmpp::address::{self, Target};
-use crate::xmpp::{errors, message};
+use crate::xmpp::{errors, message, muc};
 use std::sync::Arc;
-use switchboard_bridge::{BridgeError, Chat, OutgoingMessage};
+use switchboard_bridge::{BridgeError, Chat, GroupId, MessageContent, OutgoingMessage};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::stanza::Stanza;
@@ -22,13 +22,8 @@ impl Transport {
             self.reply_error(&Stanza::Message(m.clone()), type_, condition, text)
         };
 
-        let content = match message::content(&m) {
-            Ok(Some(content)) => content,
-            Ok(None) => return, // chat states, receipts, markers: nothing to deliver
-            Err(text) => return fail(ErrorType::Modify, DefinedCondition::NotAcceptable, text),
-        };
-        let local = match address::target(&to) {
-            Target::Contact { local, .. } => local,
+        let (local, resource) = match address::target(&to) {
+            Target::Contact { local, resource } => (local, resource),
             Target::Transport => {
                 return fail(
                     ErrorType::Cancel,
@@ -40,23 +35,84 @@ impl Transport {
                 )
             }
         };
-        if !message::is_chat(&m) {
-            return fail(
-                ErrorType::Modify,
-                DefinedCondition::BadRequest,
-                "only chat and normal messages can be sent to a contact".into(),
-            );
-        }
-        let chat = match self.connector.parse_address(&local) {
-            Ok(chat @ Chat::Direct(_)) => chat,
-            Ok(Chat::Group(_)) => {
+        let chat = match (self.connector.parse_address(&local), resource) {
+            (Err(e), _) => return self.reply_bridge_error(&Stanza::Message(m.clone()), &e),
+            (Ok(Chat::Group(group)), None) if muc::is_groupchat(&m) => {
+                return self.groupchat(from, m, group).await
+            }
+            (Ok(Chat::Group(group)), Some(nick)) if message::is_chat(&m) => {
+                match self.connector.occupant_chat(&group, &nick) {
+                    Some(chat) => chat,
+                    None => {
+                        return fail(
+                            ErrorType::Cancel,
+                            DefinedCondition::FeatureNotImplemented,
+                            "private messages to occupants are not supported here".into(),
+                        )
+                    }
+                }
+            }
+            (Ok(chat @ Chat::Direct(_)), None) if message::is_chat(&m) => chat,
+            _ => {
                 return fail(
-                    ErrorType::Cancel,
-                    DefinedCondition::FeatureNotImplemented,
-                    "group chats are not available on this transport yet".into(),
+                    ErrorType::Modify,
+                    DefinedCondition::BadRequest,
+                    "send groupchat messages to a room and chat messages to a contact".into(),
                 )
             }
-            Err(e) => return self.reply_bridge_error(&Stanza::Message(m.clone()), &e),
+        };
+        let content = match message::content(&m) {
+            Ok(Some(content)) => content,
+            Ok(None) => return, // chat states, receipts, markers: nothing to deliver
+            Err(text) => return fail(ErrorType::Modify, DefinedCondition::NotAcceptable, text),
+        };
+        self.accept(from, m, chat, content).await;
+    }
+
+    /// A groupchat message to a room: a subject change, or text for the outbox.
+    async fn groupchat(self: &Arc<Self>, from: Jid, m: Message, group: GroupId) {
+        let stanza = Stanza::Message(m.clone());
+        let login = match self.login_for(&from.to_bare()).await {
+            Ok(login) => login,
+            Err(e) => return self.reply_bridge_error(&stanza, &e),
+        };
+        if !self.in_room(&login, &group, &from) {
+            return self.reply_error(
+                &stanza,
+                ErrorType::Modify,
+                DefinedCondition::NotAcceptable,
+                "you are not in this room; join it first",
+            );
+        }
+        let content = match message::content(&m) {
+            Ok(Some(content)) => content,
+            Ok(None) => {
+                if let Some((_, subject)) = m.get_best_subject(vec!["en", ""]) {
+                    if let Some(session) = self.session_of(&login) {
+                        if let Err(e) = session.set_topic(&group, subject).await {
+                            self.reply_bridge_error(&stanza, &e);
+                        }
+                    }
+                }
+                return;
+            }
+            Err(text) => {
+                return self.reply_error(
+                    &stanza,
+                    ErrorType::Modify,
+                    DefinedCondition::NotAcceptable,
+                    text,
+                )
+            }
+        };
+        self.accept(from, m, Chat::Group(group), content).await;
+    }
+
+    /// Stores a user's message in the outbox and wakes the login's worker.
+    async fn accept(self: &Arc<Self>, from: Jid, m: Message, chat: Chat, content: MessageContent) {
+        let Some(to) = m.to.clone() else { return };
+        let fail = |type_, condition, text: String| {
+            self.reply_error(&Stanza::Message(m.clone()), type_, condition, text)
         };
         let login = match self.login_for(&from.to_bare()).await {
             Ok(login) => login,

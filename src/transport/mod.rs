@@ -7,6 +7,7 @@
 mod events;
 mod iq;
 mod messages;
+mod muc;
 mod outbox;
 mod presence;
 mod sessions;
@@ -40,6 +41,7 @@ pub struct Transport {
     access: Access,
     user_queue: u64,
     sessions: Mutex<Sessions>,
+    rooms: Mutex<muc::Rooms>,
     events_tx: mpsc::Sender<Envelope>,
     session_shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -76,6 +78,7 @@ impl Transport {
             access: parts.access,
             user_queue: parts.user_queue,
             sessions: Mutex::new(Sessions::default()),
+            rooms: Mutex::new(muc::Rooms::default()),
             events_tx,
             session_shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
@@ -176,6 +179,17 @@ impl Transport {
 
     fn sessions(&self) -> MutexGuard<'_, Sessions> {
         self.sessions.lock().expect("sessions mutex poisoned")
+    }
+
+    fn rooms(&self) -> MutexGuard<'_, muc::Rooms> {
+        self.rooms.lock().expect("rooms mutex poisoned")
+    }
+
+    fn session_of(
+        &self,
+        login: &switchboard_bridge::LoginId,
+    ) -> Option<Arc<dyn switchboard_bridge::Session>> {
+        self.sessions().get(login).map(|e| e.session.clone())
     }
 
     /// Load and health, for presence and the status command.

@@ -54,6 +54,7 @@ pub(super) async fn worker(
                     Ok(_) => {
                         backoff.reset();
                         remove(&transport, &entry).await;
+                        reflect(&transport, &login, &entry).await;
                         break;
                     }
                     Err(e) if e.is_transient() && entry.attempts + 1 < MAX_ATTEMPTS => {
@@ -82,6 +83,18 @@ async fn remove(transport: &Transport, entry: &OutboxEntry) {
     if let Err(e) = transport.store.outbox_remove(entry.id).await {
         // Left in place it would be sent again after a restart; say so loudly.
         tracing::error!(error = %e, "Cannot remove a delivered message from the outbox");
+    }
+}
+
+/// A message to a group is shown back to every resource of the sender in the room, with
+/// the id the sender gave it, once the network took it (XEP-0045 reflection).
+async fn reflect(transport: &Transport, login: &LoginId, entry: &OutboxEntry) {
+    let message = &entry.entry.message;
+    if let switchboard_bridge::Chat::Group(group) = &message.chat {
+        let body = crate::xmpp::message::body(&message.content);
+        transport
+            .to_room(login, group, None, body, entry.entry.stanza_id.clone())
+            .await;
     }
 }
 

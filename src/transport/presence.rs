@@ -4,19 +4,57 @@ use super::Transport;
 use crate::xmpp::address::{self, Target};
 use crate::xmpp::presence as build;
 use std::sync::Arc;
+use switchboard_bridge::{Availability, Chat, PresenceUpdate};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::presence::{Presence, Type};
 use xmpp_parsers::stanza::Stanza;
+use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
 
 impl Transport {
     pub(super) async fn handle_presence(self: &Arc<Self>, from: Jid, p: Presence) {
         let Some(to) = p.to.clone() else { return };
         let target = address::target(&to);
-        if let Target::Contact { local, .. } = &target {
-            if let Err(e) = self.connector.parse_address(local) {
-                return self.reply_bridge_error(&Stanza::Presence(p), &e);
+        if let Target::Contact { local, resource } = &target {
+            match self.connector.parse_address(local) {
+                Err(e) => return self.reply_bridge_error(&Stanza::Presence(p), &e),
+                Ok(Chat::Group(group)) => {
+                    let Some(nick) = resource.clone() else {
+                        if p.type_ == Type::None {
+                            return self.reply_error(
+                                &Stanza::Presence(p),
+                                ErrorType::Modify,
+                                DefinedCondition::JidMalformed,
+                                "join a room as room@domain/nick",
+                            );
+                        }
+                        return self.plain_presence(from, p, target).await;
+                    };
+                    if matches!(p.type_, Type::None | Type::Unavailable) {
+                        return self.room_presence(from, group, nick, p).await;
+                    }
+                }
+                Ok(Chat::Direct(_)) => {}
             }
         }
+        if target == Target::Transport {
+            match p.type_ {
+                Type::None => {
+                    self.sessions().resource_online(&from);
+                }
+                Type::Unavailable => {
+                    if self.sessions().resource_offline(&from) {
+                        self.user_offline(&from).await;
+                    }
+                    return;
+                }
+                _ => {}
+            }
+        }
+        self.plain_presence(from, p, target).await
+    }
+
+    async fn plain_presence(self: &Arc<Self>, from: Jid, p: Presence, target: Target) {
+        let Some(to) = p.to.clone() else { return };
         let me = to.to_bare().into();
         let user = from.to_bare().into();
         match p.type_ {
@@ -42,6 +80,24 @@ impl Transport {
                     .with_from(me.clone())
                     .with_to(to.clone()),
             ),
+        }
+    }
+
+    /// The user went offline toward the transport: their foreign sessions go offline too
+    /// (IRC: QUIT everywhere) and their rooms are forgotten.
+    async fn user_offline(&self, from: &Jid) {
+        let Some(login) = self.sessions().login_of(&from.to_bare()) else {
+            return;
+        };
+        self.rooms().retain(|(l, _), _| *l != login);
+        if let Some(session) = self.session_of(&login) {
+            let offline = PresenceUpdate {
+                availability: Availability::Offline,
+                status: None,
+            };
+            if let Err(e) = session.set_presence(offline).await {
+                tracing::debug!(error = %e, "The network takes no presence");
+            }
         }
     }
 

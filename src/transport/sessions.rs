@@ -3,12 +3,12 @@
 use super::outbox;
 use super::Transport;
 use crate::store::Registration;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use switchboard_bridge::{BridgeError, EventSink, LoginData, LoginId, Session, SessionState};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use xmpp_parsers::jid::BareJid;
+use xmpp_parsers::jid::{BareJid, Jid};
 
 /// A live session.
 pub(super) struct Entry {
@@ -25,6 +25,8 @@ pub(super) struct Entry {
 pub(super) struct Sessions {
     by_login: HashMap<LoginId, Entry>,
     by_jid: HashMap<BareJid, LoginId>,
+    /// Resources of each user that told the transport they are online.
+    online: HashMap<BareJid, HashSet<Jid>>,
 }
 
 impl Sessions {
@@ -47,6 +49,28 @@ impl Sessions {
 
     pub(super) fn login_of(&self, jid: &BareJid) -> Option<LoginId> {
         self.by_jid.get(jid).cloned()
+    }
+
+    /// Notes a resource online; true when it is the user's first.
+    pub(super) fn resource_online(&mut self, who: &Jid) -> bool {
+        let set = self.online.entry(who.to_bare()).or_default();
+        let first = set.is_empty();
+        set.insert(who.clone());
+        first
+    }
+
+    /// Notes a resource offline; true when the user has no resource online any more.
+    pub(super) fn resource_offline(&mut self, who: &Jid) -> bool {
+        let bare = who.to_bare();
+        let Some(set) = self.online.get_mut(&bare) else {
+            return true;
+        };
+        set.remove(who);
+        if set.is_empty() {
+            self.online.remove(&bare);
+            return true;
+        }
+        false
     }
 
     pub(super) fn users(&self) -> Vec<BareJid> {

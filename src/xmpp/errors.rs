@@ -34,6 +34,12 @@ pub fn from_bridge(e: &BridgeError) -> StanzaError {
         BridgeError::Rejected(_) => (T::Cancel, C::NotAcceptable),
         BridgeError::LimitReached(_) => (T::Wait, C::PolicyViolation),
         BridgeError::Transient(_) => (T::Wait, C::RemoteServerTimeout),
+        BridgeError::Conflict(_) => (T::Cancel, C::Conflict),
+        BridgeError::Full(_) => (T::Wait, C::ServiceUnavailable),
+        BridgeError::InviteOnly(_) => (T::Auth, C::RegistrationRequired),
+        BridgeError::Banned(_) => (T::Auth, C::Forbidden),
+        BridgeError::Forbidden(_) => (T::Auth, C::Forbidden),
+        BridgeError::Unreachable(_) => (T::Cancel, C::RemoteServerNotFound),
         _ => (T::Cancel, C::UndefinedCondition),
     };
     error(type_, condition, e.to_string())

@@ -37,12 +37,17 @@ pub fn wants_receipt(msg: &Message) -> bool {
     msg.payloads.iter().any(|p| p.is("request", ns::RECEIPTS))
 }
 
-/// A chat message from a foreign contact to a user.
-pub fn to_user(from: Jid, to: Jid, content: &MessageContent) -> Message {
-    let body = match content.kind {
+/// The body XMPP clients show for some content (`/me …` for actions).
+pub fn body(content: &MessageContent) -> String {
+    match content.kind {
         TextKind::Action => format!("/me {}", content.text),
         TextKind::Normal | TextKind::Notice => content.text.clone(),
-    };
+    }
+}
+
+/// A chat message from a foreign contact to a user.
+pub fn to_user(from: Jid, to: Jid, content: &MessageContent) -> Message {
+    let body = body(content);
     let mut m = Message::chat(to).with_body("".into(), body);
     m.from = Some(from);
     m.id = Some(Id(format!("sb-{:016x}", rand::random::<u64>())));

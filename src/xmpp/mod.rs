@@ -7,6 +7,7 @@ pub mod disco;
 pub mod errors;
 pub mod form;
 pub mod message;
+pub mod muc;
 pub mod ns;
 pub mod presence;
 pub mod register;

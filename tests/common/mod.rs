@@ -13,6 +13,8 @@
 mod agent;
 pub mod echo;
 mod gateway;
+pub mod inspircd;
+pub mod irc_client;
 mod prosody;
 
 // Each test crate uses some of these.
@@ -20,6 +22,10 @@ mod prosody;
 pub use agent::Agent;
 #[allow(unused_imports)]
 pub use gateway::{http_get, run_switchboard, Gateway};
+#[allow(unused_imports)]
+pub use inspircd::Inspircd;
+#[allow(unused_imports)]
+pub use irc_client::{IrcClient, IrcLine};
 #[allow(unused_imports)]
 pub use prosody::Prosody;
 

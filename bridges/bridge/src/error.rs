@@ -35,6 +35,24 @@ pub enum BridgeError {
     /// A per-user limit (rate, daily cap, channel count) was reached.
     #[error("limit reached: {0}")]
     LimitReached(String),
+    /// The name the user asked for is taken (IRC 433).
+    #[error("{0}")]
+    Conflict(String),
+    /// The group is full (IRC 471).
+    #[error("{0}")]
+    Full(String),
+    /// The group admits invited members only (IRC 473).
+    #[error("{0}")]
+    InviteOnly(String),
+    /// The user is banned from the group (IRC 474).
+    #[error("{0}")]
+    Banned(String),
+    /// The user lacks the standing for this (IRC 482: not a channel operator).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The foreign server cannot be reached or refuses connections.
+    #[error("{0}")]
+    Unreachable(String),
     /// The foreign side is unreachable or overloaded; retrying later may work.
     #[error("temporarily unavailable: {0}")]
     Transient(String),

@@ -1,6 +1,9 @@
 //! What a session reports to the core.
 
-use crate::{Chat, GroupId, LoginId, MessageContent, MessageId, PresenceUpdate, TxnId, UserId};
+use crate::{
+    BridgeError, Chat, GroupId, LoginId, MessageContent, MessageId, Occupant, PresenceUpdate, Rank,
+    TxnId, UserId,
+};
 use std::time::SystemTime;
 
 /// One event from a session, stamped with the login it belongs to by the [`crate::EventSink`].
@@ -35,6 +38,44 @@ pub enum RemoteEvent {
         nick: String,
         /// What changed.
         change: MembershipChange,
+    },
+    /// The user is now in a group (answer to [`crate::Session::join_group`]): everyone
+    /// present, the user's own nick, and the topic.
+    GroupJoined {
+        /// Which group.
+        group: GroupId,
+        /// The user's nick in it (the network may have changed the one asked for).
+        nick: String,
+        /// The network changed the nick the user asked for.
+        nick_changed: bool,
+        /// Everyone in the group, the user included.
+        occupants: Vec<Occupant>,
+        /// The topic; empty when there is none.
+        topic: String,
+        /// Who set the topic, when known.
+        topic_by: Option<String>,
+    },
+    /// A join could not be done.
+    GroupJoinFailed {
+        /// Which group.
+        group: GroupId,
+        /// Why (full, invite-only, banned, bad key, nick in use, unreachable, …).
+        error: BridgeError,
+    },
+    /// The user is no longer in a group: left on request, kicked, or disconnected.
+    GroupLeft {
+        /// Which group.
+        group: GroupId,
+        /// How.
+        reason: LeaveReason,
+    },
+    /// The network refused something the user did in a group (set the topic without being
+    /// an operator, …).
+    GroupError {
+        /// Which group.
+        group: GroupId,
+        /// What went wrong.
+        error: BridgeError,
     },
     /// A group's topic changed (or was first learnt).
     Topic {
@@ -93,11 +134,38 @@ pub struct Sender {
     pub is_self: bool,
 }
 
+/// Why the user is no longer in a group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaveReason {
+    /// The user left (the core asked).
+    Left,
+    /// Kicked out.
+    Kicked {
+        /// By whom.
+        by: Option<String>,
+        /// Why.
+        reason: Option<String>,
+    },
+    /// The connection to the network was lost or closed.
+    Disconnected {
+        /// Why, for the user.
+        reason: String,
+    },
+}
+
 /// A change of membership in a group.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MembershipChange {
-    /// Joined.
-    Joined,
+    /// Joined, with this standing.
+    Joined {
+        /// Their standing.
+        rank: Rank,
+    },
+    /// Their standing changed.
+    RankChanged {
+        /// The new standing.
+        rank: Rank,
+    },
     /// Left, with a reason or quit message.
     Left {
         /// Why.

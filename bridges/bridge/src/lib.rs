@@ -15,6 +15,7 @@ mod content;
 mod error;
 mod event;
 mod form;
+mod group;
 mod ids;
 mod sink;
 mod traits;
@@ -22,8 +23,11 @@ mod traits;
 pub use command::{Availability, OutgoingMessage, PresenceUpdate, Sent};
 pub use content::{MessageContent, TextKind};
 pub use error::BridgeError;
-pub use event::{Envelope, IncomingMessage, MembershipChange, RemoteEvent, Sender, SessionState};
+pub use event::{
+    Envelope, IncomingMessage, LeaveReason, MembershipChange, RemoteEvent, Sender, SessionState,
+};
 pub use form::{FieldKind, FormField, FormValues, LoginData, RegistrationForm};
+pub use group::{JoinRequest, Occupant, Rank};
 pub use ids::{Chat, GroupId, LoginId, MessageId, TxnId, UserId};
 pub use sink::{EventSink, SinkClosed};
 pub use traits::{Capabilities, Connector, NetworkInfo, Session};

@@ -1,8 +1,8 @@
 //! The two traits a bridge implements.
 
 use crate::{
-    BridgeError, CancellationToken, Chat, EventSink, FormValues, LoginData, LoginId,
-    OutgoingMessage, PresenceUpdate, RegistrationForm, Sent,
+    BridgeError, CancellationToken, Chat, EventSink, FormValues, GroupId, JoinRequest, LoginData,
+    LoginId, OutgoingMessage, PresenceUpdate, RegistrationForm, Sent,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -56,6 +56,12 @@ pub trait Connector: Send + Sync + 'static {
     /// inverse of [`Connector::parse_address`].
     fn format_address(&self, chat: &Chat) -> String;
 
+    /// The chat for a private message to one occupant of a group (`room/nick` in XMPP),
+    /// when the network has such a thing. Pure.
+    fn occupant_chat(&self, _group: &GroupId, _nick: &str) -> Option<Chat> {
+        None
+    }
+
     /// Opens a session for a login. Must not do slow I/O: connecting happens in
     /// [`Session::run`], which reports progress as events.
     async fn open_session(
@@ -80,6 +86,43 @@ pub trait Session: Send + Sync + 'static {
     /// Passes on the XMPP user's presence (only when [`Capabilities::presence`]).
     async fn set_presence(&self, _presence: PresenceUpdate) -> Result<(), BridgeError> {
         Err(BridgeError::Unsupported("presence"))
+    }
+
+    /// Starts joining a group (only with [`Capabilities::groups`]). `Ok` means the request
+    /// went out; the outcome arrives as [`crate::RemoteEvent::GroupJoined`] or
+    /// [`crate::RemoteEvent::GroupJoinFailed`]. Joining a group already joined answers with
+    /// `GroupJoined` again.
+    async fn join_group(&self, _request: JoinRequest) -> Result<(), BridgeError> {
+        Err(BridgeError::Unsupported("group chats"))
+    }
+
+    /// Leaves a group; [`crate::RemoteEvent::GroupLeft`] follows.
+    async fn leave_group(
+        &self,
+        _group: &GroupId,
+        _reason: Option<String>,
+    ) -> Result<(), BridgeError> {
+        Err(BridgeError::Unsupported("group chats"))
+    }
+
+    /// Sets a group's topic.
+    async fn set_topic(&self, _group: &GroupId, _topic: &str) -> Result<(), BridgeError> {
+        Err(BridgeError::Unsupported("topics"))
+    }
+
+    /// Changes the user's nick in a group (on IRC: network-wide).
+    async fn change_nick(&self, _group: &GroupId, _nick: &str) -> Result<(), BridgeError> {
+        Err(BridgeError::Unsupported("nick changes"))
+    }
+
+    /// Removes someone from a group.
+    async fn kick(
+        &self,
+        _group: &GroupId,
+        _nick: &str,
+        _reason: Option<&str>,
+    ) -> Result<(), BridgeError> {
+        Err(BridgeError::Unsupported("kicks"))
     }
 
     /// The user unregistered: invalidate foreign credentials where the network has any.

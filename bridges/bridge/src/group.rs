@@ -1,0 +1,45 @@
+//! Group chats: who is in them and with what standing.
+
+use crate::{GroupId, UserId};
+
+/// A member's standing in a group, from least to most powerful. Bridges map their
+/// network's levels onto these (IRC: `+` Voiced, `%` Moderator, `@` Operator, `&` Admin,
+/// `~` Owner); the core maps them onto MUC roles and affiliations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Rank {
+    /// An ordinary member.
+    #[default]
+    Regular,
+    /// May speak where others may not (IRC voice).
+    Voiced,
+    /// May moderate (IRC half-operator).
+    Moderator,
+    /// Runs the group (IRC operator).
+    Operator,
+    /// Administers the group (IRC protected/admin).
+    Admin,
+    /// Owns the group (IRC founder).
+    Owner,
+}
+
+/// One member of a group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Occupant {
+    /// Who, network-wide.
+    pub user: UserId,
+    /// Their name in the group.
+    pub nick: String,
+    /// Their standing.
+    pub rank: Rank,
+}
+
+/// What the core asks for when a user joins a group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinRequest {
+    /// Which group.
+    pub group: GroupId,
+    /// The nick the user asked for.
+    pub nick: String,
+    /// A key or password for the group, when the user gave one.
+    pub password: Option<String>,
+}

@@ -1,0 +1,148 @@
+//! IRC addresses in JID local parts (biboumi's scheme): `#chan%net` is a channel, `nick%net`
+//! a user. Ids are the lowercased address, so they are stable and unique per network.
+
+use switchboard_bridge::{BridgeError, Chat, GroupId, UserId};
+
+/// What a local part names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Address {
+    /// A channel on a network.
+    Channel {
+        /// The channel, with its `#`.
+        channel: String,
+        /// The network name.
+        network: String,
+    },
+    /// A user on a network.
+    User {
+        /// The nick.
+        nick: String,
+        /// The network name.
+        network: String,
+    },
+}
+
+const HINT: &str = "IRC addresses look like #channel%network or nick%network";
+
+/// Parses an (unescaped) local part. `chantypes` are the channel prefixes (`#&`).
+pub fn parse(local: &str, chantypes: &str) -> Result<Address, BridgeError> {
+    let Some((name, network)) = local.split_once('%') else {
+        return Err(BridgeError::InvalidAddress(format!(
+            "'{local}' has no %network part; {HINT}"
+        )));
+    };
+    if name.is_empty() || network.is_empty() {
+        return Err(BridgeError::InvalidAddress(format!(
+            "'{local}' is incomplete; {HINT}"
+        )));
+    }
+    let bad = |s: &str| s.chars().any(|c| c.is_control() || c == ' ' || c == ',');
+    if bad(name) || bad(network) || network.contains('%') {
+        return Err(BridgeError::InvalidAddress(format!(
+            "'{local}' holds characters IRC does not allow"
+        )));
+    }
+    let network = network.to_lowercase();
+    Ok(if name.starts_with(|c| chantypes.contains(c)) {
+        Address::Channel {
+            channel: name.to_lowercase(),
+            network,
+        }
+    } else {
+        Address::User {
+            nick: name.to_string(),
+            network,
+        }
+    })
+}
+
+impl Address {
+    /// The network name.
+    pub fn network(&self) -> &str {
+        match self {
+            Address::Channel { network, .. } | Address::User { network, .. } => network,
+        }
+    }
+
+    /// The chat (and id) for this address.
+    pub fn chat(&self) -> Chat {
+        match self {
+            Address::Channel { channel, network } => Chat::Group(group_id(channel, network)),
+            Address::User { nick, network } => Chat::Direct(user_id(nick, network)),
+        }
+    }
+
+    /// Back from a chat id.
+    pub fn from_chat(chat: &Chat) -> Result<Address, BridgeError> {
+        let local = match chat {
+            Chat::Group(g) => g.as_str(),
+            Chat::Direct(u) => u.as_str(),
+        };
+        parse(local, "#&")
+    }
+}
+
+/// The id of a channel on a network.
+pub fn group_id(channel: &str, network: &str) -> GroupId {
+    GroupId::new(format!(
+        "{}%{}",
+        channel.to_lowercase(),
+        network.to_lowercase()
+    ))
+}
+
+/// The id of a nick on a network (nicks keep their case for display; JID local parts
+/// are lowercased by the XMPP server anyway).
+pub fn user_id(nick: &str, network: &str) -> UserId {
+    UserId::new(format!("{nick}%{}", network.to_lowercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_and_users() {
+        assert_eq!(
+            parse("#Rust%Libera", "#&").unwrap(),
+            Address::Channel {
+                channel: "#rust".into(),
+                network: "libera".into()
+            }
+        );
+        assert_eq!(
+            parse("Alice%127.0.0.1", "#&").unwrap(),
+            Address::User {
+                nick: "Alice".into(),
+                network: "127.0.0.1".into()
+            }
+        );
+        assert_eq!(parse("&local%net", "#&").unwrap().network(), "net");
+    }
+
+    #[test]
+    fn ids_round_trip() {
+        let a = parse("#bench%127.0.0.1", "#&").unwrap();
+        assert_eq!(a.chat(), Chat::Group(GroupId::new("#bench%127.0.0.1")));
+        assert_eq!(Address::from_chat(&a.chat()).unwrap(), a);
+    }
+
+    #[test]
+    fn malformed_addresses_say_what_is_expected() {
+        for bad in [
+            "#chan",
+            "%net",
+            "#chan%",
+            "a b%net",
+            "#x%net%more",
+            "nick%ne\nt",
+        ] {
+            let e = parse(bad, "#&").unwrap_err();
+            assert!(matches!(e, BridgeError::InvalidAddress(_)), "{bad}: {e:?}");
+        }
+        assert!(parse("#chan", "#&")
+            .unwrap_err()
+            .to_string()
+            .contains("#channel%network"));
+    }
+}

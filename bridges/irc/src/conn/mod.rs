@@ -1,0 +1,367 @@
+//! One IRC connection (one user on one network): connect, register, read and write lines
+//! with flood control, answer pings, and reconnect with backoff, rejoining channels.
+
+mod io;
+pub mod state;
+
+use crate::config::Network;
+use crate::text::{self, Fallback};
+use io::{LineReader, Throttle};
+use state::{Action, ConnState};
+use std::time::Duration;
+use switchboard_bridge::{
+    BridgeError, EventSink, LeaveReason, RemoteEvent, SessionState, TextKind,
+};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// Silence after which we ping the server, and after which (again) we give up on it.
+const PING_AFTER: Duration = Duration::from_secs(90);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What the session asks of a connection.
+#[derive(Debug)]
+pub enum Command {
+    /// Join (and keep rejoining) a channel.
+    Join {
+        /// The channel.
+        channel: String,
+        /// Its key.
+        key: Option<String>,
+    },
+    /// Leave a channel.
+    Part {
+        /// The channel.
+        channel: String,
+        /// The reason.
+        reason: Option<String>,
+    },
+    /// Say something; `done` hears when it was written to the socket.
+    Say {
+        /// Channel or nick.
+        target: String,
+        /// The text (any length, any number of lines).
+        text: String,
+        /// Action or normal.
+        kind: TextKind,
+        /// Written (or why not).
+        done: oneshot::Sender<Result<(), BridgeError>>,
+    },
+    /// Set a channel topic.
+    Topic {
+        /// The channel.
+        channel: String,
+        /// The topic.
+        topic: String,
+    },
+    /// Quit the network and end the connection.
+    Quit {
+        /// The QUIT message.
+        reason: String,
+    },
+}
+
+/// Who connects and how.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// Nick.
+    pub nick: String,
+    /// USER name.
+    pub username: String,
+    /// Real name.
+    pub realname: String,
+}
+
+/// Why a connected session ended.
+enum End {
+    /// Asked to quit (or shutting down): done.
+    Quit,
+    /// Lost: reconnect.
+    Lost(String),
+    /// Cannot go on (refused nick): give up.
+    Fatal(BridgeError),
+}
+
+/// Runs a connection until it quits or fails for good. `closed` is told when it ends so
+/// the session can forget it.
+pub async fn run(
+    network: Network,
+    who: Identity,
+    mut commands: mpsc::Receiver<Command>,
+    events: EventSink,
+    shutdown: CancellationToken,
+    quit_message: String,
+) {
+    let fallback = network.encoding.parse().unwrap_or(Fallback::Latin1);
+    let mut state = ConnState::new(&network.name, &who.nick, fallback);
+    let mut backoff = Backoff::new();
+    let mut ever_connected = false;
+    loop {
+        let connected = tokio::select! {
+            c = tokio::time::timeout(CONNECT_TIMEOUT, io::connect(&network)) => c.unwrap_or_else(|_| Err(format!("no answer within {CONNECT_TIMEOUT:?}"))),
+            _ = shutdown.cancelled() => return,
+        };
+        let end = match connected {
+            Ok(stream) => {
+                let end = session(
+                    stream,
+                    &network,
+                    &who,
+                    &mut state,
+                    &mut commands,
+                    &events,
+                    &shutdown,
+                    &quit_message,
+                )
+                .await;
+                if state.registered {
+                    ever_connected = true;
+                    backoff = Backoff::new();
+                }
+                end
+            }
+            Err(e) => End::Lost(e),
+        };
+        match end {
+            End::Quit => return,
+            End::Fatal(error) => {
+                fail_joins(&mut state, &events, error).await;
+                return;
+            }
+            End::Lost(reason) => {
+                tracing::info!(network = %network.name, %reason, "IRC connection lost");
+                if !ever_connected {
+                    let error = BridgeError::Unreachable(format!(
+                        "cannot connect to {}:{}: {reason}",
+                        network.host, network.port
+                    ));
+                    refuse_waiting(&mut commands, &mut state, &error);
+                    fail_joins(&mut state, &events, error).await;
+                    return;
+                }
+                for c in state.channels.values().filter(|c| c.announced) {
+                    let group = crate::address::group_id(&c.name, &network.name);
+                    let _ = events
+                        .emit(RemoteEvent::GroupLeft {
+                            group,
+                            reason: LeaveReason::Disconnected {
+                                reason: reason.clone(),
+                            },
+                        })
+                        .await;
+                }
+                let _ = events
+                    .emit(RemoteEvent::State(SessionState::TransientDisconnect {
+                        reason: format!("{}: {reason}", network.name),
+                    }))
+                    .await;
+                state.reset();
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff.next()) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Takes the commands that waited for a connection that never came: joins are failed
+/// with the rest, messages get the error.
+fn refuse_waiting(
+    commands: &mut mpsc::Receiver<Command>,
+    state: &mut ConnState,
+    error: &BridgeError,
+) {
+    commands.close();
+    while let Ok(command) = commands.try_recv() {
+        match command {
+            Command::Join { channel, key } => {
+                state.wanted.insert(channel.to_lowercase(), key);
+            }
+            Command::Say { done, .. } => {
+                let _ = done.send(Err(error.clone()));
+            }
+            Command::Part { .. } | Command::Topic { .. } | Command::Quit { .. } => {}
+        }
+    }
+}
+
+async fn fail_joins(state: &mut ConnState, events: &EventSink, error: BridgeError) {
+    let mut names: Vec<String> = state.wanted.keys().cloned().collect();
+    names.extend(
+        state
+            .channels
+            .keys()
+            .filter(|k| !state.wanted.contains_key(*k))
+            .cloned(),
+    );
+    for chan in names {
+        let group = crate::address::group_id(&chan, &state.network);
+        let _ = events
+            .emit(RemoteEvent::GroupJoinFailed {
+                group,
+                error: error.clone(),
+            })
+            .await;
+    }
+    state.wanted.clear();
+    state.channels.clear();
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn session(
+    stream: io::Stream,
+    network: &Network,
+    who: &Identity,
+    state: &mut ConnState,
+    commands: &mut mpsc::Receiver<Command>,
+    events: &EventSink,
+    shutdown: &CancellationToken,
+    quit_message: &str,
+) -> End {
+    let (read, mut write) = tokio::io::split(stream);
+    let mut reader = LineReader::new(read);
+    let mut throttle = Throttle::new(network);
+    for line in state.hello(&who.username, &who.realname) {
+        throttle.push_urgent(line);
+    }
+    let mut pinged = false;
+    loop {
+        if let Err(e) = throttle.flush(&mut write).await {
+            return End::Lost(format!("write failed: {e}"));
+        }
+        tokio::select! {
+            line = tokio::time::timeout(PING_AFTER, reader.next_line()) => {
+                let bytes = match line {
+                    Err(_) if !pinged => { pinged = true; throttle.push_urgent(format!("PING :{}", network.host)); continue; }
+                    Err(_) => return End::Lost(format!("no answer from the server for {:?}", PING_AFTER * 2)),
+                    Ok(Err(e)) => return End::Lost(e),
+                    Ok(Ok(None)) => return End::Lost("the server closed the connection".into()),
+                    Ok(Ok(Some(bytes))) => bytes,
+                };
+                pinged = false;
+                let line = text::decode(&bytes, state.fallback);
+                let msg = match line.parse::<irc_proto::Message>() {
+                    Ok(msg) => msg,
+                    Err(e) => { tracing::debug!(network = %network.name, error = %e, "Unparsable IRC line"); continue; }
+                };
+                for action in state.handle(msg) {
+                    match action {
+                        Action::Emit(event) => { if events.emit(event).await.is_err() { return End::Quit; } }
+                        Action::Send { line, urgent: true } => throttle.push_urgent(line),
+                        Action::Send { line, urgent: false } => throttle.push(line),
+                        Action::Registered => {
+                            let _ = events.emit(RemoteEvent::State(SessionState::Connected)).await;
+                            for (chan, key) in &state.wanted {
+                                throttle.push(join_line(chan, key.as_deref()));
+                            }
+                        }
+                        Action::Fatal(e) => {
+                            let _ = write.write_all(b"QUIT\r\n").await;
+                            return End::Fatal(e);
+                        }
+                    }
+                }
+            }
+            command = commands.recv() => match command {
+                None => return quit(&mut write, quit_message).await,
+                Some(Command::Quit { reason }) => return quit(&mut write, &reason).await,
+                Some(command) => apply(command, state, &mut throttle),
+            },
+            _ = throttle.ready(), if throttle.waiting() => {}
+            _ = shutdown.cancelled() => return quit(&mut write, quit_message).await,
+        }
+    }
+}
+
+/// Turns a session command into lines.
+fn apply(command: Command, state: &mut ConnState, throttle: &mut Throttle) {
+    match command {
+        Command::Join { channel, key } => {
+            let lower = channel.to_lowercase();
+            if let Some(c) = state.channels.get_mut(&lower).filter(|c| c.announced) {
+                // Already in: announce again for the new resource.
+                c.announced = false;
+                throttle.push(format!("NAMES {channel}"));
+            } else if state.registered {
+                throttle.push(join_line(&channel, key.as_deref()));
+            }
+            state.wanted.insert(lower, key);
+        }
+        Command::Part { channel, reason } => {
+            state.wanted.remove(&channel.to_lowercase());
+            let reason = text::sanitize(reason.as_deref().unwrap_or(""));
+            throttle.push(format!("PART {channel} :{reason}"));
+        }
+        Command::Topic { channel, topic } => {
+            throttle.push(format!("TOPIC {channel} :{}", text::sanitize(&topic)))
+        }
+        Command::Say {
+            target,
+            text: body,
+            kind,
+            done,
+        } => {
+            if !state.registered {
+                let _ = done.send(Err(BridgeError::Transient(format!(
+                    "not connected to {} yet",
+                    state.network
+                ))));
+                return;
+            }
+            // Budget as other clients see our line: ":nick!user@host PRIVMSG target :text\r\n".
+            let mut budget =
+                text::privmsg_budget(text::estimated_prefix_len(&state.nick), "PRIVMSG", &target);
+            if kind == TextKind::Action {
+                budget = budget.saturating_sub(text::ACTION_OVERHEAD).max(1);
+            }
+            for line in text::lines(&body) {
+                for piece in text::split_line(&line, budget) {
+                    let piece = match kind {
+                        TextKind::Action => text::action(&piece),
+                        TextKind::Normal | TextKind::Notice => piece,
+                    };
+                    throttle.push(format!("PRIVMSG {target} :{piece}"));
+                }
+            }
+            throttle.notify_when_sent(done);
+        }
+        Command::Quit { .. } => {}
+    }
+}
+
+fn join_line(channel: &str, key: Option<&str>) -> String {
+    match key {
+        Some(key) => format!("JOIN {channel} {}", text::sanitize(key).replace(' ', "")),
+        None => format!("JOIN {channel}"),
+    }
+}
+
+async fn quit(write: &mut tokio::io::WriteHalf<io::Stream>, reason: &str) -> End {
+    let line = format!("QUIT :{}\r\n", text::sanitize(reason));
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = write.write_all(line.as_bytes()).await;
+        let _ = write.flush().await;
+        let _ = write.shutdown().await;
+    })
+    .await;
+    End::Quit
+}
+
+/// Reconnect delays: 1 s doubling to 5 min, with jitter.
+struct Backoff(u32);
+
+impl Backoff {
+    fn new() -> Self {
+        Self(0)
+    }
+
+    fn next(&mut self) -> Duration {
+        let step = Duration::from_secs(1)
+            .saturating_mul(1 << self.0.min(9))
+            .min(Duration::from_secs(300));
+        self.0 += 1;
+        step / 2 + (step / 2).mul_f64(rand::random::<f64>())
+    }
+}

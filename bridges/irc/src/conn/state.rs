@@ -1,0 +1,574 @@
+//! What one IRC connection knows (nick, channels, server features) and how each line from
+//! the server changes it. Pure: lines in, events and replies out; the socket is elsewhere.
+
+use crate::address::{group_id, user_id};
+use crate::ranks::{highest, ChanModes, Prefixes};
+use crate::text::{self, Ctcp, Fallback};
+use irc_proto::{CapSubCommand, Command, Message, Prefix, Response};
+use std::collections::{HashMap, HashSet};
+use switchboard_bridge::{
+    BridgeError, Chat, IncomingMessage, LeaveReason, MembershipChange, MessageContent, Occupant,
+    Rank, RemoteEvent, Sender, TextKind,
+};
+
+/// Capabilities requested when the server offers them.
+pub const WANTED_CAPS: &[&str] = &[
+    "server-time",
+    "echo-message",
+    "message-tags",
+    "multi-prefix",
+    "away-notify",
+    "account-notify",
+];
+
+/// One channel as this connection sees it.
+#[derive(Debug, Default)]
+pub struct Channel {
+    /// The name as the server spells it.
+    pub name: String,
+    /// Members by lowercased nick: (nick, ranks held).
+    pub members: HashMap<String, (String, HashSet<Rank>)>,
+    /// The NAMES list is complete and the join was announced.
+    pub announced: bool,
+    /// Topic and setter.
+    pub topic: String,
+    /// Who set the topic.
+    pub topic_by: Option<String>,
+}
+
+impl Channel {
+    fn occupants(&self, network: &str) -> Vec<Occupant> {
+        self.members
+            .values()
+            .map(|(nick, ranks)| Occupant {
+                user: user_id(nick, network),
+                nick: nick.clone(),
+                rank: highest(ranks.iter().copied()),
+            })
+            .collect()
+    }
+}
+
+/// What handling a line asks the connection to do.
+#[derive(Debug, PartialEq)]
+pub enum Action {
+    /// Report to the core.
+    Emit(RemoteEvent),
+    /// Write a line (without CR LF); `urgent` skips flood control (PONG, CAP).
+    Send { line: String, urgent: bool },
+    /// Registration is complete: join the wanted channels.
+    Registered,
+    /// The connection cannot go on (nick in use at registration, refused).
+    Fatal(BridgeError),
+}
+
+/// The connection's view of the network.
+#[derive(Debug)]
+pub struct ConnState {
+    /// The network's name (for ids).
+    pub network: String,
+    /// Our nick (as the server last told us).
+    pub nick: String,
+    /// The nick the user asked for.
+    pub wanted_nick: String,
+    /// Registered (001 seen).
+    pub registered: bool,
+    /// Channels joined or being joined, by lowercased name.
+    pub channels: HashMap<String, Channel>,
+    /// Channels to be in (rejoined after reconnects), lowercased name → key.
+    pub wanted: HashMap<String, Option<String>>,
+    /// PREFIX from ISUPPORT.
+    pub prefixes: Prefixes,
+    /// CHANMODES from ISUPPORT.
+    pub chanmodes: ChanModes,
+    /// CHANTYPES from ISUPPORT.
+    pub chantypes: String,
+    /// Capabilities acknowledged.
+    pub caps: HashSet<String>,
+    /// Capabilities offered (CAP LS may come in several lines).
+    offered: Vec<String>,
+    /// How non-UTF-8 bytes are read.
+    pub fallback: Fallback,
+}
+
+impl ConnState {
+    /// A fresh state for a connection about to register.
+    pub fn new(network: &str, nick: &str, fallback: Fallback) -> Self {
+        Self {
+            network: network.to_string(),
+            nick: nick.to_string(),
+            wanted_nick: nick.to_string(),
+            registered: false,
+            channels: HashMap::new(),
+            wanted: HashMap::new(),
+            prefixes: Prefixes::default(),
+            chanmodes: ChanModes::default(),
+            chantypes: "#&".into(),
+            caps: HashSet::new(),
+            offered: Vec::new(),
+            fallback,
+        }
+    }
+
+    /// Forgets what a lost connection knew; the wanted channels stay.
+    pub fn reset(&mut self) {
+        self.registered = false;
+        self.channels.clear();
+        self.caps.clear();
+        self.offered.clear();
+        self.nick = self.wanted_nick.clone();
+    }
+
+    /// The lines that start registration.
+    pub fn hello(&self, username: &str, realname: &str) -> Vec<String> {
+        vec![
+            "CAP LS 302".into(),
+            format!("NICK {}", self.nick),
+            format!("USER {username} 0 * :{}", text::sanitize(realname)),
+        ]
+    }
+
+    fn is_me(&self, nick: &str) -> bool {
+        nick.eq_ignore_ascii_case(&self.nick)
+    }
+
+    fn is_channel(&self, target: &str) -> bool {
+        target.starts_with(|c| self.chantypes.contains(c))
+    }
+
+    /// Handles one line from the server.
+    pub fn handle(&mut self, msg: Message) -> Vec<Action> {
+        let nick = match &msg.prefix {
+            Some(Prefix::Nickname(n, _, _)) => Some(n.clone()),
+            _ => None,
+        };
+        let mut out = Vec::new();
+        match msg.command {
+            Command::PING(a, _) => out.push(Action::Send {
+                line: format!("PONG :{a}"),
+                urgent: true,
+            }),
+            Command::CAP(_, sub, a, b) => self.cap(sub, a, b, &mut out),
+            Command::Response(resp, args) => self.numeric(resp, args, &mut out),
+            Command::JOIN(chan, _, _) => self.join(nick.as_deref(), &chan, &mut out),
+            Command::PART(chan, reason) => self.part(nick.as_deref(), &chan, reason, &mut out),
+            Command::QUIT(reason) => self.quit(nick.as_deref(), reason, &mut out),
+            Command::KICK(chan, who, reason) => {
+                self.kick(nick.as_deref(), &chan, &who, reason, &mut out)
+            }
+            Command::NICK(new) => self.nick_change(nick.as_deref(), &new, &mut out),
+            Command::TOPIC(chan, Some(topic)) => {
+                let topic = text::strip_formatting(&topic);
+                if let Some(c) = self.channels.get_mut(&chan.to_lowercase()) {
+                    c.topic = topic.clone();
+                    c.topic_by = nick.clone();
+                }
+                out.push(Action::Emit(RemoteEvent::Topic {
+                    group: group_id(&chan, &self.network),
+                    topic,
+                    by: nick,
+                }));
+            }
+            Command::PRIVMSG(target, body) => self.text(nick, &target, &body, false, &mut out),
+            Command::NOTICE(target, body) => self.text(nick, &target, &body, true, &mut out),
+            Command::ChannelMODE(chan, modes) => self.modes(&chan, modes, &mut out),
+            _ => {}
+        }
+        out
+    }
+
+    fn cap(
+        &mut self,
+        sub: CapSubCommand,
+        a: Option<String>,
+        b: Option<String>,
+        out: &mut Vec<Action>,
+    ) {
+        let send = |line: String| Action::Send { line, urgent: true };
+        match sub {
+            CapSubCommand::LS => {
+                // `CAP * LS * :list` continues, `CAP * LS :list` ends.
+                let (more, list) = match (a.as_deref(), b) {
+                    (Some("*"), Some(list)) => (true, list),
+                    (Some(list), None) => (false, list.to_string()),
+                    (_, Some(list)) => (false, list),
+                    (None, None) => (false, String::new()),
+                };
+                self.offered.extend(
+                    list.split_whitespace()
+                        .map(|c| c.split('=').next().unwrap_or(c).to_string()),
+                );
+                if more {
+                    return;
+                }
+                let wanted: Vec<&str> = WANTED_CAPS
+                    .iter()
+                    .copied()
+                    .filter(|c| self.offered.iter().any(|o| o == c))
+                    .collect();
+                if wanted.is_empty() {
+                    out.push(send("CAP END".into()));
+                } else {
+                    out.push(send(format!("CAP REQ :{}", wanted.join(" "))));
+                }
+            }
+            CapSubCommand::ACK | CapSubCommand::NAK => {
+                if sub == CapSubCommand::ACK {
+                    let list = b.or(a).unwrap_or_default();
+                    self.caps
+                        .extend(list.split_whitespace().map(str::to_string));
+                }
+                if !self.registered {
+                    out.push(send("CAP END".into()));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn numeric(&mut self, resp: Response, args: Vec<String>, out: &mut Vec<Action>) {
+        let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+        match resp {
+            Response::RPL_WELCOME => {
+                self.registered = true;
+                self.nick = arg(0);
+                out.push(Action::Registered);
+            }
+            Response::RPL_ISUPPORT => {
+                for token in args.iter().skip(1) {
+                    if let Some(v) = token.strip_prefix("PREFIX=") {
+                        self.prefixes = Prefixes::parse(v).unwrap_or_default();
+                    } else if let Some(v) = token.strip_prefix("CHANMODES=") {
+                        self.chanmodes = ChanModes::parse(v).unwrap_or_default();
+                    } else if let Some(v) = token.strip_prefix("CHANTYPES=") {
+                        self.chantypes = v.to_string();
+                    }
+                }
+            }
+            Response::RPL_TOPIC => {
+                if let Some(c) = self.channels.get_mut(&arg(1).to_lowercase()) {
+                    c.topic = text::strip_formatting(&arg(2));
+                }
+            }
+            Response::RPL_TOPICWHOTIME => {
+                if let Some(c) = self.channels.get_mut(&arg(1).to_lowercase()) {
+                    c.topic_by = Some(arg(2).split('!').next().unwrap_or_default().to_string());
+                }
+            }
+            Response::RPL_NAMREPLY => {
+                let prefixes = &self.prefixes;
+                if let Some(c) = self.channels.get_mut(&arg(2).to_lowercase()) {
+                    for entry in arg(3).split_whitespace() {
+                        let (ranks, nick) = prefixes.split_names_entry(entry);
+                        c.members.insert(
+                            nick.to_lowercase(),
+                            (nick.to_string(), ranks.into_iter().collect()),
+                        );
+                    }
+                }
+            }
+            Response::RPL_ENDOFNAMES => {
+                let key = arg(1).to_lowercase();
+                let network = self.network.clone();
+                let nick = self.nick.clone();
+                let changed = !nick.eq_ignore_ascii_case(&self.wanted_nick);
+                if let Some(c) = self.channels.get_mut(&key).filter(|c| !c.announced) {
+                    c.announced = true;
+                    out.push(Action::Emit(RemoteEvent::GroupJoined {
+                        group: group_id(&c.name, &network),
+                        nick,
+                        nick_changed: changed,
+                        occupants: c.occupants(&network),
+                        topic: c.topic.clone(),
+                        topic_by: c.topic_by.clone(),
+                    }));
+                }
+            }
+            Response::ERR_NICKNAMEINUSE | Response::ERR_ERRONEOUSNICKNAME if !self.registered => {
+                out.push(Action::Fatal(BridgeError::Conflict(format!(
+                    "{}: {}",
+                    self.network,
+                    args.last()
+                        .cloned()
+                        .unwrap_or_else(|| "nickname in use".into())
+                ))));
+            }
+            Response::ERR_CHANNELISFULL
+            | Response::ERR_INVITEONLYCHAN
+            | Response::ERR_BANNEDFROMCHAN
+            | Response::ERR_BADCHANNELKEY
+            | Response::ERR_NOSUCHCHANNEL
+            | Response::ERR_TOOMANYCHANNELS => {
+                let chan = arg(1);
+                let text = format!(
+                    "{} ({})",
+                    args.last().cloned().unwrap_or_default(),
+                    self.network
+                );
+                let error = match resp {
+                    Response::ERR_CHANNELISFULL => BridgeError::Full(text),
+                    Response::ERR_INVITEONLYCHAN => BridgeError::InviteOnly(text),
+                    Response::ERR_BANNEDFROMCHAN => BridgeError::Banned(text),
+                    Response::ERR_BADCHANNELKEY => BridgeError::Auth(text),
+                    Response::ERR_TOOMANYCHANNELS => BridgeError::LimitReached(text),
+                    _ => BridgeError::NotFound(text),
+                };
+                let key = chan.to_lowercase();
+                let pending = self.wanted.remove(&key).is_some();
+                let unannounced = self.channels.remove(&key).is_some_and(|c| !c.announced);
+                if pending || unannounced {
+                    out.push(Action::Emit(RemoteEvent::GroupJoinFailed {
+                        group: group_id(&chan, &self.network),
+                        error,
+                    }));
+                }
+            }
+            Response::ERR_CHANOPRIVSNEEDED
+            | Response::ERR_CANNOTSENDTOCHAN
+            | Response::ERR_NOTONCHANNEL => {
+                let chan = arg(1);
+                let text = format!(
+                    "{} ({})",
+                    args.last().cloned().unwrap_or_default(),
+                    self.network
+                );
+                let error = match resp {
+                    Response::ERR_NOTONCHANNEL => BridgeError::NotFound(text),
+                    _ => BridgeError::Forbidden(text),
+                };
+                out.push(Action::Emit(RemoteEvent::GroupError {
+                    group: group_id(&chan, &self.network),
+                    error,
+                }));
+            }
+            _ => {}
+        }
+    }
+
+    fn join(&mut self, nick: Option<&str>, chan: &str, out: &mut Vec<Action>) {
+        let Some(nick) = nick else { return };
+        let key = chan.to_lowercase();
+        if self.is_me(nick) {
+            self.channels.insert(
+                key,
+                Channel {
+                    name: chan.to_string(),
+                    ..Channel::default()
+                },
+            );
+            return;
+        }
+        let network = self.network.clone();
+        if let Some(c) = self.channels.get_mut(&key) {
+            c.members
+                .insert(nick.to_lowercase(), (nick.to_string(), HashSet::new()));
+            if c.announced {
+                out.push(membership(
+                    &c.name,
+                    &network,
+                    nick,
+                    MembershipChange::Joined {
+                        rank: Rank::Regular,
+                    },
+                ));
+            }
+        }
+    }
+
+    fn part(
+        &mut self,
+        nick: Option<&str>,
+        chan: &str,
+        reason: Option<String>,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(nick) = nick else { return };
+        let key = chan.to_lowercase();
+        if self.is_me(nick) {
+            self.channels.remove(&key);
+            self.wanted.remove(&key);
+            out.push(Action::Emit(RemoteEvent::GroupLeft {
+                group: group_id(chan, &self.network),
+                reason: LeaveReason::Left,
+            }));
+            return;
+        }
+        let network = self.network.clone();
+        if let Some(c) = self.channels.get_mut(&key) {
+            if c.members.remove(&nick.to_lowercase()).is_some() && c.announced {
+                out.push(membership(
+                    &c.name,
+                    &network,
+                    nick,
+                    MembershipChange::Left { reason },
+                ));
+            }
+        }
+    }
+
+    fn quit(&mut self, nick: Option<&str>, reason: Option<String>, out: &mut Vec<Action>) {
+        let Some(nick) = nick else { return };
+        let network = self.network.clone();
+        for c in self.channels.values_mut() {
+            if c.members.remove(&nick.to_lowercase()).is_some() && c.announced {
+                out.push(membership(
+                    &c.name,
+                    &network,
+                    nick,
+                    MembershipChange::Left {
+                        reason: reason.clone(),
+                    },
+                ));
+            }
+        }
+    }
+
+    fn kick(
+        &mut self,
+        by: Option<&str>,
+        chan: &str,
+        who: &str,
+        reason: Option<String>,
+        out: &mut Vec<Action>,
+    ) {
+        let key = chan.to_lowercase();
+        let by = by.map(str::to_string);
+        if self.is_me(who) {
+            self.channels.remove(&key);
+            self.wanted.remove(&key);
+            out.push(Action::Emit(RemoteEvent::GroupLeft {
+                group: group_id(chan, &self.network),
+                reason: LeaveReason::Kicked { by, reason },
+            }));
+            return;
+        }
+        let network = self.network.clone();
+        if let Some(c) = self.channels.get_mut(&key) {
+            if c.members.remove(&who.to_lowercase()).is_some() && c.announced {
+                out.push(membership(
+                    &c.name,
+                    &network,
+                    who,
+                    MembershipChange::Kicked { by, reason },
+                ));
+            }
+        }
+    }
+
+    fn nick_change(&mut self, old: Option<&str>, new: &str, out: &mut Vec<Action>) {
+        let Some(old) = old else { return };
+        if self.is_me(old) {
+            self.nick = new.to_string();
+            self.wanted_nick = new.to_string();
+        }
+        let network = self.network.clone();
+        for c in self.channels.values_mut() {
+            if let Some((_, ranks)) = c.members.remove(&old.to_lowercase()) {
+                c.members
+                    .insert(new.to_lowercase(), (new.to_string(), ranks));
+                if c.announced {
+                    out.push(membership(
+                        &c.name,
+                        &network,
+                        old,
+                        MembershipChange::NickChanged {
+                            new_nick: new.to_string(),
+                        },
+                    ));
+                }
+            }
+        }
+    }
+
+    fn modes(
+        &mut self,
+        chan: &str,
+        modes: Vec<irc_proto::Mode<irc_proto::ChannelMode>>,
+        out: &mut Vec<Action>,
+    ) {
+        let network = self.network.clone();
+        let Some(c) = self.channels.get_mut(&chan.to_lowercase()) else {
+            return;
+        };
+        for m in modes {
+            let (adding, mode, arg) = match m {
+                irc_proto::Mode::Plus(mode, arg) => (true, mode, arg),
+                irc_proto::Mode::Minus(mode, arg) => (false, mode, arg),
+                irc_proto::Mode::NoPrefix(_) => continue,
+            };
+            let letter = mode.to_string().chars().last().unwrap_or(' ');
+            let (Some(rank), Some(target)) = (self.prefixes.mode_rank(letter), arg) else {
+                continue;
+            };
+            if let Some((nick, ranks)) = c.members.get_mut(&target.to_lowercase()) {
+                if adding {
+                    ranks.insert(rank);
+                } else {
+                    ranks.remove(&rank);
+                }
+                let rank = highest(ranks.iter().copied());
+                let nick = nick.clone();
+                out.push(membership(
+                    &c.name,
+                    &network,
+                    &nick,
+                    MembershipChange::RankChanged { rank },
+                ));
+            }
+        }
+    }
+
+    fn text(
+        &mut self,
+        from: Option<String>,
+        target: &str,
+        body: &str,
+        notice: bool,
+        out: &mut Vec<Action>,
+    ) {
+        // Server notices (no nick) and CTCP other than ACTION are not bridged yet.
+        let Some(from) = from else { return };
+        let (kind, raw) = match text::parse_ctcp(body) {
+            Some(Ctcp::Action(action)) => (TextKind::Action, action),
+            Some(Ctcp::Other { .. }) => return,
+            None if notice => (TextKind::Notice, body),
+            None => (TextKind::Normal, body),
+        };
+        if self.is_me(&from) {
+            return; // echo-message of our own line: the core reflected it already
+        }
+        let chat = if self.is_channel(target) {
+            Chat::Group(group_id(target, &self.network))
+        } else {
+            Chat::Direct(user_id(&from, &self.network))
+        };
+        out.push(Action::Emit(RemoteEvent::Message(IncomingMessage {
+            id: None,
+            chat,
+            sender: Sender {
+                user: user_id(&from, &self.network),
+                display_name: Some(from.clone()),
+                is_self: false,
+            },
+            content: MessageContent {
+                text: text::strip_formatting(raw),
+                kind,
+                subject: None,
+            },
+            txn: None,
+            timestamp: None,
+        })));
+    }
+}
+
+fn membership(chan: &str, network: &str, nick: &str, change: MembershipChange) -> Action {
+    Action::Emit(RemoteEvent::Membership {
+        group: group_id(chan, network),
+        user: user_id(nick, network),
+        nick: nick.to_string(),
+        change,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,280 @@
+//! Literal IRC lines in, events and replies out.
+
+use super::*;
+use switchboard_bridge::{GroupId, UserId};
+
+fn state() -> ConnState {
+    let mut s = ConnState::new("net", "alice", Fallback::Latin1);
+    feed(&mut s, ":irc.test 001 alice :Welcome");
+    feed(
+        &mut s,
+        ":irc.test 005 alice PREFIX=(qaohv)~&@%+ CHANTYPES=# :are supported",
+    );
+    s
+}
+
+fn feed(s: &mut ConnState, line: &str) -> Vec<Action> {
+    s.handle(line.parse().unwrap_or_else(|e| panic!("{line}: {e}")))
+}
+
+fn events(actions: Vec<Action>) -> Vec<RemoteEvent> {
+    actions
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Emit(e) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+fn joined(s: &mut ConnState) {
+    feed(s, ":alice!a@h JOIN #Chan");
+    feed(s, ":irc.test 332 alice #Chan :the topic");
+    feed(s, ":irc.test 333 alice #Chan carol!c@h 1700000000");
+    feed(s, ":irc.test 353 alice = #Chan :~carol @+bob alice");
+    feed(s, ":irc.test 366 alice #Chan :End of /NAMES list.");
+}
+
+#[test]
+fn registration_requests_only_offered_caps_and_ends_cap() {
+    let mut s = ConnState::new("net", "alice", Fallback::Latin1);
+    assert_eq!(
+        s.hello("ali", "Alice\r\nQUIT"),
+        ["CAP LS 302", "NICK alice", "USER ali 0 * :Alice QUIT"]
+    );
+    assert!(feed(&mut s, ":irc.test CAP * LS * :multi-prefix sasl=PLAIN").is_empty());
+    let req = feed(
+        &mut s,
+        ":irc.test CAP * LS :server-time echo-message away-notify",
+    );
+    assert_eq!(
+        req,
+        [Action::Send {
+            line: "CAP REQ :server-time echo-message multi-prefix away-notify".into(),
+            urgent: true
+        }]
+    );
+    let end = feed(
+        &mut s,
+        ":irc.test CAP * ACK :server-time echo-message multi-prefix away-notify",
+    );
+    assert_eq!(
+        end,
+        [Action::Send {
+            line: "CAP END".into(),
+            urgent: true
+        }]
+    );
+    assert!(s.caps.contains("echo-message"));
+    assert_eq!(
+        feed(&mut s, ":irc.test 001 alice :Welcome"),
+        [Action::Registered]
+    );
+    assert_eq!(
+        feed(&mut s, "PING :irc.test"),
+        [Action::Send {
+            line: "PONG :irc.test".into(),
+            urgent: true
+        }]
+    );
+}
+
+#[test]
+fn a_nick_in_use_at_registration_is_fatal() {
+    let mut s = ConnState::new("net", "alice", Fallback::Latin1);
+    let out = feed(&mut s, ":irc.test 433 * alice :Nickname is already in use.");
+    assert_eq!(
+        out,
+        [Action::Fatal(BridgeError::Conflict(
+            "net: Nickname is already in use.".into()
+        ))]
+    );
+}
+
+#[test]
+fn names_then_end_announce_the_join_with_ranks_and_topic() {
+    let mut s = state();
+    feed(&mut s, ":alice!a@h JOIN #Chan");
+    feed(&mut s, ":irc.test 332 alice #Chan :the \x02topic\x02");
+    feed(&mut s, ":irc.test 333 alice #Chan carol!c@h 1700000000");
+    assert!(events(feed(
+        &mut s,
+        ":irc.test 353 alice = #Chan :~carol @+bob alice"
+    ))
+    .is_empty());
+    let mut ev = events(feed(
+        &mut s,
+        ":irc.test 366 alice #Chan :End of /NAMES list.",
+    ));
+    let RemoteEvent::GroupJoined {
+        group,
+        nick,
+        nick_changed,
+        mut occupants,
+        topic,
+        topic_by,
+    } = ev.remove(0)
+    else {
+        panic!()
+    };
+    assert_eq!(group, GroupId::new("#chan%net"));
+    assert_eq!(
+        (
+            nick.as_str(),
+            nick_changed,
+            topic.as_str(),
+            topic_by.as_deref()
+        ),
+        ("alice", false, "the topic", Some("carol"))
+    );
+    occupants.sort_by(|a, b| a.nick.cmp(&b.nick));
+    let ranks: Vec<(&str, Rank)> = occupants
+        .iter()
+        .map(|o| (o.nick.as_str(), o.rank))
+        .collect();
+    assert_eq!(
+        ranks,
+        [
+            ("alice", Rank::Regular),
+            ("bob", Rank::Operator),
+            ("carol", Rank::Owner)
+        ]
+    );
+    assert_eq!(occupants[1].user, UserId::new("bob%net"));
+}
+
+#[test]
+fn join_refusals_fail_the_pending_join() {
+    let mut s = state();
+    s.wanted.insert("#k".into(), Some("wrong".into()));
+    let ev = events(feed(
+        &mut s,
+        ":irc.test 475 alice #k :Cannot join channel (incorrect channel key)",
+    ));
+    assert_eq!(
+        ev,
+        [RemoteEvent::GroupJoinFailed {
+            group: GroupId::new("#k%net"),
+            error: BridgeError::Auth("Cannot join channel (incorrect channel key) (net)".into())
+        }]
+    );
+    assert!(s.wanted.is_empty());
+    // A refusal for a channel nobody asked for is ignored.
+    assert!(events(feed(&mut s, ":irc.test 474 alice #other :banned")).is_empty());
+}
+
+#[test]
+fn messages_strip_formatting_and_map_actions_and_private_chat() {
+    let mut s = state();
+    joined(&mut s);
+    let ev = events(feed(&mut s, ":carol!c@h PRIVMSG #chan :\x0304red\x03 text"));
+    let RemoteEvent::Message(m) = &ev[0] else {
+        panic!()
+    };
+    assert_eq!(
+        (m.content.text.as_str(), m.content.kind),
+        ("red text", TextKind::Normal)
+    );
+    assert_eq!(m.chat, Chat::Group(GroupId::new("#chan%net")));
+    assert_eq!(m.sender.display_name.as_deref(), Some("carol"));
+    let ev = events(feed(
+        &mut s,
+        ":carol!c@h PRIVMSG alice :\x01ACTION waves\x01",
+    ));
+    let RemoteEvent::Message(m) = &ev[0] else {
+        panic!()
+    };
+    assert_eq!(
+        (m.content.text.as_str(), m.content.kind),
+        ("waves", TextKind::Action)
+    );
+    assert_eq!(m.chat, Chat::Direct(UserId::new("carol%net")));
+    // Our own echo (echo-message) and CTCP requests are not bridged.
+    assert!(events(feed(&mut s, ":alice!a@h PRIVMSG #chan :mine")).is_empty());
+    assert!(events(feed(&mut s, ":carol!c@h PRIVMSG alice :\x01VERSION\x01")).is_empty());
+    let ev = events(feed(&mut s, ":carol!c@h NOTICE alice :heads up"));
+    let RemoteEvent::Message(m) = &ev[0] else {
+        panic!()
+    };
+    assert_eq!(m.content.kind, TextKind::Notice);
+}
+
+#[test]
+fn membership_changes() {
+    let mut s = state();
+    joined(&mut s);
+    let change = |ev: Vec<RemoteEvent>| match &ev[..] {
+        [RemoteEvent::Membership { nick, change, .. }] => (nick.clone(), change.clone()),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        change(events(feed(&mut s, ":dave!d@h JOIN #chan"))),
+        (
+            "dave".into(),
+            MembershipChange::Joined {
+                rank: Rank::Regular
+            }
+        )
+    );
+    assert_eq!(
+        change(events(feed(&mut s, ":op!o@h MODE #chan +v dave"))),
+        (
+            "dave".into(),
+            MembershipChange::RankChanged { rank: Rank::Voiced }
+        )
+    );
+    assert_eq!(
+        change(events(feed(&mut s, ":dave!d@h NICK :david"))),
+        (
+            "dave".into(),
+            MembershipChange::NickChanged {
+                new_nick: "david".into()
+            }
+        )
+    );
+    assert_eq!(
+        change(events(feed(&mut s, ":carol!c@h KICK #chan david :spam"))),
+        (
+            "david".into(),
+            MembershipChange::Kicked {
+                by: Some("carol".into()),
+                reason: Some("spam".into())
+            }
+        )
+    );
+    assert_eq!(
+        change(events(feed(&mut s, ":bob!b@h QUIT :gone"))),
+        (
+            "bob".into(),
+            MembershipChange::Left {
+                reason: Some("gone".into())
+            }
+        )
+    );
+    let ev = events(feed(&mut s, ":carol!c@h KICK #chan alice :out"));
+    assert_eq!(
+        ev,
+        [RemoteEvent::GroupLeft {
+            group: GroupId::new("#chan%net"),
+            reason: LeaveReason::Kicked {
+                by: Some("carol".into()),
+                reason: Some("out".into())
+            }
+        }]
+    );
+    assert!(s.channels.is_empty());
+}
+
+#[test]
+fn permission_errors_become_group_errors() {
+    let mut s = state();
+    joined(&mut s);
+    let ev = events(feed(
+        &mut s,
+        ":irc.test 482 alice #chan :You must be a channel op or higher to change the topic.",
+    ));
+    assert!(
+        matches!(&ev[..], [RemoteEvent::GroupError { error: BridgeError::Forbidden(t), .. }] if t.contains("channel op")),
+        "{ev:?}"
+    );
+}

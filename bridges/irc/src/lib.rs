@@ -1,0 +1,124 @@
+//! The IRC bridge: IRC channels as group chats and IRC nicks as contacts, one IRC
+//! connection per user and network (biboumi's model).
+//!
+//! Addresses are biboumi's: `#chan%network` is a channel, `nick%network` a user. Networks
+//! come from the `irc.networks` configuration; hosts not listed are refused unless
+//! `allow_any_network` is set.
+
+pub mod address;
+pub mod config;
+pub mod conn;
+pub mod ranks;
+mod session;
+pub mod text;
+
+pub use config::IrcConfig;
+
+use async_trait::async_trait;
+use session::{Handle, IrcSession, NetworkCounts};
+use std::sync::Arc;
+use switchboard_bridge::{
+    BridgeError, Capabilities, Chat, Connector, EventSink, FieldKind, FormField, FormValues,
+    GroupId, LoginData, LoginId, NetworkInfo, RegistrationForm, Session,
+};
+
+/// The IRC transport.
+pub struct IrcConnector {
+    info: NetworkInfo,
+    config: Arc<IrcConfig>,
+    counts: NetworkCounts,
+}
+
+impl IrcConnector {
+    /// A connector serving the configured networks.
+    pub fn new(config: IrcConfig) -> Self {
+        Self {
+            info: NetworkInfo {
+                id: "irc",
+                display_name: "IRC",
+                gateway_type: "irc",
+                registration_required: false,
+                prompt: "#channel%network or nick%network",
+                caps: Capabilities {
+                    groups: true,
+                    receipts: false,
+                    presence: true,
+                },
+            },
+            config: Arc::new(config),
+            counts: NetworkCounts::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for IrcConnector {
+    fn info(&self) -> &NetworkInfo {
+        &self.info
+    }
+
+    fn registration_form(&self) -> RegistrationForm {
+        let field = |name, label, kind| FormField {
+            name,
+            label,
+            kind,
+            required: false,
+        };
+        RegistrationForm {
+            instructions: "Registration is optional: join #channel%network rooms right away. \
+                           Set the nick, user name and real name used on every network here."
+                .into(),
+            fields: vec![
+                field("nick", "Nick", FieldKind::Text),
+                field("username", "User name", FieldKind::Text),
+                field("name", "Real name", FieldKind::Text),
+            ],
+        }
+    }
+
+    async fn register(&self, form: &FormValues) -> Result<LoginData, BridgeError> {
+        let mut data = LoginData::new();
+        for (field, key) in [
+            ("nick", "nick"),
+            ("username", "username"),
+            ("name", "realname"),
+        ] {
+            let Some(value) = form.get(field).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            if value.contains(|c: char| c.is_control() || (c == ' ' && field != "name")) {
+                return Err(BridgeError::Invalid(format!(
+                    "{field}: spaces and control characters are not allowed"
+                )));
+            }
+            data.insert(key.to_string(), value.to_string());
+        }
+        Ok(data)
+    }
+
+    fn parse_address(&self, local: &str) -> Result<Chat, BridgeError> {
+        Ok(address::parse(local, "#&")?.chat())
+    }
+
+    fn format_address(&self, chat: &Chat) -> String {
+        match chat {
+            Chat::Group(g) => g.as_str().to_string(),
+            Chat::Direct(u) => u.as_str().to_string(),
+        }
+    }
+
+    fn occupant_chat(&self, group: &GroupId, nick: &str) -> Option<Chat> {
+        let network = group.as_str().split_once('%')?.1;
+        Some(Chat::Direct(address::user_id(nick, network)))
+    }
+
+    async fn open_session(
+        &self,
+        _login: LoginId,
+        data: LoginData,
+        events: EventSink,
+    ) -> Result<Arc<dyn Session>, BridgeError> {
+        let session = IrcSession::new(self.config.clone(), &data, events, self.counts.clone());
+        Ok(Arc::new(Handle(Arc::new(session))))
+    }
+}

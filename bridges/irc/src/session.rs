@@ -1,0 +1,317 @@
+//! One user's IRC presence: a connection per network, opened on first use.
+
+use crate::address::Address;
+use crate::config::IrcConfig;
+use crate::conn::{self, Command, Identity};
+use async_trait::async_trait;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use switchboard_bridge::{
+    Availability, BridgeError, CancellationToken, Chat, EventSink, GroupId, JoinRequest, LoginData,
+    OutgoingMessage, PresenceUpdate, Sent, Session,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::task::TaskTracker;
+
+/// Connections per network, over all users (shared by every session of the bridge).
+pub type NetworkCounts = Arc<Mutex<HashMap<String, usize>>>;
+
+struct Conn {
+    tx: mpsc::Sender<Command>,
+    /// Channels the user is in (or joining) on this network, lowercased.
+    channels: HashSet<String>,
+    /// Bumped on every join; a pending quit only goes ahead if it did not change.
+    generation: u64,
+}
+
+/// The IRC session of one user.
+pub struct IrcSession {
+    config: Arc<IrcConfig>,
+    identity: Identity,
+    events: EventSink,
+    conns: Mutex<HashMap<String, Conn>>,
+    counts: NetworkCounts,
+    channel_total: AtomicUsize,
+    stop: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl IrcSession {
+    /// A session with no connection yet.
+    pub fn new(
+        config: Arc<IrcConfig>,
+        data: &LoginData,
+        events: EventSink,
+        counts: NetworkCounts,
+    ) -> Self {
+        let nick = data
+            .get("nick")
+            .cloned()
+            .unwrap_or_else(|| "switchboard".into());
+        Self {
+            identity: Identity {
+                username: data
+                    .get("username")
+                    .cloned()
+                    .unwrap_or_else(|| "switchboard".into()),
+                realname: data
+                    .get("realname")
+                    .cloned()
+                    .unwrap_or_else(|| "Switchboard user".into()),
+                nick,
+            },
+            config,
+            events,
+            conns: Mutex::new(HashMap::new()),
+            counts,
+            channel_total: AtomicUsize::new(0),
+            stop: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        }
+    }
+
+    /// The command channel to `network`, opening the connection (as `nick`) if needed.
+    fn connection(
+        self: &Arc<Self>,
+        network: &str,
+        nick: &str,
+    ) -> Result<mpsc::Sender<Command>, BridgeError> {
+        let net = self.config.network(network).ok_or_else(|| {
+            BridgeError::NotAllowed(format!(
+                "the IRC network '{network}' is not served by this gateway"
+            ))
+        })?;
+        let mut conns = self.conns.lock().expect("conns poisoned");
+        if let Some(c) = conns.get(&net.name).filter(|c| !c.tx.is_closed()) {
+            return Ok(c.tx.clone());
+        }
+        {
+            let mut counts = self.counts.lock().expect("counts poisoned");
+            let n = counts.entry(net.name.clone()).or_default();
+            if *n >= self.config.max_connections_per_network {
+                return Err(BridgeError::LimitReached(format!(
+                    "the gateway already has {n} connections to {}",
+                    net.name
+                )));
+            }
+            *n += 1;
+        }
+        let (tx, rx) = mpsc::channel(1024);
+        let mut who = self.identity.clone();
+        who.nick = crate::text::sanitize(nick).replace(' ', "");
+        let counts = self.counts.clone();
+        let name = net.name.clone();
+        let task = conn::run(
+            net,
+            who,
+            rx,
+            self.events.clone(),
+            self.stop.child_token(),
+            self.config.quit_message.clone(),
+        );
+        self.tasks.spawn(async move {
+            task.await;
+            *counts
+                .lock()
+                .expect("counts poisoned")
+                .entry(name)
+                .or_default() -= 1;
+        });
+        conns.insert(
+            network.to_lowercase(),
+            Conn {
+                tx: tx.clone(),
+                channels: HashSet::new(),
+                generation: 0,
+            },
+        );
+        Ok(tx)
+    }
+
+    async fn send(tx: &mpsc::Sender<Command>, command: Command) -> Result<(), BridgeError> {
+        tx.send(command)
+            .await
+            .map_err(|_| BridgeError::Transient("the IRC connection is closing".into()))
+    }
+
+    /// After the last channel of a network is left, QUIT once the grace has passed with
+    /// no new join.
+    fn schedule_quit(self: &Arc<Self>, network: String, generation: u64) {
+        let this = self.clone();
+        self.tasks.spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(this.config.quit_grace) => {}
+                _ = this.stop.cancelled() => return,
+            }
+            let tx = {
+                let mut conns = this.conns.lock().expect("conns poisoned");
+                match conns.get(&network) {
+                    Some(c) if c.generation == generation && c.channels.is_empty() => {
+                        conns.remove(&network).map(|c| c.tx)
+                    }
+                    _ => None,
+                }
+            };
+            if let Some(tx) = tx {
+                let _ = tx
+                    .send(Command::Quit {
+                        reason: this.config.quit_message.clone(),
+                    })
+                    .await;
+            }
+        });
+    }
+
+    fn channel(group: &GroupId) -> Result<(String, String), BridgeError> {
+        match Address::from_chat(&Chat::Group(group.clone()))? {
+            Address::Channel { channel, network } => Ok((channel, network)),
+            Address::User { .. } => Err(BridgeError::InvalidAddress(format!(
+                "{group} is not a channel"
+            ))),
+        }
+    }
+}
+
+/// Wraps the session so `Arc<Self>` methods can be used from the trait.
+pub struct Handle(pub Arc<IrcSession>);
+
+#[async_trait]
+impl Session for Handle {
+    async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        shutdown.cancelled().await;
+        // Connections send QUIT on stop; give them a moment to do it.
+        self.0.stop.cancel();
+        self.0.tasks.close();
+        let _ = tokio::time::timeout(Duration::from_secs(3), self.0.tasks.wait()).await;
+    }
+
+    async fn send_message(&self, msg: OutgoingMessage) -> Result<Sent, BridgeError> {
+        let address = Address::from_chat(&msg.chat)?;
+        let (target, network) = match &address {
+            Address::Channel { channel, network } => (channel.clone(), network.clone()),
+            Address::User { nick, network } => (nick.clone(), network.clone()),
+        };
+        let tx = match &address {
+            Address::Channel { .. } => {
+                let conns = self.0.conns.lock().expect("conns poisoned");
+                match conns.get(&network) {
+                    Some(c) if c.channels.contains(&target) => c.tx.clone(),
+                    _ => {
+                        return Err(BridgeError::NotFound(format!(
+                            "you are not in {target} on {network}"
+                        )))
+                    }
+                }
+            }
+            Address::User { .. } => self.0.connection(&network, &self.0.identity.nick)?,
+        };
+        let (done, written) = oneshot::channel();
+        IrcSession::send(
+            &tx,
+            Command::Say {
+                target,
+                text: msg.content.text,
+                kind: msg.content.kind,
+                done,
+            },
+        )
+        .await?;
+        written.await.map_err(|_| {
+            BridgeError::Transient(format!("the connection to {network} was lost"))
+        })??;
+        Ok(Sent {
+            id: None,
+            timestamp: None,
+        })
+    }
+
+    async fn join_group(&self, request: JoinRequest) -> Result<(), BridgeError> {
+        let (channel, network) = IrcSession::channel(&request.group)?;
+        let tx = self.0.connection(&network, &request.nick)?;
+        {
+            let mut conns = self.0.conns.lock().expect("conns poisoned");
+            let conn = conns.get_mut(&network).expect("connection just opened");
+            if !conn.channels.contains(&channel) {
+                if self.0.channel_total.load(Ordering::Relaxed)
+                    >= self.0.config.max_channels_per_user
+                {
+                    return Err(BridgeError::LimitReached(format!(
+                        "you are in {} channels already, the most this gateway allows",
+                        self.0.config.max_channels_per_user
+                    )));
+                }
+                self.0.channel_total.fetch_add(1, Ordering::Relaxed);
+                conn.channels.insert(channel.clone());
+            }
+            conn.generation += 1;
+        }
+        IrcSession::send(
+            &tx,
+            Command::Join {
+                channel,
+                key: request.password,
+            },
+        )
+        .await
+    }
+
+    async fn leave_group(
+        &self,
+        group: &GroupId,
+        reason: Option<String>,
+    ) -> Result<(), BridgeError> {
+        let (channel, network) = IrcSession::channel(group)?;
+        let (tx, last, generation) = {
+            let mut conns = self.0.conns.lock().expect("conns poisoned");
+            let Some(conn) = conns.get_mut(&network) else {
+                return Ok(());
+            };
+            if conn.channels.remove(&channel) {
+                self.0.channel_total.fetch_sub(1, Ordering::Relaxed);
+            }
+            (conn.tx.clone(), conn.channels.is_empty(), conn.generation)
+        };
+        IrcSession::send(&tx, Command::Part { channel, reason }).await?;
+        if last {
+            self.0.schedule_quit(network, generation);
+        }
+        Ok(())
+    }
+
+    async fn set_topic(&self, group: &GroupId, topic: &str) -> Result<(), BridgeError> {
+        let (channel, network) = IrcSession::channel(group)?;
+        let tx = self.0.connection(&network, &self.0.identity.nick)?;
+        IrcSession::send(
+            &tx,
+            Command::Topic {
+                channel,
+                topic: topic.to_string(),
+            },
+        )
+        .await
+    }
+
+    async fn set_presence(&self, presence: PresenceUpdate) -> Result<(), BridgeError> {
+        if presence.availability == Availability::Offline {
+            let conns: Vec<_> = self
+                .0
+                .conns
+                .lock()
+                .expect("conns poisoned")
+                .drain()
+                .collect();
+            self.0.channel_total.store(0, Ordering::Relaxed);
+            for (_, conn) in conns {
+                let _ = conn
+                    .tx
+                    .send(Command::Quit {
+                        reason: self.0.config.quit_message.clone(),
+                    })
+                    .await;
+            }
+        }
+        Ok(())
+    }
+}

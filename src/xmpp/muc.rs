@@ -1,0 +1,270 @@
+//! XEP-0045 multi-user chat stanzas for group chats of the foreign network.
+
+use minidom::Element;
+use switchboard_bridge::Rank;
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::message::{Id, Message, MessageType};
+use xmpp_parsers::muc::user::{Actor, Affiliation, Item, MucUser, Role, Status};
+use xmpp_parsers::muc::Muc;
+use xmpp_parsers::ns;
+use xmpp_parsers::presence::{Presence, Type};
+
+/// MUC affiliation and role for a rank (biboumi's mapping of IRC prefixes).
+pub fn affiliation_role(rank: Rank) -> (Affiliation, Role) {
+    match rank {
+        Rank::Owner => (Affiliation::Owner, Role::Moderator),
+        Rank::Admin | Rank::Operator => (Affiliation::Admin, Role::Moderator),
+        Rank::Moderator => (Affiliation::Member, Role::Moderator),
+        Rank::Voiced => (Affiliation::Member, Role::Participant),
+        Rank::Regular => (Affiliation::None, Role::Participant),
+    }
+}
+
+/// The occupant JID `room/nick`.
+pub fn occupant(room: &BareJid, nick: &str) -> Option<Jid> {
+    room.with_resource_str(nick).ok().map(Jid::from)
+}
+
+/// What one occupant presence says.
+#[derive(Clone, Debug, Default)]
+pub struct OccupantPresence<'a> {
+    /// Available or gone.
+    pub unavailable: bool,
+    /// Their standing (ignored when leaving).
+    pub rank: Rank,
+    /// Status codes (110 self, 210 nick assigned, 303 new nick, 307 kicked, …).
+    pub statuses: Vec<Status>,
+    /// For 303: the new nick.
+    pub new_nick: Option<&'a str>,
+    /// For kicks: who did it.
+    pub actor: Option<&'a str>,
+    /// For kicks and leaving: why.
+    pub reason: Option<&'a str>,
+}
+
+/// A presence of an occupant, to one of the user's resources.
+pub fn occupant_presence(from: Jid, to: &Jid, p: &OccupantPresence<'_>) -> Presence {
+    let (affiliation, role) = if p.unavailable {
+        (Affiliation::None, Role::None)
+    } else {
+        affiliation_role(p.rank)
+    };
+    let names = (affiliation_str(&affiliation), role_str(&role));
+    let mut item = Item::new(affiliation, role);
+    if let Some(nick) = p.new_nick {
+        item = item.with_nick(nick);
+    }
+    if let Some(actor) = p.actor.and_then(actor) {
+        item = item.with_actor(actor);
+    }
+    if let Some(reason) = p.reason.filter(|_| p.statuses.contains(&Status::Kicked)) {
+        item = item.with_reason(reason);
+    }
+    let mut x: Element = MucUser::new()
+        .with_items(vec![item])
+        .with_statuses(p.statuses.clone())
+        .into();
+    // xmpp-parsers leaves out `none`, the default; XEP-0045 wants both attributes always.
+    if let Some(item) = x.get_child_mut("item", ns::MUC_USER) {
+        for (name, value) in [("affiliation", names.0), ("role", names.1)] {
+            if item.attr(name).is_none() {
+                if let Ok(name) = minidom::rxml::NcName::try_from(name) {
+                    item.set_attr(minidom::rxml::Namespace::NONE, name, value);
+                }
+            }
+        }
+    }
+    let kind = if p.unavailable {
+        Type::Unavailable
+    } else {
+        Type::None
+    };
+    let mut presence = Presence::new(kind).with_from(from).with_to(to.clone());
+    presence.payloads.push(x);
+    if let Some(reason) = p.reason.filter(|r| p.unavailable && !r.is_empty()) {
+        presence.set_status("", reason);
+    }
+    presence
+}
+
+fn affiliation_str(a: &Affiliation) -> &'static str {
+    match a {
+        Affiliation::Owner => "owner",
+        Affiliation::Admin => "admin",
+        Affiliation::Member => "member",
+        Affiliation::Outcast => "outcast",
+        Affiliation::None => "none",
+    }
+}
+
+fn role_str(r: &Role) -> &'static str {
+    match r {
+        Role::Moderator => "moderator",
+        Role::Participant => "participant",
+        Role::Visitor => "visitor",
+        Role::None => "none",
+    }
+}
+
+fn actor(nick: &str) -> Option<Actor> {
+    let mut el = Element::bare("actor", ns::MUC_USER);
+    el.set_attr(
+        minidom::rxml::Namespace::NONE,
+        minidom::rxml::NcName::try_from("nick").ok()?,
+        nick,
+    );
+    Actor::try_from(el).ok()
+}
+
+/// The room subject, sent after the self-presence (even when empty, so clients know the
+/// join is complete).
+pub fn subject(room: &BareJid, by: Option<&str>, to: &Jid, topic: &str) -> Message {
+    let from = by
+        .and_then(|nick| occupant(room, nick))
+        .unwrap_or_else(|| room.clone().into());
+    let mut m = Message::groupchat(Some(to.clone()));
+    m.from = Some(from);
+    m.subjects.insert("".into(), topic.to_string());
+    m
+}
+
+/// A groupchat message from an occupant.
+pub fn groupchat(from: Jid, to: &Jid, body: String, id: Option<String>) -> Message {
+    let mut m = Message::groupchat(Some(to.clone())).with_body("".into(), body);
+    m.from = Some(from);
+    m.id =
+        Some(Id(id.unwrap_or_else(|| {
+            format!("sb-{:016x}", rand::random::<u64>())
+        })));
+    m
+}
+
+/// Whether a presence asks to join a room (carries `<x xmlns='…/muc'/>`), and the password.
+pub fn join_request(presence: &Presence) -> Option<Option<String>> {
+    presence
+        .payloads
+        .iter()
+        .find(|p| p.is("x", ns::MUC))
+        .map(|x| Muc::try_from(x.clone()).ok().and_then(|m| m.password))
+}
+
+/// Whether a message is of type groupchat.
+pub fn is_groupchat(m: &Message) -> bool {
+    m.type_ == MessageType::Groupchat
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xmpp::testing::element_xml;
+
+    fn room() -> BareJid {
+        BareJid::new("#chan%net@irc.test").unwrap()
+    }
+
+    #[test]
+    fn ranks_map_to_affiliations_and_roles() {
+        assert_eq!(
+            affiliation_role(Rank::Owner),
+            (Affiliation::Owner, Role::Moderator)
+        );
+        assert_eq!(
+            affiliation_role(Rank::Operator),
+            (Affiliation::Admin, Role::Moderator)
+        );
+        assert_eq!(
+            affiliation_role(Rank::Moderator),
+            (Affiliation::Member, Role::Moderator)
+        );
+        assert_eq!(
+            affiliation_role(Rank::Voiced),
+            (Affiliation::Member, Role::Participant)
+        );
+        assert_eq!(
+            affiliation_role(Rank::Regular),
+            (Affiliation::None, Role::Participant)
+        );
+    }
+
+    #[test]
+    fn self_presence_carries_110() {
+        let to = Jid::new("alice@example.org/phone").unwrap();
+        let p = occupant_presence(
+            occupant(&room(), "alice").unwrap(),
+            &to,
+            &OccupantPresence {
+                rank: Rank::Operator,
+                statuses: vec![Status::SelfPresence, Status::AssignedNick],
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            element_xml(p),
+            "<presence xmlns='jabber:component:accept' from='#chan%net@irc.test/alice' to='alice@example.org/phone'>\
+             <priority>0</priority><x xmlns='http://jabber.org/protocol/muc#user'><status code='110'/><status code='210'/>\
+             <item affiliation='admin' role='moderator'/></x></presence>"
+        );
+    }
+
+    #[test]
+    fn kicks_and_nick_changes() {
+        let to = Jid::new("alice@example.org/phone").unwrap();
+        let kicked = element_xml(occupant_presence(
+            occupant(&room(), "bob").unwrap(),
+            &to,
+            &OccupantPresence {
+                unavailable: true,
+                statuses: vec![Status::Kicked],
+                actor: Some("op"),
+                reason: Some("spam"),
+                ..Default::default()
+            },
+        ));
+        assert!(
+            kicked.contains("type='unavailable'") && kicked.contains("<status code='307'/>"),
+            "{kicked}"
+        );
+        assert!(
+            kicked.contains("<actor nick='op'/>") && kicked.contains("<reason>spam</reason>"),
+            "{kicked}"
+        );
+        assert!(
+            kicked.contains("affiliation='none' role='none'"),
+            "{kicked}"
+        );
+        let renamed = element_xml(occupant_presence(
+            occupant(&room(), "bob").unwrap(),
+            &to,
+            &OccupantPresence {
+                unavailable: true,
+                statuses: vec![Status::NewNick],
+                new_nick: Some("bobby"),
+                ..Default::default()
+            },
+        ));
+        assert!(
+            renamed.contains("<status code='303'/>") && renamed.contains("nick='bobby'"),
+            "{renamed}"
+        );
+    }
+
+    #[test]
+    fn subject_and_join_requests() {
+        let to = Jid::new("alice@example.org/phone").unwrap();
+        let s = element_xml(subject(&room(), None, &to, ""));
+        assert!(
+            s.contains("from='#chan%net@irc.test'")
+                && s.contains("type='groupchat'")
+                && s.contains("<subject></subject>"),
+            "{s}"
+        );
+        let join: Presence = match crate::xmpp::testing::stanza(
+            "<presence xmlns='jabber:component:accept' from='a@b/c' to='#c%n@irc.test/a'>\
+             <x xmlns='http://jabber.org/protocol/muc'><password>k</password></x></presence>",
+        ) {
+            xmpp_parsers::stanza::Stanza::Presence(p) => p,
+            _ => unreachable!(),
+        };
+        assert_eq!(join_request(&join), Some(Some("k".into())));
+    }
+}

@@ -1,0 +1,195 @@
+//! A private InspIRCd 3 on a free loopback port.
+
+use super::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::Instant;
+
+/// Debian's `inspircd` package puts the daemon here.
+pub const INSPIRCD_BIN: &str = "/usr/sbin/inspircd";
+const INSPIRCD_HINT: &str = "run scripts/install-deps.sh (installs Debian's inspircd 3)";
+const INSPIRCD_TEMPLATE: &str = include_str!("../support/inspircd.conf.in");
+/// How often `Inspircd::start` tries a new port when the one it picked was taken meanwhile.
+const PORT_ATTEMPTS: usize = 3;
+
+/// Printed on stdout once the server has loaded its config and bound its listeners.
+const RUNNING: &str = "InspIRCd is now running";
+/// Printed on stdout when a `<bind>` failed. InspIRCd then keeps running without the
+/// listener, so this must be caught before anything connects to "its" port.
+const BIND_FAILED: &str = "listeners failed to bind";
+
+/// A private InspIRCd 3 for one test (config `tests/support/inspircd.conf.in`): server
+/// `irc.test`, network `testnet`, plaintext clients on 127.0.0.1 only, no flood limits,
+/// operator `oper`/`operpass`. Files live in `<workdir>/inspircd/`: `inspircd.conf`,
+/// `motd.txt`, `inspircd.log` (its console, appended across restarts) and `ircd.log` (its own
+/// log file).
+pub struct Inspircd {
+    dir: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+    ircd_log: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Inspircd {
+    /// Writes the config and starts InspIRCd; returns once it listens on its port.
+    pub fn start(workdir: &Path) -> Inspircd {
+        if !Path::new(INSPIRCD_BIN).exists() {
+            panic!("{INSPIRCD_BIN} is not installed: {INSPIRCD_HINT}");
+        }
+        let dir = workdir.join("inspircd");
+        fs::create_dir_all(&dir).expect("create the InspIRCd directory");
+        fs::write(
+            dir.join("motd.txt"),
+            "Switchboard test network.\nNothing here is kept.\n",
+        )
+        .expect("write motd.txt");
+        let mut ircd = Inspircd {
+            config: dir.join("inspircd.conf"),
+            log: dir.join("inspircd.log"),
+            ircd_log: dir.join("ircd.log"),
+            dir,
+            port: 0,
+            child: None,
+        };
+        // A port found free can be taken again before InspIRCd binds it (by another test's
+        // server, or as the source port of some connection): then try another one.
+        for _ in 0..PORT_ATTEMPTS {
+            ircd.pick_port_and_write_config();
+            if ircd.spawn() {
+                return ircd;
+            }
+        }
+        panic!(
+            "InspIRCd could not listen on a free port {PORT_ATTEMPTS} times\n{}",
+            tail(&ircd.log, 30)
+        );
+    }
+
+    fn pick_port_and_write_config(&mut self) {
+        self.port = free_port();
+        let config_text = INSPIRCD_TEMPLATE
+            .replace("@DIR@", &self.dir.to_string_lossy())
+            .replace("@PORT@", &self.port.to_string());
+        fs::write(&self.config, config_text).expect("write inspircd.conf");
+    }
+
+    /// Starts the process and waits until it runs with its listener bound. `false` (and
+    /// killed again) when the port was taken; panics on any other failure.
+    fn spawn(&mut self) -> bool {
+        // The console log is appended across restarts: only look at what this run writes.
+        let offset = file_len(&self.log);
+        let (stdout, stderr) = stdout_stderr_log(&self.log);
+        let child = spawn_or_explain(
+            Command::new(INSPIRCD_BIN)
+                .arg("--config")
+                .arg(&self.config)
+                .args(["--nofork", "--runasroot"])
+                .current_dir(&self.dir)
+                .stdin(Stdio::null())
+                .stdout(stdout)
+                .stderr(stderr),
+            "inspircd",
+        );
+        // Stored before waiting, so that a panic below still kills it (Drop).
+        self.child = Some(child);
+
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let console = read_from(&self.log, offset);
+            // The bind warning comes before the "running" line.
+            if console.contains(BIND_FAILED) {
+                self.kill9();
+                return false;
+            }
+            if console.contains(RUNNING) {
+                return true;
+            }
+            let child = self.child.as_mut().expect("just spawned");
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "InspIRCd exited during startup ({status})\n{}\n{}",
+                    tail(&self.log, 30),
+                    tail(&self.ircd_log, 20)
+                );
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "InspIRCd not ready after {READY_TIMEOUT:?} (no {RUNNING:?} on its console)\n{}\n{}",
+                    tail(&self.log, 30),
+                    tail(&self.ircd_log, 20)
+                );
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    /// The plaintext client port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The console output (stdout and stderr), appended across restarts.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// InspIRCd's own log file (`<log>` in the config: connections, opers, errors).
+    pub fn ircd_log_path(&self) -> &Path {
+        &self.ircd_log
+    }
+
+    /// Everything InspIRCd logged to its own log file so far.
+    pub fn log(&self) -> String {
+        read_from(&self.ircd_log, 0)
+    }
+
+    /// SIGTERM (clients get an `ERROR` and are disconnected), then SIGKILL if it has not
+    /// exited within 10 s. Does nothing when stopped.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(child.id(), "TERM");
+            if wait_timeout(&mut child, STOP_TIMEOUT).is_none() {
+                kill_and_reap(&mut child);
+            }
+        }
+    }
+
+    /// SIGKILL (a crash: clients see their connection reset). `restart()` brings it back.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill_and_reap(&mut child);
+        }
+    }
+
+    /// Stops InspIRCd (if running) and starts it again with the same config and port;
+    /// returns once it listens again. All channels and users are gone afterwards.
+    pub fn restart(&mut self) {
+        self.stop();
+        if !self.spawn() {
+            panic!(
+                "InspIRCd could not listen on its port {} again\n{}",
+                self.port,
+                tail(&self.log, 30)
+            );
+        }
+    }
+}
+
+impl Drop for Inspircd {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}

@@ -1,0 +1,455 @@
+//! End-to-end tests of the IRC transport: a real InspIRCd, a real Prosody, the gateway
+//! binary, XMPP users (slixmpp) and raw IRC clients.
+
+mod common;
+
+use common::{
+    error_condition, free_port, workdir, Agent, Gateway, Inspircd, IrcClient, Prosody, NS_CLIENT,
+};
+use minidom::Element;
+use std::time::Duration;
+
+const IRC: &str = "irc.localhost";
+const SECRET: &str = "irc-secret";
+const T: Duration = Duration::from_secs(10);
+const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    prosody: Prosody,
+    ircd: Inspircd,
+    gw: Gateway,
+}
+
+fn rig(name: &str) -> Rig {
+    let dir = workdir(name);
+    let prosody = Prosody::start(
+        dir.path(),
+        &[(IRC, SECRET)],
+        &[("alice", "localhost", "pw"), ("bob", "localhost", "pw")],
+    );
+    let ircd = Inspircd::start(dir.path());
+    let closed = free_port();
+    let config = format!(
+        r#"
+xmpp:
+  server: "127.0.0.1:{}"
+  allow: ["localhost"]
+storage: "sqlite://switchboard.db"
+irc:
+  domain: {IRC}
+  secret: {SECRET}
+  quit_grace: 1s
+  networks:
+    "127.0.0.1": {{port: {}, tls: false, throttle: false}}
+    closed: {{host: 127.0.0.1, port: {closed}, tls: false}}
+"#,
+        prosody.component_port(),
+        ircd.port()
+    );
+    let gw = Gateway::start(dir.path(), &config);
+    Rig {
+        _dir: dir,
+        prosody,
+        ircd,
+        gw,
+    }
+}
+
+impl Rig {
+    fn user(&self, name: &str) -> Agent {
+        let agent = Agent::connect(
+            self._dir.path(),
+            &format!("{name}@localhost"),
+            "pw",
+            self.prosody.c2s_port(),
+            true,
+        );
+        agent.wait_for_service(IRC, T);
+        agent
+    }
+}
+
+fn room(chan: &str) -> String {
+    format!("{chan}%127.0.0.1@{IRC}")
+}
+
+fn body(stanza: &Element) -> String {
+    stanza
+        .get_child("body", NS_CLIENT)
+        .map(Element::text)
+        .unwrap_or_default()
+}
+
+fn statuses(stanza: &Element) -> Vec<String> {
+    stanza
+        .get_child("x", NS_MUC_USER)
+        .map(|x| {
+            x.children()
+                .filter(|c| c.name() == "status")
+                .filter_map(|c| c.attr("code").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn item_attr(stanza: &Element, attr: &str) -> Option<String> {
+    stanza
+        .get_child("x", NS_MUC_USER)?
+        .get_child("item", NS_MUC_USER)?
+        .attr(attr)
+        .map(str::to_string)
+}
+
+/// Joins `room/nick` and returns (occupant presences before the self-presence, self-presence).
+fn join(agent: &Agent, room: &str, nick: &str) -> Element {
+    agent.send(&format!(
+        "<presence to='{room}/{nick}'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x></presence>"
+    ));
+    let own = agent.expect(T, &format!("self-presence in {room}"), |s| {
+        s.name() == "presence"
+            && s.attr("from") == Some(&format!("{room}/{nick}"))
+            && (statuses(s).contains(&"110".into()) || s.attr("type") == Some("error"))
+    });
+    assert_ne!(
+        own.attr("type"),
+        Some("error"),
+        "join refused: {}",
+        String::from(&own)
+    );
+    agent.expect(T, "the subject after joining", |s| {
+        s.name() == "message"
+            && s.attr("from").is_some_and(|f| f.starts_with(room))
+            && s.get_child("subject", NS_CLIENT).is_some()
+    });
+    own
+}
+
+fn join_error(agent: &Agent, room: &str, nick: &str, password: Option<&str>) -> Element {
+    let pw = password
+        .map(|p| format!("<password>{p}</password>"))
+        .unwrap_or_default();
+    agent.send(&format!("<presence to='{room}/{nick}'><x xmlns='http://jabber.org/protocol/muc'>{pw}</x></presence>"));
+    agent.expect(T, &format!("a join error for {room}"), |s| {
+        s.name() == "presence"
+            && s.attr("type") == Some("error")
+            && s.attr("from").is_some_and(|f| f.starts_with(room))
+    })
+}
+
+fn groupchat(agent: &Agent, room: &str, id: &str, text: &str) {
+    agent.send(&format!(
+        "<message type='groupchat' id='{id}' to='{room}'><body>{}</body></message>",
+        common::escape_xml(text)
+    ));
+}
+
+#[test]
+fn channels_messages_and_private_chat_both_ways() {
+    let rig = rig("irc-basic");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
+    carol.join("#test");
+    carol.send("TOPIC #test :the test topic");
+    let alice = rig.user("alice");
+    let r = room("#test");
+
+    let own = join(&alice, &r, "alice");
+    assert_eq!(item_attr(&own, "role").as_deref(), Some("participant"));
+    let op = alice.expect(T, "carol's presence", |s| {
+        s.attr("from") == Some(&format!("{r}/carol"))
+    });
+    assert_eq!(
+        (
+            item_attr(&op, "affiliation").as_deref(),
+            item_attr(&op, "role").as_deref()
+        ),
+        (Some("admin"), Some("moderator"))
+    );
+    carol.expect(T, "alice's JOIN", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+
+    // XMPP -> IRC, with reflection to the sender carrying its id.
+    groupchat(&alice, &r, "g1", "hello irc");
+    carol.expect(T, "alice's PRIVMSG", |l| {
+        l.is_message("alice", "#test", "hello irc")
+    });
+    let reflected = alice.expect(T, "the reflection", |s| {
+        s.attr("id") == Some("g1") && s.attr("type") == Some("groupchat")
+    });
+    assert_eq!(reflected.attr("from"), Some(format!("{r}/alice").as_str()));
+
+    // IRC -> XMPP, formatting stripped.
+    carol.privmsg("#test", "hi \x0304xmpp\x03 \x02friends\x02");
+    let got = alice.expect(T, "carol's message", |s| {
+        s.attr("from") == Some(&format!("{r}/carol")) && !body(s).is_empty()
+    });
+    assert_eq!(body(&got), "hi xmpp friends");
+
+    // Several lines, and a long line, arrive whole: one PRIVMSG per line, split under 512.
+    groupchat(&alice, &r, "g2", "line one\nline two");
+    carol.expect(T, "line one", |l| {
+        l.is_message("alice", "#test", "line one")
+    });
+    carol.expect(T, "line two", |l| {
+        l.is_message("alice", "#test", "line two")
+    });
+    let long: String = (0..120).map(|i| format!("w{i:03}é✓ ")).collect::<String>();
+    let long = long.trim_end().to_string();
+    assert!(long.len() > 1000, "{}", long.len());
+    groupchat(&alice, &r, "g3", &long);
+    let mut received = String::new();
+    while received.len() < long.len() {
+        let line = carol.expect(T, "a piece of the long line", |l| {
+            l.command == "PRIVMSG" && l.is_from("alice")
+        });
+        assert!(
+            line.raw.len() + 2 <= 512,
+            "line over 512 bytes: {}",
+            line.raw.len()
+        );
+        received.push_str(line.privmsg_text().unwrap());
+    }
+    assert_eq!(received, long);
+
+    // Actions both ways.
+    groupchat(&alice, &r, "g4", "/me waves");
+    carol.expect(T, "the ACTION", |l| {
+        l.is_message("alice", "#test", "\x01ACTION waves\x01")
+    });
+    carol.privmsg("#test", "\x01ACTION bows\x01");
+    alice.expect(T, "carol's action", |s| body(s) == "/me bows");
+
+    // An injection attempt is text; alice stays in the channel.
+    groupchat(&alice, &r, "g5", "hi\r\nPART #test :pwned");
+    carol.expect(T, "the injected text as a message", |l| {
+        l.is_message("alice", "#test", "PART #test :pwned")
+    });
+    carol.expect_none(Duration::from_millis(500), |l| l.command == "PART");
+
+    // Private chat: to nick%network, and through the occupant JID; replies come back from
+    // nick%network.
+    alice.send(&format!(
+        "<message type='chat' id='p1' to='carol%127.0.0.1@{IRC}'><body>psst</body></message>"
+    ));
+    carol.expect(T, "the private message", |l| {
+        l.is_message("alice", "carol", "psst")
+    });
+    alice.send(&format!(
+        "<message type='chat' id='p2' to='{r}/carol'><body>via the room</body></message>"
+    ));
+    carol.expect(T, "the private message via the room", |l| {
+        l.is_message("alice", "carol", "via the room")
+    });
+    carol.privmsg("alice", "back to you");
+    let pm = alice.expect(T, "carol's private reply", |s| body(s) == "back to you");
+    assert_eq!(
+        pm.attr("from"),
+        Some(format!("carol%127.0.0.1@{IRC}").as_str())
+    );
+    assert_eq!(pm.attr("type"), Some("chat"));
+
+    // Someone else leaves; then alice leaves: PART, and QUIT after the grace.
+    let dave = IrcClient::connect(rig.ircd.port(), "dave");
+    dave.join("#test");
+    alice.expect(T, "dave's arrival", |s| {
+        s.attr("from") == Some(&format!("{r}/dave")) && s.attr("type").is_none()
+    });
+    dave.send("PART #test :bye now");
+    let gone = alice.expect(T, "dave leaving", |s| {
+        s.attr("from") == Some(&format!("{r}/dave")) && s.attr("type") == Some("unavailable")
+    });
+    assert!(
+        String::from(&gone).contains("bye now"),
+        "{}",
+        String::from(&gone)
+    );
+    alice.send(&format!("<presence type='unavailable' to='{r}/alice'/>"));
+    let left = alice.expect(T, "alice's own unavailable", |s| {
+        s.attr("from") == Some(&format!("{r}/alice")) && s.attr("type") == Some("unavailable")
+    });
+    assert!(statuses(&left).contains(&"110".to_string()));
+    carol.expect(T, "alice's PART", |l| {
+        l.command == "PART" && l.is_from("alice")
+    });
+    // Her connection QUITs once the grace (1 s here) has passed: ISON stops listing her.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        carol.send("ISON alice");
+        let ison = carol.expect(T, "303 ISON", |l| l.command == "303");
+        if ison.last().unwrap_or_default().trim().is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alice is still on IRC after leaving her last channel"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(!rig.gw.log().contains("hello irc"), "bodies are not logged");
+}
+
+#[test]
+fn join_errors_come_back_as_muc_errors() {
+    let rig = rig("irc-errors");
+    let op = IrcClient::connect(rig.ircd.port(), "op");
+    for (chan, mode) in [
+        ("#keyed", "+k sesame"),
+        ("#invite", "+i"),
+        ("#full", "+l 1"),
+        ("#banned", "+b bob!*@*"),
+    ] {
+        op.join(chan);
+        op.send(&format!("MODE {chan} {mode}"));
+    }
+    op.expect(T, "the last MODE", |l| {
+        l.command == "MODE" && l.param(0) == Some("#banned")
+    });
+    let bob = rig.user("bob");
+    let cases = [
+        ("#keyed", Some("wrong"), "not-authorized"),
+        ("#invite", None, "registration-required"),
+        ("#full", None, "service-unavailable"),
+        ("#banned", None, "forbidden"),
+    ];
+    for (chan, password, condition) in cases {
+        let e = join_error(&bob, &room(chan), "bob", password);
+        assert_eq!(
+            error_condition(&e).as_deref(),
+            Some(condition),
+            "{chan}: {}",
+            String::from(&e)
+        );
+    }
+    // The right key works.
+    join_error_free(&bob, &room("#keyed"), "bob", "sesame");
+
+    // A nick in use on the network: conflict.
+    let alice = rig.user("alice");
+    let e = join_error(&alice, &room("#other"), "op", None);
+    assert_eq!(
+        error_condition(&e).as_deref(),
+        Some("conflict"),
+        "{}",
+        String::from(&e)
+    );
+    // A network not served, and one that refuses connections.
+    let e = join_error(&alice, &format!("#x%evil.example@{IRC}"), "alice", None);
+    assert_eq!(
+        error_condition(&e).as_deref(),
+        Some("not-allowed"),
+        "{}",
+        String::from(&e)
+    );
+    let e = join_error(&alice, &format!("#x%closed@{IRC}"), "alice", None);
+    assert_eq!(
+        error_condition(&e).as_deref(),
+        Some("remote-server-not-found"),
+        "{}",
+        String::from(&e)
+    );
+    // A malformed room address.
+    let e = join_error(&alice, &format!("#nonetwork@{IRC}"), "alice", None);
+    assert_eq!(
+        error_condition(&e).as_deref(),
+        Some("jid-malformed"),
+        "{}",
+        String::from(&e)
+    );
+}
+
+fn join_error_free(agent: &Agent, room: &str, nick: &str, password: &str) {
+    agent.send(&format!("<presence to='{room}/{nick}'><x xmlns='http://jabber.org/protocol/muc'><password>{password}</password></x></presence>"));
+    let own = agent.expect(T, "self-presence with the right key", |s| {
+        s.attr("from") == Some(&format!("{room}/{nick}"))
+    });
+    assert_ne!(own.attr("type"), Some("error"), "{}", String::from(&own));
+}
+
+#[test]
+fn topic_kick_nick_change_and_reconnect() {
+    let mut rig = rig("irc-events");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
+    carol.join("#ev");
+    let alice = rig.user("alice");
+    let r = room("#ev");
+    join(&alice, &r, "alice");
+    carol.expect(T, "alice's JOIN", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+
+    // Topic both ways.
+    carol.send("TOPIC #ev :from irc");
+    let s = alice.expect(T, "the new subject", |s| {
+        s.get_child("subject", NS_CLIENT)
+            .is_some_and(|x| x.text() == "from irc")
+    });
+    assert_eq!(s.attr("from"), Some(format!("{r}/carol").as_str()));
+    // Not an operator: the network refuses (482), the user hears forbidden.
+    alice.send(&format!(
+        "<message type='groupchat' to='{r}'><subject>too soon</subject></message>"
+    ));
+    let refused = alice.expect(T, "the 482 as an error", |s| {
+        s.name() == "message" && s.attr("type") == Some("error")
+    });
+    assert_eq!(
+        error_condition(&refused).as_deref(),
+        Some("forbidden"),
+        "{}",
+        String::from(&refused)
+    );
+    // Made operator on IRC: a new role; then the topic goes through.
+    carol.send("MODE #ev +o alice");
+    let promoted = alice.expect(T, "alice's new role", |s| {
+        s.attr("from") == Some(&format!("{r}/alice"))
+            && item_attr(s, "role").as_deref() == Some("moderator")
+    });
+    assert!(statuses(&promoted).contains(&"110".to_string()));
+    alice.send(&format!(
+        "<message type='groupchat' to='{r}'><subject>from xmpp</subject></message>"
+    ));
+    carol.expect(T, "TOPIC from alice", |l| {
+        l.command == "TOPIC" && l.is_from("alice") && l.last() == Some("from xmpp")
+    });
+
+    // A nick change on IRC: 303, then the new nick.
+    carol.send("NICK carla");
+    let renamed = alice.expect(T, "303 for carol", |s| {
+        s.attr("from") == Some(&format!("{r}/carol")) && statuses(s).contains(&"303".to_string())
+    });
+    assert_eq!(item_attr(&renamed, "nick").as_deref(), Some("carla"));
+    alice.expect(T, "carla's presence", |s| {
+        s.attr("from") == Some(&format!("{r}/carla")) && s.attr("type").is_none()
+    });
+
+    // Restart of the IRC server: the gateway reconnects and rejoins, alice gets the room
+    // again and messages flow.
+    drop(carol);
+    rig.ircd.restart();
+    let own = alice.expect(
+        Duration::from_secs(40),
+        "self-presence after the rejoin",
+        |s| {
+            s.attr("from") == Some(&format!("{r}/alice"))
+                && statuses(s).contains(&"110".to_string())
+                && s.attr("type").is_none()
+        },
+    );
+    assert_eq!(own.name(), "presence");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
+    carol.join("#ev");
+    groupchat(&alice, &r, "after", "back again");
+    carol.expect(T, "the message after the restart", |l| {
+        l.is_message("alice", "#ev", "back again")
+    });
+
+    // Kicked from IRC: 307 with the reason.
+    carol.send("OPER oper operpass");
+    carol.expect(T, "381 oper", |l| l.command == "381");
+    carol.send("KICK #ev alice :behave");
+    let kicked = alice.expect(T, "the kick", |s| {
+        s.attr("from") == Some(&format!("{r}/alice")) && statuses(s).contains(&"307".to_string())
+    });
+    assert_eq!(kicked.attr("type"), Some("unavailable"));
+    assert!(String::from(&kicked).contains("behave"));
+}
