@@ -57,12 +57,13 @@ pub struct XmppConfig {
     /// Bare JIDs that may run admin commands.
     #[serde(default)]
     pub admins: Vec<String>,
-    /// Stanzas kept per transport while its link to the server is down; past this the
-    /// sender gets `<resource-constraint/>`. Default 10000.
+    /// Stanzas waiting per transport for its link to the server (while it is down, or
+    /// slower than the foreign networks); past this, bridges wait and a user's new message
+    /// gets `<resource-constraint/>` while the link is down. Default 1000.
     #[serde(default = "default_link_queue")]
     pub link_queue: usize,
     /// Messages per user waiting for the foreign network; past this the user gets
-    /// `<resource-constraint/>`. Default 1000.
+    /// `<resource-constraint/>`. Default 50000.
     #[serde(default = "default_user_queue")]
     pub user_queue: usize,
     /// How often the gateway pings the server over a quiet link. Default `30s`.
@@ -71,10 +72,10 @@ pub struct XmppConfig {
 }
 
 fn default_link_queue() -> usize {
-    10_000
+    1_000
 }
 fn default_user_queue() -> usize {
-    1_000
+    50_000
 }
 fn default_keepalive() -> ConfigDuration {
     ConfigDuration::from_secs(30)

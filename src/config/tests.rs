@@ -31,7 +31,7 @@ fn problems(text: &str) -> Vec<String> {
 fn parses_a_good_file_and_expands_secrets() {
     let c = Config::parse(Path::new("t.yaml"), GOOD, &env).unwrap();
     assert_eq!(c.echo.as_ref().unwrap().secret.expose(), "from-env");
-    assert_eq!(c.xmpp.link_queue, 10_000);
+    assert_eq!(c.xmpp.link_queue, 1_000);
     assert_eq!(c.xmpp.keepalive, ConfigDuration::from_secs(30));
     assert_eq!(c.sqlite_path(), Some(PathBuf::from("switchboard.db")));
     assert_eq!(c.transports().len(), 1);

@@ -120,17 +120,32 @@ pub(super) async fn run(
             return End::Lost(format!("write failed: {e}"));
         }
     }
+    // A stanza read while the transport was behind. Reading pauses until it is handed over,
+    // but writing goes on: blocking both ways could deadlock with a transport that waits
+    // for room in the outbound queue.
+    let mut waiting: Option<Stanza> = None;
     loop {
         tokio::select! {
-            item = stream.next() => match item {
+            permit = inbound.reserve(), if waiting.is_some() => {
+                let stanza = waiting.take().expect("guarded by the select condition");
+                match permit {
+                    Ok(permit) => permit.send(stanza),
+                    // The transport has stopped (shutdown): what still arrives has no one
+                    // to handle it; keep writing until the queue is drained.
+                    Err(_) => tracing::debug!("Dropping an inbound stanza during shutdown"),
+                }
+            }
+            item = stream.next(), if waiting.is_none() => match item {
                 Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(stanza)))) => {
                     if is_keepalive(&stanza, &config.domain) {
                         continue;
                     }
-                    if inbound.send(stanza).await.is_err() {
-                        // The transport has stopped (shutdown): what still arrives has no
-                        // one to handle it; keep writing until the queue is drained.
-                        tracing::debug!("Dropping an inbound stanza during shutdown");
+                    match inbound.try_send(stanza) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(stanza)) => waiting = Some(stanza),
+                        Err(mpsc::error::TrySendError::Closed(_)) => {
+                            tracing::debug!("Dropping an inbound stanza during shutdown");
+                        }
                     }
                 }
                 Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(e)))) => {

@@ -54,20 +54,24 @@ impl Transport {
                     topic,
                     topic_by,
                 };
-                self.group_joined(&login, joined)
+                self.group_joined(&login, joined).await
             }
             RemoteEvent::GroupJoinFailed { group, error } => {
-                self.group_join_failed(&login, group, error)
+                self.group_join_failed(&login, group, error).await
             }
-            RemoteEvent::GroupLeft { group, reason } => self.group_left(&login, group, reason),
+            RemoteEvent::GroupLeft { group, reason } => {
+                self.group_left(&login, group, reason).await
+            }
             RemoteEvent::Membership {
                 group,
                 nick,
                 change,
                 ..
-            } => self.membership(&login, group, nick, change),
-            RemoteEvent::Topic { group, topic, by } => self.topic(&login, group, topic, by),
-            RemoteEvent::GroupError { group, error } => self.group_error(&login, group, &error),
+            } => self.membership(&login, group, nick, change).await,
+            RemoteEvent::Topic { group, topic, by } => self.topic(&login, group, topic, by).await,
+            RemoteEvent::GroupError { group, error } => {
+                self.group_error(&login, group, &error).await
+            }
             RemoteEvent::Delivered { txn, .. } => match self.store.receipt_take(&txn).await {
                 Ok(Some(target)) => {
                     if let (Ok(from), Ok(to)) =
@@ -139,6 +143,11 @@ impl Transport {
 
     /// Queues a stanza for a user, waiting while the link queue is full, so events are
     /// slowed down rather than lost.
+    /// [`Transport::forward`] for anything that converts to a stanza.
+    pub(super) async fn forward_stanza(&self, stanza: impl Into<Stanza>) {
+        self.forward(stanza.into()).await
+    }
+
     pub(super) async fn forward(&self, stanza: Stanza) {
         if self.link.send_wait(stanza).await.is_err() {
             tracing::warn!(domain = %self.domain, "Link closed; an event for a user was not sent");

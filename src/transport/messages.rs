@@ -4,6 +4,7 @@ use super::Transport;
 use crate::store::{new_txn, NewOutboxEntry};
 use crate::xmpp::address::{self, Target};
 use crate::xmpp::{errors, message, muc};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use switchboard_bridge::{BridgeError, Chat, GroupId, MessageContent, OutgoingMessage};
 use xmpp_parsers::jid::Jid;
@@ -118,25 +119,22 @@ impl Transport {
             Ok(login) => login,
             Err(e) => return self.reply_bridge_error(&Stanza::Message(m.clone()), &e),
         };
-        if self.link.is_full() {
+        if self.link.is_full() && self.link.state() != crate::link::LinkState::Up {
             return fail(
                 ErrorType::Wait,
                 DefinedCondition::ResourceConstraint,
                 "the gateway is overloaded; try again in a moment".into(),
             );
         }
-        match self.store.outbox_len(&login).await {
-            Ok(n) if n >= self.user_queue => {
-                return fail(
-                    ErrorType::Wait,
-                    DefinedCondition::ResourceConstraint,
-                    format!(
-                        "{n} of your messages are still waiting for the network; try again later"
-                    ),
-                )
-            }
-            Ok(_) => {}
-            Err(e) => return self.store_failed(&Stanza::Message(m.clone()), e),
+        let queued = self.sessions().get(&login).map(|e| e.queued.clone());
+        let Some(queued) = queued else { return };
+        let n = queued.load(Ordering::Relaxed);
+        if n >= self.user_queue {
+            return fail(
+                ErrorType::Wait,
+                DefinedCondition::ResourceConstraint,
+                format!("{n} of your messages are still waiting for the network; try again later"),
+            );
         }
         let entry = NewOutboxEntry {
             transport: self.domain.clone(),
@@ -154,6 +152,7 @@ impl Transport {
         if let Err(e) = self.store.outbox_push(&entry).await {
             return self.store_failed(&Stanza::Message(m.clone()), e);
         }
+        queued.fetch_add(1, Ordering::Relaxed);
         if let Some(session) = self.sessions().get(&login) {
             session.notify.notify_one();
         }

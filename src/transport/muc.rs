@@ -95,7 +95,10 @@ impl Transport {
             }
         };
         match action {
-            Some(false) => self.send_room_state(&key, &group, std::slice::from_ref(&from), false),
+            Some(false) => {
+                self.send_room_state(&key, &group, std::slice::from_ref(&from), false)
+                    .await
+            }
             Some(true) => {
                 let Some(session) = self.session_of(&login) else {
                     return;
@@ -106,7 +109,7 @@ impl Transport {
                     password,
                 };
                 if let Err(e) = session.join_group(request).await {
-                    self.join_failed(&key, &group, &e);
+                    self.join_failed(&key, &group, &e).await;
                 }
             }
             None => {}
@@ -135,7 +138,8 @@ impl Transport {
                     statuses: vec![Status::SelfPresence],
                     ..Default::default()
                 };
-                self.reply(muc::occupant_presence(me, from, &p));
+                self.forward_stanza(muc::occupant_presence(me, from, &p))
+                    .await;
             }
         }
         if last {
@@ -148,7 +152,7 @@ impl Transport {
     }
 
     /// Occupants, self-presence and subject to `to`.
-    fn send_room_state(
+    async fn send_room_state(
         &self,
         key: &(LoginId, GroupId),
         group: &GroupId,
@@ -196,11 +200,11 @@ impl Transport {
             out
         };
         for stanza in stanzas {
-            self.reply(stanza);
+            self.forward_stanza(stanza).await;
         }
     }
 
-    fn join_failed(&self, key: &(LoginId, GroupId), group: &GroupId, e: &BridgeError) {
+    async fn join_failed(&self, key: &(LoginId, GroupId), group: &GroupId, e: &BridgeError) {
         let Some(room) = self.rooms().remove(key) else {
             return;
         };
@@ -212,12 +216,12 @@ impl Transport {
                 muc::occupant(&room_jid, &room.nick).unwrap_or_else(|| room_jid.clone().into());
             let mut p = Presence::error().with_from(from).with_to(resource.clone());
             p.payloads.push(errors::from_bridge(e).into());
-            self.reply(p);
+            self.forward_stanza(p).await;
         }
     }
 
     /// `GroupJoined` from the bridge.
-    pub(super) fn group_joined(&self, login: &LoginId, joined: Joined) {
+    pub(super) async fn group_joined(&self, login: &LoginId, joined: Joined) {
         let Joined {
             group,
             nick,
@@ -241,16 +245,22 @@ impl Transport {
             room.resources.extend(pending);
             room.resources.iter().cloned().collect()
         };
-        self.send_room_state(&key, &group, &to, nick_changed);
+        self.send_room_state(&key, &group, &to, nick_changed).await;
     }
 
     /// `GroupJoinFailed` from the bridge.
-    pub(super) fn group_join_failed(&self, login: &LoginId, group: GroupId, error: BridgeError) {
-        self.join_failed(&(login.clone(), group.clone()), &group, &error);
+    pub(super) async fn group_join_failed(
+        &self,
+        login: &LoginId,
+        group: GroupId,
+        error: BridgeError,
+    ) {
+        self.join_failed(&(login.clone(), group.clone()), &group, &error)
+            .await;
     }
 
     /// `GroupLeft` from the bridge: parted, kicked, or disconnected.
-    pub(super) fn group_left(&self, login: &LoginId, group: GroupId, reason: LeaveReason) {
+    pub(super) async fn group_left(&self, login: &LoginId, group: GroupId, reason: LeaveReason) {
         let key = (login.clone(), group.clone());
         if let LeaveReason::Disconnected { .. } = reason {
             // Kept: the bridge rejoins after reconnecting and a new GroupJoined follows.
@@ -285,13 +295,14 @@ impl Transport {
                 reason: why,
                 ..Default::default()
             };
-            self.reply(muc::occupant_presence(me.clone(), resource, &p));
+            self.forward_stanza(muc::occupant_presence(me.clone(), resource, &p))
+                .await;
         }
     }
 
     /// `Membership` from the bridge: someone else joined, left, was kicked, renamed or
     /// changed rank (or we were renamed).
-    pub(super) fn membership(
+    pub(super) async fn membership(
         &self,
         login: &LoginId,
         group: GroupId,
@@ -390,13 +401,13 @@ impl Transport {
                 }
             }
             for s in stanzas {
-                self.reply(s);
+                self.forward_stanza(s).await;
             }
         }
     }
 
     /// `GroupError` from the bridge: an error message from the room to its resources.
-    pub(super) fn group_error(&self, login: &LoginId, group: GroupId, error: &BridgeError) {
+    pub(super) async fn group_error(&self, login: &LoginId, group: GroupId, error: &BridgeError) {
         let Some(room_jid) = self.room_jid(&group) else {
             return;
         };
@@ -408,12 +419,18 @@ impl Transport {
             let mut m = xmpp_parsers::message::Message::error(Some(to))
                 .with_payload(errors::from_bridge(error));
             m.from = Some(room_jid.clone().into());
-            self.reply(m);
+            self.forward_stanza(m).await;
         }
     }
 
     /// `Topic` from the bridge.
-    pub(super) fn topic(&self, login: &LoginId, group: GroupId, topic: String, by: Option<String>) {
+    pub(super) async fn topic(
+        &self,
+        login: &LoginId,
+        group: GroupId,
+        topic: String,
+        by: Option<String>,
+    ) {
         let key = (login.clone(), group.clone());
         let Some(room_jid) = self.room_jid(&group) else {
             return;
@@ -428,7 +445,8 @@ impl Transport {
             room.resources.iter().cloned().collect()
         };
         for to in resources {
-            self.reply(muc::subject(&room_jid, by.as_deref(), &to, &topic));
+            self.forward_stanza(muc::subject(&room_jid, by.as_deref(), &to, &topic))
+                .await;
         }
     }
 

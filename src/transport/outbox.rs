@@ -9,6 +9,7 @@ use super::Transport;
 use crate::link::Backoff;
 use crate::store::OutboxEntry;
 use crate::xmpp::errors;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_bridge::{BridgeError, LoginId, Session};
@@ -27,6 +28,7 @@ pub(super) async fn worker(
     login: LoginId,
     session: Arc<dyn Session>,
     notify: Arc<Notify>,
+    queued: Arc<AtomicU64>,
     cancel: CancellationToken,
 ) {
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(300));
@@ -53,7 +55,7 @@ pub(super) async fn worker(
                 match result {
                     Ok(_) => {
                         backoff.reset();
-                        remove(&transport, &entry).await;
+                        remove(&transport, &entry, &queued).await;
                         reflect(&transport, &login, &entry).await;
                         break;
                     }
@@ -68,7 +70,7 @@ pub(super) async fn worker(
                     }
                     Err(e) => {
                         tracing::info!(login = %login, error = %e, "Delivery failed for good");
-                        remove(&transport, &entry).await;
+                        remove(&transport, &entry, &queued).await;
                         let _ = transport.store.receipt_take(&entry.entry.message.txn).await;
                         bounce(&transport, &entry, &e);
                         break;
@@ -79,7 +81,8 @@ pub(super) async fn worker(
     }
 }
 
-async fn remove(transport: &Transport, entry: &OutboxEntry) {
+async fn remove(transport: &Transport, entry: &OutboxEntry, queued: &AtomicU64) {
+    let _ = queued.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     if let Err(e) = transport.store.outbox_remove(entry.id).await {
         // Left in place it would be sent again after a restart; say so loudly.
         tracing::error!(error = %e, "Cannot remove a delivered message from the outbox");

@@ -4,6 +4,7 @@ use super::outbox;
 use super::Transport;
 use crate::store::Registration;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use switchboard_bridge::{BridgeError, EventSink, LoginData, LoginId, Session, SessionState};
 use tokio::sync::Notify;
@@ -17,6 +18,9 @@ pub(super) struct Entry {
     pub(super) cancel: CancellationToken,
     /// Wakes the login's outbox worker.
     pub(super) notify: Arc<Notify>,
+    /// Messages of this login in the outbox (kept here so that taking a message needs no
+    /// count query).
+    pub(super) queued: Arc<AtomicU64>,
     pub(super) state: SessionState,
 }
 
@@ -126,6 +130,11 @@ impl Transport {
             .await?;
         let cancel = self.session_shutdown.child_token();
         let notify = Arc::new(Notify::new());
+        let waiting = self.store.outbox_len(&reg.login).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "Cannot count a login's outbox");
+            0
+        });
+        let queued = Arc::new(AtomicU64::new(waiting));
         self.sessions().insert(
             reg.login.clone(),
             Entry {
@@ -133,6 +142,7 @@ impl Transport {
                 session: session.clone(),
                 cancel: cancel.clone(),
                 notify: notify.clone(),
+                queued: queued.clone(),
                 state: SessionState::Connecting,
             },
         );
@@ -142,6 +152,7 @@ impl Transport {
             reg.login.clone(),
             session,
             notify,
+            queued,
             cancel,
         ));
         tracing::debug!(domain = %self.domain, login = %reg.login, "Session opened");

@@ -1,6 +1,6 @@
 //! Group chats: who is in them and with what standing.
 
-use crate::{GroupId, UserId};
+use crate::GroupId;
 
 /// A member's standing in a group, from least to most powerful. Bridges map their
 /// network's levels onto these (IRC: `+` Voiced, `%` Moderator, `@` Operator, `&` Admin,
@@ -22,11 +22,9 @@ pub enum Rank {
     Owner,
 }
 
-/// One member of a group.
+/// One member of a group (as the network shows them: by nick).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Occupant {
-    /// Who, network-wide.
-    pub user: UserId,
     /// Their name in the group.
     pub nick: String,
     /// Their standing.

@@ -116,7 +116,7 @@ impl LineReader {
     /// Reads from `read`.
     pub fn new(read: ReadHalf<Stream>) -> Self {
         Self {
-            inner: BufReader::with_capacity(16 * 1024, read),
+            inner: BufReader::with_capacity(4096, read),
             buf: Vec::with_capacity(512),
         }
     }

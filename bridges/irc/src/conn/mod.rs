@@ -2,6 +2,7 @@
 //! with flood control, answer pings, and reconnect with backoff, rejoining channels.
 
 mod io;
+mod members;
 pub mod state;
 
 use crate::config::Network;

@@ -1,8 +1,9 @@
 //! What one IRC connection knows (nick, channels, server features) and how each line from
 //! the server changes it. Pure: lines in, events and replies out; the socket is elsewhere.
 
+use super::members::Members;
 use crate::address::{group_id, user_id};
-use crate::ranks::{highest, ChanModes, Prefixes};
+use crate::ranks::{ChanModes, Prefixes};
 use crate::text::{self, Ctcp, Fallback};
 use irc_proto::{CapSubCommand, Command, Message, Prefix, Response};
 use std::collections::{HashMap, HashSet};
@@ -27,7 +28,7 @@ pub struct Channel {
     /// The name as the server spells it.
     pub name: String,
     /// Members by lowercased nick: (nick, ranks held).
-    pub members: HashMap<String, (String, HashSet<Rank>)>,
+    pub members: Members,
     /// The NAMES list is complete and the join was announced.
     pub announced: bool,
     /// Topic and setter.
@@ -37,13 +38,12 @@ pub struct Channel {
 }
 
 impl Channel {
-    fn occupants(&self, network: &str) -> Vec<Occupant> {
+    fn occupants(&self) -> Vec<Occupant> {
         self.members
-            .values()
-            .map(|(nick, ranks)| Occupant {
-                user: user_id(nick, network),
-                nick: nick.clone(),
-                rank: highest(ranks.iter().copied()),
+            .iter()
+            .map(|(nick, rank)| Occupant {
+                nick: nick.to_string(),
+                rank,
             })
             .collect()
     }
@@ -260,10 +260,9 @@ impl ConnState {
                 if let Some(c) = self.channels.get_mut(&arg(2).to_lowercase()) {
                     for entry in arg(3).split_whitespace() {
                         let (ranks, nick) = prefixes.split_names_entry(entry);
-                        c.members.insert(
-                            nick.to_lowercase(),
-                            (nick.to_string(), ranks.into_iter().collect()),
-                        );
+                        if !nick.is_empty() {
+                            c.members.insert(nick, ranks);
+                        }
                     }
                 }
             }
@@ -278,7 +277,7 @@ impl ConnState {
                         group: group_id(&c.name, &network),
                         nick,
                         nick_changed: changed,
-                        occupants: c.occupants(&network),
+                        occupants: c.occupants(),
                         topic: c.topic.clone(),
                         topic_by: c.topic_by.clone(),
                     }));
@@ -360,8 +359,7 @@ impl ConnState {
         }
         let network = self.network.clone();
         if let Some(c) = self.channels.get_mut(&key) {
-            c.members
-                .insert(nick.to_lowercase(), (nick.to_string(), HashSet::new()));
+            c.members.insert(nick, []);
             if c.announced {
                 out.push(membership(
                     &c.name,
@@ -395,7 +393,7 @@ impl ConnState {
         }
         let network = self.network.clone();
         if let Some(c) = self.channels.get_mut(&key) {
-            if c.members.remove(&nick.to_lowercase()).is_some() && c.announced {
+            if c.members.remove(nick) && c.announced {
                 out.push(membership(
                     &c.name,
                     &network,
@@ -410,7 +408,7 @@ impl ConnState {
         let Some(nick) = nick else { return };
         let network = self.network.clone();
         for c in self.channels.values_mut() {
-            if c.members.remove(&nick.to_lowercase()).is_some() && c.announced {
+            if c.members.remove(nick) && c.announced {
                 out.push(membership(
                     &c.name,
                     &network,
@@ -444,7 +442,7 @@ impl ConnState {
         }
         let network = self.network.clone();
         if let Some(c) = self.channels.get_mut(&key) {
-            if c.members.remove(&who.to_lowercase()).is_some() && c.announced {
+            if c.members.remove(who) && c.announced {
                 out.push(membership(
                     &c.name,
                     &network,
@@ -463,19 +461,15 @@ impl ConnState {
         }
         let network = self.network.clone();
         for c in self.channels.values_mut() {
-            if let Some((_, ranks)) = c.members.remove(&old.to_lowercase()) {
-                c.members
-                    .insert(new.to_lowercase(), (new.to_string(), ranks));
-                if c.announced {
-                    out.push(membership(
-                        &c.name,
-                        &network,
-                        old,
-                        MembershipChange::NickChanged {
-                            new_nick: new.to_string(),
-                        },
-                    ));
-                }
+            if c.members.rename(old, new) && c.announced {
+                out.push(membership(
+                    &c.name,
+                    &network,
+                    old,
+                    MembershipChange::NickChanged {
+                        new_nick: new.to_string(),
+                    },
+                ));
             }
         }
     }
@@ -500,14 +494,7 @@ impl ConnState {
             let (Some(rank), Some(target)) = (self.prefixes.mode_rank(letter), arg) else {
                 continue;
             };
-            if let Some((nick, ranks)) = c.members.get_mut(&target.to_lowercase()) {
-                if adding {
-                    ranks.insert(rank);
-                } else {
-                    ranks.remove(&rank);
-                }
-                let rank = highest(ranks.iter().copied());
-                let nick = nick.clone();
+            if let Some((nick, rank)) = c.members.set_rank(&target, rank, adding) {
                 out.push(membership(
                     &c.name,
                     &network,
