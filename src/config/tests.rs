@@ -49,6 +49,13 @@ fn the_example_file_parses() {
     let c = Config::parse(&path, &text, &env).unwrap_or_else(|e| panic!("{e}"));
     assert!(c.http.is_some());
     assert!(c.echo.is_some());
+    let irc = c.irc.as_ref().expect("the irc section");
+    assert_eq!(irc.link.secret.expose(), "value-of-IRC_COMPONENT_SECRET");
+    assert_eq!(
+        irc.bridge.network("libera").unwrap().host,
+        "irc.libera.chat"
+    );
+    assert_eq!(c.transports().len(), 2);
 }
 
 #[test]
