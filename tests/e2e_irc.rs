@@ -453,3 +453,94 @@ fn topic_kick_nick_change_and_reconnect() {
     assert_eq!(kicked.attr("type"), Some("unavailable"));
     assert!(String::from(&kicked).contains("behave"));
 }
+
+#[test]
+fn nick_changes_and_kicks_from_xmpp() {
+    let rig = rig("irc-moderation");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
+    carol.join("#mod");
+    let dave = IrcClient::connect(rig.ircd.port(), "dave");
+    dave.join("#mod");
+    let alice = rig.user("alice");
+    let r = room("#mod");
+    join(&alice, &r, "alice");
+    carol.expect(T, "alice's JOIN", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+
+    // A new nick from XMPP: NICK on IRC, then 303 and the new self-presence.
+    alice.send(&format!("<presence to='{r}/alicia'/>"));
+    carol.expect(T, "NICK alicia", |l| {
+        l.command == "NICK" && l.is_from("alice") && l.last() == Some("alicia")
+    });
+    let old = alice.expect(T, "303 from the old nick", |s| {
+        s.attr("from") == Some(&format!("{r}/alice")) && statuses(s).contains(&"303".to_string())
+    });
+    assert!(
+        statuses(&old).contains(&"110".to_string()),
+        "{}",
+        String::from(&old)
+    );
+    assert_eq!(item_attr(&old, "nick").as_deref(), Some("alicia"));
+    alice.expect(T, "the new self-presence", |s| {
+        s.attr("from") == Some(&format!("{r}/alicia")) && statuses(s).contains(&"110".to_string())
+    });
+
+    // A nick in use: a presence error with conflict; the nick stays.
+    alice.send(&format!("<presence to='{r}/carol'/>"));
+    let refused = alice.expect(T, "the conflict", |s| {
+        s.name() == "presence" && s.attr("type") == Some("error")
+    });
+    assert_eq!(
+        error_condition(&refused).as_deref(),
+        Some("conflict"),
+        "{}",
+        String::from(&refused)
+    );
+
+    // Kicking needs operator status: refused first (482), then done once made operator.
+    let kick = |id: &str| {
+        format!(
+            "<iq type='set' id='{id}' to='{r}'><query xmlns='http://jabber.org/protocol/muc#admin'>\
+             <item nick='dave' role='none'><reason>off topic</reason></item></query></iq>"
+        )
+    };
+    let answer = alice.iq(&kick("k1"), "k1", T);
+    assert_eq!(answer.attr("type"), Some("result"));
+    let e = alice.expect(T, "the 482", |s| {
+        s.name() == "message" && s.attr("type") == Some("error")
+    });
+    assert_eq!(
+        error_condition(&e).as_deref(),
+        Some("forbidden"),
+        "{}",
+        String::from(&e)
+    );
+    carol.send("MODE #mod +o alicia");
+    alice.expect(T, "alicia made moderator", |s| {
+        s.attr("from") == Some(&format!("{r}/alicia"))
+            && item_attr(s, "role").as_deref() == Some("moderator")
+    });
+    alice.iq(&kick("k2"), "k2", T);
+    dave.expect(T, "the KICK", |l| {
+        l.command == "KICK"
+            && l.is_from("alicia")
+            && l.param(1) == Some("dave")
+            && l.last() == Some("off topic")
+    });
+    let gone = alice.expect(T, "dave kicked", |s| {
+        s.attr("from") == Some(&format!("{r}/dave")) && statuses(s).contains(&"307".to_string())
+    });
+    assert!(String::from(&gone).contains("off topic"));
+
+    // Other role changes are not bridged: a clear error.
+    let other = alice.iq(
+        &format!("<iq type='set' id='k3' to='{r}'><query xmlns='http://jabber.org/protocol/muc#admin'><item nick='carol' role='visitor'/></query></iq>"),
+        "k3",
+        T,
+    );
+    assert_eq!(
+        error_condition(&other).as_deref(),
+        Some("feature-not-implemented")
+    );
+}

@@ -8,7 +8,10 @@ use crate::xmpp::register::{self, Submission};
 use crate::xmpp::{adhoc, disco, presence as build, version};
 use minidom::Element;
 use std::sync::Arc;
-use switchboard_bridge::BridgeError;
+use switchboard_bridge::{BridgeError, Chat};
+
+/// XEP-0045 moderation.
+const MUC_ADMIN: &str = "http://jabber.org/protocol/muc#admin";
 use xmpp_parsers::disco::{DiscoInfoQuery, DiscoItemsQuery, DiscoItemsResult};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::jid::{BareJid, Jid};
@@ -18,13 +21,13 @@ use xmpp_parsers::stanza::Stanza;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
 
 /// What an IQ handler answers.
-enum Answer {
+pub(super) enum Answer {
     Result(Option<Element>),
     Error(ErrorType, DefinedCondition, String),
     Bridge(BridgeError),
 }
 
-fn unsupported(what: &str) -> Answer {
+pub(super) fn unsupported(what: &str) -> Answer {
     Answer::Error(
         ErrorType::Cancel,
         DefinedCondition::ServiceUnavailable,
@@ -50,6 +53,9 @@ impl Transport {
             (Target::Transport, false) => self.transport_get(&from, &payload).await,
             (Target::Transport, true) => self.transport_set(&from, &payload).await,
             (Target::Contact { local, .. }, false) => self.contact_get(local, &payload),
+            (Target::Contact { local, .. }, true) if payload.is("query", MUC_ADMIN) => {
+                self.muc_admin(&from, local, &payload).await
+            }
             (Target::Contact { .. }, true) => unsupported("this request"),
         };
         let stanza = Stanza::Iq(iq);
@@ -168,6 +174,44 @@ impl Transport {
         unsupported(&format!("<{} xmlns='{}'/>", payload.name(), payload.ns()))
     }
 
+    /// XEP-0045 moderation: a role change to `none` kicks (IRC KICK); other changes are
+    /// not bridged yet.
+    async fn muc_admin(self: &Arc<Self>, from: &Jid, local: &str, query: &Element) -> Answer {
+        let group = match self.connector.parse_address(local) {
+            Ok(Chat::Group(group)) => group,
+            Ok(Chat::Direct(_)) => return unsupported("moderation of a contact"),
+            Err(e) => return Answer::Bridge(e),
+        };
+        let login = match self.login_for(&from.to_bare()).await {
+            Ok(login) => login,
+            Err(e) => return Answer::Bridge(e),
+        };
+        if !self.in_room(&login, &group, from) {
+            return Answer::Error(
+                ErrorType::Modify,
+                DefinedCondition::NotAcceptable,
+                "you are not in this room".into(),
+            );
+        }
+        let Some(session) = self.session_of(&login) else {
+            return Answer::Bridge(BridgeError::NotLoggedIn);
+        };
+        for item in query.children().filter(|c| c.is("item", MUC_ADMIN)) {
+            let (Some(nick), Some("none")) = (item.attr("nick"), item.attr("role")) else {
+                return Answer::Error(
+                    ErrorType::Cancel,
+                    DefinedCondition::FeatureNotImplemented,
+                    "only kicks (role none, by nick) are bridged to this network".into(),
+                );
+            };
+            let reason = item.get_child("reason", MUC_ADMIN).map(Element::text);
+            if let Err(e) = session.kick(&group, nick, reason.as_deref()).await {
+                return Answer::Bridge(e);
+            }
+        }
+        Answer::Result(None)
+    }
+
     fn contact_get(&self, local: &str, payload: &Element) -> Answer {
         let chat = match self.connector.parse_address(local) {
             Ok(chat) => chat,
@@ -250,114 +294,6 @@ impl Transport {
         self.reply(build::simple(Type::Unsubscribed, &self.me, &user));
         self.reply(build::simple(Type::Unavailable, &self.me, &user));
         Answer::Result(None)
-    }
-
-    fn command(&self, node: &str, from: &Jid) -> Option<adhoc::Command> {
-        adhoc::CORE_COMMANDS
-            .iter()
-            .find(|c| c.node == node && (!c.admin_only || self.access.is_admin(from)))
-            .copied()
-    }
-
-    async fn execute_command(&self, from: &Jid, payload: &Element) -> Answer {
-        let request = match adhoc::parse_request(payload) {
-            Ok(r) => r,
-            Err(text) => {
-                return Answer::Error(ErrorType::Modify, DefinedCondition::BadRequest, text)
-            }
-        };
-        let known = adhoc::CORE_COMMANDS.iter().any(|c| c.node == request.node);
-        let Some(command) = self.command(&request.node, from) else {
-            return if known {
-                Answer::Error(
-                    ErrorType::Auth,
-                    DefinedCondition::Forbidden,
-                    "only gateway admins may run this command".into(),
-                )
-            } else {
-                Answer::Error(
-                    ErrorType::Cancel,
-                    DefinedCondition::ItemNotFound,
-                    format!("no command '{}'", request.node),
-                )
-            };
-        };
-        let session = request
-            .session
-            .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
-        if request.action == "cancel" {
-            return Answer::Result(Some(adhoc::canceled(command.node, &session)));
-        }
-        match command.node {
-            "status" => {
-                let (note, fields) = self.status_report().await;
-                let fields: Vec<(&str, &str, String)> =
-                    fields.iter().map(|(v, l, x)| (*v, *l, x.clone())).collect();
-                Answer::Result(Some(adhoc::completed(
-                    command.node,
-                    &session,
-                    &note,
-                    &fields,
-                )))
-            }
-            _ => unsupported("this command"),
-        }
-    }
-
-    /// The admin status report: a summary line and fields.
-    async fn status_report(&self) -> (String, Vec<(&'static str, &'static str, String)>) {
-        let health = self.health().await;
-        let link = self.link.state();
-        let stats = self.link.stats();
-        let note = format!(
-            "{} transport: link {:?}, {} sessions ({} down), {} queued",
-            self.connector.info().display_name,
-            link,
-            health.sessions,
-            health.sessions_down,
-            health.queued
-        );
-        let fields = vec![
-            ("link", "Component link", format!("{link:?}")),
-            (
-                "connects",
-                "Link connections since start",
-                stats
-                    .connects
-                    .load(std::sync::atomic::Ordering::Relaxed)
-                    .to_string(),
-            ),
-            ("sessions", "Sessions", health.sessions.to_string()),
-            (
-                "sessions_down",
-                "Sessions not connected",
-                health.sessions_down.to_string(),
-            ),
-            (
-                "queued",
-                "Messages waiting for the network",
-                health.queued.to_string(),
-            ),
-            (
-                "link_queue",
-                "Stanzas waiting for the XMPP server",
-                self.link.queued().to_string(),
-            ),
-            (
-                "invalid_stanzas",
-                "Unparseable stanzas bounced",
-                stats
-                    .invalid_stanzas
-                    .load(std::sync::atomic::Ordering::Relaxed)
-                    .to_string(),
-            ),
-            (
-                "uptime",
-                "Uptime (s)",
-                self.started.elapsed().as_secs().to_string(),
-            ),
-        ];
-        (note, fields)
     }
 }
 

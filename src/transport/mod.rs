@@ -4,10 +4,12 @@
 //! turns bridge events into stanzas. Foreign sessions live here, independent of the link,
 //! so they survive a link restart.
 
+mod adhoc;
 mod events;
 mod iq;
 mod messages;
 mod muc;
+mod muc_events;
 mod outbox;
 mod presence;
 mod sessions;

@@ -11,9 +11,7 @@ use crate::xmpp::errors;
 use crate::xmpp::muc::{self, OccupantPresence};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use switchboard_bridge::{
-    BridgeError, GroupId, JoinRequest, LeaveReason, LoginId, MembershipChange, Occupant, Rank,
-};
+use switchboard_bridge::{BridgeError, GroupId, JoinRequest, LoginId, Occupant, Rank};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::muc::user::Status;
 use xmpp_parsers::presence::Presence;
@@ -25,15 +23,25 @@ pub(super) struct Room {
     /// Resources in the room.
     pub(super) resources: HashSet<Jid>,
     /// Resources waiting for the join to complete.
-    pending: HashSet<Jid>,
+    pub(super) pending: HashSet<Jid>,
     /// The bridge reported the join complete.
-    joined: bool,
+    pub(super) joined: bool,
     /// Our nick.
     pub(super) nick: String,
     /// Occupants by nick.
-    occupants: HashMap<String, Rank>,
-    topic: String,
-    topic_by: Option<String>,
+    pub(super) occupants: HashMap<String, Rank>,
+    pub(super) topic: String,
+    pub(super) topic_by: Option<String>,
+}
+
+/// What a presence to `room/nick` from a resource asks for.
+enum Join {
+    /// The first resource of the user: the bridge joins.
+    First,
+    /// Another resource of a user already in: the room's state is sent to it.
+    Known,
+    /// A resource already in, with a new nick.
+    Rename,
 }
 
 /// What `GroupJoined` says.
@@ -50,7 +58,7 @@ pub(super) struct Joined {
 pub(super) type Rooms = HashMap<(LoginId, GroupId), Room>;
 
 impl Transport {
-    fn room_jid(&self, group: &GroupId) -> Option<BareJid> {
+    pub(super) fn room_jid(&self, group: &GroupId) -> Option<BareJid> {
         let local = escape(
             &self
                 .connector
@@ -83,23 +91,32 @@ impl Transport {
             let mut rooms = self.rooms();
             let room = rooms.entry(key.clone()).or_default();
             if room.resources.contains(&from) {
-                None // a presence update (or a nick change, not bridged yet)
+                // A presence update, or a nick change when the nick differs.
+                (room.joined && !nick.eq_ignore_ascii_case(&room.nick)).then_some(Join::Rename)
             } else if room.joined {
                 room.resources.insert(from.clone());
-                Some(false)
+                Some(Join::Known)
             } else {
                 let first = room.pending.is_empty() && room.resources.is_empty();
                 room.pending.insert(from.clone());
                 room.nick = nick.clone();
-                first.then_some(true)
+                first.then_some(Join::First)
             }
         };
         match action {
-            Some(false) => {
+            Some(Join::Rename) => {
+                let Some(session) = self.session_of(&login) else {
+                    return;
+                };
+                if let Err(e) = session.change_nick(&group, &nick).await {
+                    self.reply_bridge_error(&Stanza::Presence(p), &e);
+                }
+            }
+            Some(Join::Known) => {
                 self.send_room_state(&key, &group, std::slice::from_ref(&from), false)
                     .await
             }
-            Some(true) => {
+            Some(Join::First) => {
                 let Some(session) = self.session_of(&login) else {
                     return;
                 };
@@ -152,7 +169,7 @@ impl Transport {
     }
 
     /// Occupants, self-presence and subject to `to`.
-    async fn send_room_state(
+    pub(super) async fn send_room_state(
         &self,
         key: &(LoginId, GroupId),
         group: &GroupId,
@@ -204,7 +221,12 @@ impl Transport {
         }
     }
 
-    async fn join_failed(&self, key: &(LoginId, GroupId), group: &GroupId, e: &BridgeError) {
+    pub(super) async fn join_failed(
+        &self,
+        key: &(LoginId, GroupId),
+        group: &GroupId,
+        e: &BridgeError,
+    ) {
         let Some(room) = self.rooms().remove(key) else {
             return;
         };
@@ -217,236 +239,6 @@ impl Transport {
             let mut p = Presence::error().with_from(from).with_to(resource.clone());
             p.payloads.push(errors::from_bridge(e).into());
             self.forward_stanza(p).await;
-        }
-    }
-
-    /// `GroupJoined` from the bridge.
-    pub(super) async fn group_joined(&self, login: &LoginId, joined: Joined) {
-        let Joined {
-            group,
-            nick,
-            nick_changed,
-            occupants,
-            topic,
-            topic_by,
-        } = joined;
-        let key = (login.clone(), group.clone());
-        let to: Vec<Jid> = {
-            let mut rooms = self.rooms();
-            let Some(room) = rooms.get_mut(&key) else {
-                return;
-            };
-            room.joined = true;
-            room.nick = nick;
-            room.occupants = occupants.into_iter().map(|o| (o.nick, o.rank)).collect();
-            room.topic = topic;
-            room.topic_by = topic_by;
-            let pending: Vec<Jid> = room.pending.drain().collect();
-            room.resources.extend(pending);
-            room.resources.iter().cloned().collect()
-        };
-        self.send_room_state(&key, &group, &to, nick_changed).await;
-    }
-
-    /// `GroupJoinFailed` from the bridge.
-    pub(super) async fn group_join_failed(
-        &self,
-        login: &LoginId,
-        group: GroupId,
-        error: BridgeError,
-    ) {
-        self.join_failed(&(login.clone(), group.clone()), &group, &error)
-            .await;
-    }
-
-    /// `GroupLeft` from the bridge: parted, kicked, or disconnected.
-    pub(super) async fn group_left(&self, login: &LoginId, group: GroupId, reason: LeaveReason) {
-        let key = (login.clone(), group.clone());
-        if let LeaveReason::Disconnected { .. } = reason {
-            // Kept: the bridge rejoins after reconnecting and a new GroupJoined follows.
-            if let Some(room) = self.rooms().get_mut(&key) {
-                room.joined = false;
-                let resources: Vec<Jid> = room.resources.drain().collect();
-                room.pending.extend(resources);
-            }
-            return;
-        }
-        let Some(room) = self.rooms().remove(&key) else {
-            return;
-        };
-        let Some(room_jid) = self.room_jid(&group) else {
-            return;
-        };
-        let Some(me) = muc::occupant(&room_jid, &room.nick) else {
-            return;
-        };
-        let (mut statuses, actor, why) = match &reason {
-            LeaveReason::Kicked { by, reason } => {
-                (vec![Status::Kicked], by.as_deref(), reason.as_deref())
-            }
-            _ => (vec![], None, None),
-        };
-        statuses.push(Status::SelfPresence);
-        for resource in room.resources.iter().chain(room.pending.iter()) {
-            let p = OccupantPresence {
-                unavailable: true,
-                statuses: statuses.clone(),
-                actor,
-                reason: why,
-                ..Default::default()
-            };
-            self.forward_stanza(muc::occupant_presence(me.clone(), resource, &p))
-                .await;
-        }
-    }
-
-    /// `Membership` from the bridge: someone else joined, left, was kicked, renamed or
-    /// changed rank (or we were renamed).
-    pub(super) async fn membership(
-        &self,
-        login: &LoginId,
-        group: GroupId,
-        nick: String,
-        change: MembershipChange,
-    ) {
-        let key = (login.clone(), group.clone());
-        let Some(room_jid) = self.room_jid(&group) else {
-            return;
-        };
-        let (resources, own) = {
-            let mut rooms = self.rooms();
-            let Some(room) = rooms.get_mut(&key).filter(|r| r.joined) else {
-                return;
-            };
-            let own = nick.eq_ignore_ascii_case(&room.nick);
-            match &change {
-                MembershipChange::Joined { rank } | MembershipChange::RankChanged { rank } => {
-                    room.occupants.insert(nick.clone(), *rank);
-                }
-                MembershipChange::Left { .. } | MembershipChange::Kicked { .. } => {
-                    room.occupants.remove(&nick);
-                }
-                MembershipChange::NickChanged { new_nick } => {
-                    let rank = room.occupants.remove(&nick).unwrap_or_default();
-                    room.occupants.insert(new_nick.clone(), rank);
-                    if own {
-                        room.nick = new_nick.clone();
-                    }
-                }
-            }
-            (room.resources.iter().cloned().collect::<Vec<_>>(), own)
-        };
-        let Some(from) = muc::occupant(&room_jid, &nick) else {
-            return;
-        };
-        let self_status = if own {
-            vec![Status::SelfPresence]
-        } else {
-            vec![]
-        };
-        for to in &resources {
-            let mut stanzas: Vec<Presence> = Vec::new();
-            match &change {
-                MembershipChange::Joined { rank } | MembershipChange::RankChanged { rank } => {
-                    let p = OccupantPresence {
-                        rank: *rank,
-                        statuses: self_status.clone(),
-                        ..Default::default()
-                    };
-                    stanzas.push(muc::occupant_presence(from.clone(), to, &p));
-                }
-                MembershipChange::Left { reason } => {
-                    let p = OccupantPresence {
-                        unavailable: true,
-                        reason: reason.as_deref(),
-                        ..Default::default()
-                    };
-                    stanzas.push(muc::occupant_presence(from.clone(), to, &p));
-                }
-                MembershipChange::Kicked { by, reason } => {
-                    let mut statuses = vec![Status::Kicked];
-                    statuses.extend(self_status.clone());
-                    let p = OccupantPresence {
-                        unavailable: true,
-                        statuses,
-                        actor: by.as_deref(),
-                        reason: reason.as_deref(),
-                        ..Default::default()
-                    };
-                    stanzas.push(muc::occupant_presence(from.clone(), to, &p));
-                }
-                MembershipChange::NickChanged { new_nick } => {
-                    let mut statuses = vec![Status::NewNick];
-                    statuses.extend(self_status.clone());
-                    let p = OccupantPresence {
-                        unavailable: true,
-                        statuses,
-                        new_nick: Some(new_nick),
-                        ..Default::default()
-                    };
-                    stanzas.push(muc::occupant_presence(from.clone(), to, &p));
-                    if let Some(new_from) = muc::occupant(&room_jid, new_nick) {
-                        let rank = self
-                            .rooms()
-                            .get(&key)
-                            .and_then(|r| r.occupants.get(new_nick).copied())
-                            .unwrap_or_default();
-                        let p = OccupantPresence {
-                            rank,
-                            statuses: self_status.clone(),
-                            ..Default::default()
-                        };
-                        stanzas.push(muc::occupant_presence(new_from, to, &p));
-                    }
-                }
-            }
-            for s in stanzas {
-                self.forward_stanza(s).await;
-            }
-        }
-    }
-
-    /// `GroupError` from the bridge: an error message from the room to its resources.
-    pub(super) async fn group_error(&self, login: &LoginId, group: GroupId, error: &BridgeError) {
-        let Some(room_jid) = self.room_jid(&group) else {
-            return;
-        };
-        let resources: Vec<Jid> = match self.rooms().get(&(login.clone(), group)) {
-            Some(room) => room.resources.iter().cloned().collect(),
-            None => return,
-        };
-        for to in resources {
-            let mut m = xmpp_parsers::message::Message::error(Some(to))
-                .with_payload(errors::from_bridge(error));
-            m.from = Some(room_jid.clone().into());
-            self.forward_stanza(m).await;
-        }
-    }
-
-    /// `Topic` from the bridge.
-    pub(super) async fn topic(
-        &self,
-        login: &LoginId,
-        group: GroupId,
-        topic: String,
-        by: Option<String>,
-    ) {
-        let key = (login.clone(), group.clone());
-        let Some(room_jid) = self.room_jid(&group) else {
-            return;
-        };
-        let resources: Vec<Jid> = {
-            let mut rooms = self.rooms();
-            let Some(room) = rooms.get_mut(&key).filter(|r| r.joined) else {
-                return;
-            };
-            room.topic = topic.clone();
-            room.topic_by = by.clone();
-            room.resources.iter().cloned().collect()
-        };
-        for to in resources {
-            self.forward_stanza(muc::subject(&room_jid, by.as_deref(), &to, &topic))
-                .await;
         }
     }
 

@@ -293,6 +293,34 @@ impl Session for Handle {
         .await
     }
 
+    async fn change_nick(&self, group: &GroupId, nick: &str) -> Result<(), BridgeError> {
+        let (_, network) = IrcSession::channel(group)?;
+        let tx = self.0.connection(&network, &self.0.identity.nick)?;
+        IrcSession::send(
+            &tx,
+            Command::Nick {
+                nick: nick.to_string(),
+            },
+        )
+        .await
+    }
+
+    async fn kick(
+        &self,
+        group: &GroupId,
+        nick: &str,
+        reason: Option<&str>,
+    ) -> Result<(), BridgeError> {
+        let (channel, network) = IrcSession::channel(group)?;
+        let tx = self.0.connection(&network, &self.0.identity.nick)?;
+        let command = Command::Kick {
+            channel,
+            nick: nick.to_string(),
+            reason: reason.map(str::to_string),
+        };
+        IrcSession::send(&tx, command).await
+    }
+
     async fn set_presence(&self, presence: PresenceUpdate) -> Result<(), BridgeError> {
         if presence.availability == Availability::Offline {
             let conns: Vec<_> = self

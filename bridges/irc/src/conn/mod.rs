@@ -56,6 +56,20 @@ pub enum Command {
         /// The topic.
         topic: String,
     },
+    /// Change our nick (network-wide).
+    Nick {
+        /// The new nick.
+        nick: String,
+    },
+    /// Remove someone from a channel.
+    Kick {
+        /// The channel.
+        channel: String,
+        /// Who.
+        nick: String,
+        /// Why.
+        reason: Option<String>,
+    },
     /// Quit the network and end the connection.
     Quit {
         /// The QUIT message.
@@ -183,7 +197,11 @@ fn refuse_waiting(
             Command::Say { done, .. } => {
                 let _ = done.send(Err(error.clone()));
             }
-            Command::Part { .. } | Command::Topic { .. } | Command::Quit { .. } => {}
+            Command::Part { .. }
+            | Command::Topic { .. }
+            | Command::Nick { .. }
+            | Command::Kick { .. }
+            | Command::Quit { .. } => {}
         }
     }
 }
@@ -294,6 +312,20 @@ fn apply(command: Command, state: &mut ConnState, throttle: &mut Throttle) {
             state.wanted.remove(&channel.to_lowercase());
             let reason = text::sanitize(reason.as_deref().unwrap_or(""));
             throttle.push(format!("PART {channel} :{reason}"));
+        }
+        Command::Nick { nick } => {
+            let nick = text::sanitize(&nick).replace(' ', "");
+            state.wanted_nick = nick.clone();
+            throttle.push(format!("NICK {nick}"));
+        }
+        Command::Kick {
+            channel,
+            nick,
+            reason,
+        } => {
+            let nick = text::sanitize(&nick).replace(' ', "");
+            let reason = text::sanitize(reason.as_deref().unwrap_or(""));
+            throttle.push(format!("KICK {channel} {nick} :{reason}"));
         }
         Command::Topic { channel, topic } => {
             throttle.push(format!("TOPIC {channel} :{}", text::sanitize(&topic)))

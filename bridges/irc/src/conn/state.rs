@@ -5,11 +5,11 @@ use super::members::Members;
 use crate::address::{group_id, user_id};
 use crate::ranks::{ChanModes, Prefixes};
 use crate::text::{self, Ctcp, Fallback};
-use irc_proto::{CapSubCommand, Command, Message, Prefix, Response};
+use irc_proto::{CapSubCommand, Command, Message, Prefix};
 use std::collections::{HashMap, HashSet};
 use switchboard_bridge::{
-    BridgeError, Chat, IncomingMessage, LeaveReason, MembershipChange, MessageContent, Occupant,
-    Rank, RemoteEvent, Sender, TextKind,
+    BridgeError, Chat, IncomingMessage, MembershipChange, MessageContent, Occupant, RemoteEvent,
+    Sender, TextKind,
 };
 
 /// Capabilities requested when the server offers them.
@@ -128,11 +128,11 @@ impl ConnState {
         ]
     }
 
-    fn is_me(&self, nick: &str) -> bool {
+    pub(super) fn is_me(&self, nick: &str) -> bool {
         nick.eq_ignore_ascii_case(&self.nick)
     }
 
-    fn is_channel(&self, target: &str) -> bool {
+    pub(super) fn is_channel(&self, target: &str) -> bool {
         target.starts_with(|c| self.chantypes.contains(c))
     }
 
@@ -226,285 +226,6 @@ impl ConnState {
         }
     }
 
-    fn numeric(&mut self, resp: Response, args: Vec<String>, out: &mut Vec<Action>) {
-        let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
-        match resp {
-            Response::RPL_WELCOME => {
-                self.registered = true;
-                self.nick = arg(0);
-                out.push(Action::Registered);
-            }
-            Response::RPL_ISUPPORT => {
-                for token in args.iter().skip(1) {
-                    if let Some(v) = token.strip_prefix("PREFIX=") {
-                        self.prefixes = Prefixes::parse(v).unwrap_or_default();
-                    } else if let Some(v) = token.strip_prefix("CHANMODES=") {
-                        self.chanmodes = ChanModes::parse(v).unwrap_or_default();
-                    } else if let Some(v) = token.strip_prefix("CHANTYPES=") {
-                        self.chantypes = v.to_string();
-                    }
-                }
-            }
-            Response::RPL_TOPIC => {
-                if let Some(c) = self.channels.get_mut(&arg(1).to_lowercase()) {
-                    c.topic = text::strip_formatting(&arg(2));
-                }
-            }
-            Response::RPL_TOPICWHOTIME => {
-                if let Some(c) = self.channels.get_mut(&arg(1).to_lowercase()) {
-                    c.topic_by = Some(arg(2).split('!').next().unwrap_or_default().to_string());
-                }
-            }
-            Response::RPL_NAMREPLY => {
-                let prefixes = &self.prefixes;
-                if let Some(c) = self.channels.get_mut(&arg(2).to_lowercase()) {
-                    for entry in arg(3).split_whitespace() {
-                        let (ranks, nick) = prefixes.split_names_entry(entry);
-                        if !nick.is_empty() {
-                            c.members.insert(nick, ranks);
-                        }
-                    }
-                }
-            }
-            Response::RPL_ENDOFNAMES => {
-                let key = arg(1).to_lowercase();
-                let network = self.network.clone();
-                let nick = self.nick.clone();
-                let changed = !nick.eq_ignore_ascii_case(&self.wanted_nick);
-                if let Some(c) = self.channels.get_mut(&key).filter(|c| !c.announced) {
-                    c.announced = true;
-                    out.push(Action::Emit(RemoteEvent::GroupJoined {
-                        group: group_id(&c.name, &network),
-                        nick,
-                        nick_changed: changed,
-                        occupants: c.occupants(),
-                        topic: c.topic.clone(),
-                        topic_by: c.topic_by.clone(),
-                    }));
-                }
-            }
-            Response::ERR_NICKNAMEINUSE | Response::ERR_ERRONEOUSNICKNAME if !self.registered => {
-                out.push(Action::Fatal(BridgeError::Conflict(format!(
-                    "{}: {}",
-                    self.network,
-                    args.last()
-                        .cloned()
-                        .unwrap_or_else(|| "nickname in use".into())
-                ))));
-            }
-            Response::ERR_CHANNELISFULL
-            | Response::ERR_INVITEONLYCHAN
-            | Response::ERR_BANNEDFROMCHAN
-            | Response::ERR_BADCHANNELKEY
-            | Response::ERR_NOSUCHCHANNEL
-            | Response::ERR_TOOMANYCHANNELS => {
-                let chan = arg(1);
-                let text = format!(
-                    "{} ({})",
-                    args.last().cloned().unwrap_or_default(),
-                    self.network
-                );
-                let error = match resp {
-                    Response::ERR_CHANNELISFULL => BridgeError::Full(text),
-                    Response::ERR_INVITEONLYCHAN => BridgeError::InviteOnly(text),
-                    Response::ERR_BANNEDFROMCHAN => BridgeError::Banned(text),
-                    Response::ERR_BADCHANNELKEY => BridgeError::Auth(text),
-                    Response::ERR_TOOMANYCHANNELS => BridgeError::LimitReached(text),
-                    _ => BridgeError::NotFound(text),
-                };
-                let key = chan.to_lowercase();
-                let pending = self.wanted.remove(&key).is_some();
-                let unannounced = self.channels.remove(&key).is_some_and(|c| !c.announced);
-                if pending || unannounced {
-                    out.push(Action::Emit(RemoteEvent::GroupJoinFailed {
-                        group: group_id(&chan, &self.network),
-                        error,
-                    }));
-                }
-            }
-            Response::ERR_CHANOPRIVSNEEDED
-            | Response::ERR_CANNOTSENDTOCHAN
-            | Response::ERR_NOTONCHANNEL => {
-                let chan = arg(1);
-                let text = format!(
-                    "{} ({})",
-                    args.last().cloned().unwrap_or_default(),
-                    self.network
-                );
-                let error = match resp {
-                    Response::ERR_NOTONCHANNEL => BridgeError::NotFound(text),
-                    _ => BridgeError::Forbidden(text),
-                };
-                out.push(Action::Emit(RemoteEvent::GroupError {
-                    group: group_id(&chan, &self.network),
-                    error,
-                }));
-            }
-            _ => {}
-        }
-    }
-
-    fn join(&mut self, nick: Option<&str>, chan: &str, out: &mut Vec<Action>) {
-        let Some(nick) = nick else { return };
-        let key = chan.to_lowercase();
-        if self.is_me(nick) {
-            self.channels.insert(
-                key,
-                Channel {
-                    name: chan.to_string(),
-                    ..Channel::default()
-                },
-            );
-            return;
-        }
-        let network = self.network.clone();
-        if let Some(c) = self.channels.get_mut(&key) {
-            c.members.insert(nick, []);
-            if c.announced {
-                out.push(membership(
-                    &c.name,
-                    &network,
-                    nick,
-                    MembershipChange::Joined {
-                        rank: Rank::Regular,
-                    },
-                ));
-            }
-        }
-    }
-
-    fn part(
-        &mut self,
-        nick: Option<&str>,
-        chan: &str,
-        reason: Option<String>,
-        out: &mut Vec<Action>,
-    ) {
-        let Some(nick) = nick else { return };
-        let key = chan.to_lowercase();
-        if self.is_me(nick) {
-            self.channels.remove(&key);
-            self.wanted.remove(&key);
-            out.push(Action::Emit(RemoteEvent::GroupLeft {
-                group: group_id(chan, &self.network),
-                reason: LeaveReason::Left,
-            }));
-            return;
-        }
-        let network = self.network.clone();
-        if let Some(c) = self.channels.get_mut(&key) {
-            if c.members.remove(nick) && c.announced {
-                out.push(membership(
-                    &c.name,
-                    &network,
-                    nick,
-                    MembershipChange::Left { reason },
-                ));
-            }
-        }
-    }
-
-    fn quit(&mut self, nick: Option<&str>, reason: Option<String>, out: &mut Vec<Action>) {
-        let Some(nick) = nick else { return };
-        let network = self.network.clone();
-        for c in self.channels.values_mut() {
-            if c.members.remove(nick) && c.announced {
-                out.push(membership(
-                    &c.name,
-                    &network,
-                    nick,
-                    MembershipChange::Left {
-                        reason: reason.clone(),
-                    },
-                ));
-            }
-        }
-    }
-
-    fn kick(
-        &mut self,
-        by: Option<&str>,
-        chan: &str,
-        who: &str,
-        reason: Option<String>,
-        out: &mut Vec<Action>,
-    ) {
-        let key = chan.to_lowercase();
-        let by = by.map(str::to_string);
-        if self.is_me(who) {
-            self.channels.remove(&key);
-            self.wanted.remove(&key);
-            out.push(Action::Emit(RemoteEvent::GroupLeft {
-                group: group_id(chan, &self.network),
-                reason: LeaveReason::Kicked { by, reason },
-            }));
-            return;
-        }
-        let network = self.network.clone();
-        if let Some(c) = self.channels.get_mut(&key) {
-            if c.members.remove(who) && c.announced {
-                out.push(membership(
-                    &c.name,
-                    &network,
-                    who,
-                    MembershipChange::Kicked { by, reason },
-                ));
-            }
-        }
-    }
-
-    fn nick_change(&mut self, old: Option<&str>, new: &str, out: &mut Vec<Action>) {
-        let Some(old) = old else { return };
-        if self.is_me(old) {
-            self.nick = new.to_string();
-            self.wanted_nick = new.to_string();
-        }
-        let network = self.network.clone();
-        for c in self.channels.values_mut() {
-            if c.members.rename(old, new) && c.announced {
-                out.push(membership(
-                    &c.name,
-                    &network,
-                    old,
-                    MembershipChange::NickChanged {
-                        new_nick: new.to_string(),
-                    },
-                ));
-            }
-        }
-    }
-
-    fn modes(
-        &mut self,
-        chan: &str,
-        modes: Vec<irc_proto::Mode<irc_proto::ChannelMode>>,
-        out: &mut Vec<Action>,
-    ) {
-        let network = self.network.clone();
-        let Some(c) = self.channels.get_mut(&chan.to_lowercase()) else {
-            return;
-        };
-        for m in modes {
-            let (adding, mode, arg) = match m {
-                irc_proto::Mode::Plus(mode, arg) => (true, mode, arg),
-                irc_proto::Mode::Minus(mode, arg) => (false, mode, arg),
-                irc_proto::Mode::NoPrefix(_) => continue,
-            };
-            let letter = mode.to_string().chars().last().unwrap_or(' ');
-            let (Some(rank), Some(target)) = (self.prefixes.mode_rank(letter), arg) else {
-                continue;
-            };
-            if let Some((nick, rank)) = c.members.set_rank(&target, rank, adding) {
-                out.push(membership(
-                    &c.name,
-                    &network,
-                    &nick,
-                    MembershipChange::RankChanged { rank },
-                ));
-            }
-        }
-    }
-
     fn text(
         &mut self,
         from: Option<String>,
@@ -548,7 +269,12 @@ impl ConnState {
     }
 }
 
-fn membership(chan: &str, network: &str, nick: &str, change: MembershipChange) -> Action {
+pub(super) fn membership(
+    chan: &str,
+    network: &str,
+    nick: &str,
+    change: MembershipChange,
+) -> Action {
     Action::Emit(RemoteEvent::Membership {
         group: group_id(chan, network),
         user: user_id(nick, network),
@@ -557,5 +283,7 @@ fn membership(chan: &str, network: &str, nick: &str, change: MembershipChange) -
     })
 }
 
+mod channel_events;
+mod numeric;
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! Literal IRC lines in, events and replies out.
 
 use super::*;
-use switchboard_bridge::{GroupId, UserId};
+use switchboard_bridge::{GroupId, LeaveReason, Rank, UserId};
 
 fn state() -> ConnState {
     let mut s = ConnState::new("net", "alice", Fallback::Latin1);

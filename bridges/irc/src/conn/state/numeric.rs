@@ -1,0 +1,142 @@
+//! Numeric replies: registration, server features, names, topics and refusals.
+
+use super::{group_id, Action, ConnState};
+use crate::ranks::{ChanModes, Prefixes};
+use crate::text;
+use irc_proto::Response;
+use switchboard_bridge::{BridgeError, RemoteEvent};
+
+impl ConnState {
+    pub(super) fn numeric(&mut self, resp: Response, args: Vec<String>, out: &mut Vec<Action>) {
+        let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+        match resp {
+            Response::RPL_WELCOME => {
+                self.registered = true;
+                self.nick = arg(0);
+                out.push(Action::Registered);
+            }
+            Response::RPL_ISUPPORT => {
+                for token in args.iter().skip(1) {
+                    if let Some(v) = token.strip_prefix("PREFIX=") {
+                        self.prefixes = Prefixes::parse(v).unwrap_or_default();
+                    } else if let Some(v) = token.strip_prefix("CHANMODES=") {
+                        self.chanmodes = ChanModes::parse(v).unwrap_or_default();
+                    } else if let Some(v) = token.strip_prefix("CHANTYPES=") {
+                        self.chantypes = v.to_string();
+                    }
+                }
+            }
+            Response::RPL_TOPIC => {
+                if let Some(c) = self.channels.get_mut(&arg(1).to_lowercase()) {
+                    c.topic = text::strip_formatting(&arg(2));
+                }
+            }
+            Response::RPL_TOPICWHOTIME => {
+                if let Some(c) = self.channels.get_mut(&arg(1).to_lowercase()) {
+                    c.topic_by = Some(arg(2).split('!').next().unwrap_or_default().to_string());
+                }
+            }
+            Response::RPL_NAMREPLY => {
+                let prefixes = &self.prefixes;
+                if let Some(c) = self.channels.get_mut(&arg(2).to_lowercase()) {
+                    for entry in arg(3).split_whitespace() {
+                        let (ranks, nick) = prefixes.split_names_entry(entry);
+                        if !nick.is_empty() {
+                            c.members.insert(nick, ranks);
+                        }
+                    }
+                }
+            }
+            Response::RPL_ENDOFNAMES => {
+                let key = arg(1).to_lowercase();
+                let network = self.network.clone();
+                let nick = self.nick.clone();
+                let changed = !nick.eq_ignore_ascii_case(&self.wanted_nick);
+                if let Some(c) = self.channels.get_mut(&key).filter(|c| !c.announced) {
+                    c.announced = true;
+                    out.push(Action::Emit(RemoteEvent::GroupJoined {
+                        group: group_id(&c.name, &network),
+                        nick,
+                        nick_changed: changed,
+                        occupants: c.occupants(),
+                        topic: c.topic.clone(),
+                        topic_by: c.topic_by.clone(),
+                    }));
+                }
+            }
+            Response::ERR_NICKNAMEINUSE | Response::ERR_ERRONEOUSNICKNAME if self.registered => {
+                // A nick change was refused: every room hears it; the nick stays.
+                self.wanted_nick = self.nick.clone();
+                let text = format!(
+                    "{} ({})",
+                    args.last().cloned().unwrap_or_default(),
+                    self.network
+                );
+                for c in self.channels.values() {
+                    out.push(Action::Emit(RemoteEvent::GroupError {
+                        group: group_id(&c.name, &self.network),
+                        error: BridgeError::Conflict(text.clone()),
+                    }));
+                }
+            }
+            Response::ERR_NICKNAMEINUSE | Response::ERR_ERRONEOUSNICKNAME if !self.registered => {
+                out.push(Action::Fatal(BridgeError::Conflict(format!(
+                    "{}: {}",
+                    self.network,
+                    args.last()
+                        .cloned()
+                        .unwrap_or_else(|| "nickname in use".into())
+                ))));
+            }
+            Response::ERR_CHANNELISFULL
+            | Response::ERR_INVITEONLYCHAN
+            | Response::ERR_BANNEDFROMCHAN
+            | Response::ERR_BADCHANNELKEY
+            | Response::ERR_NOSUCHCHANNEL
+            | Response::ERR_TOOMANYCHANNELS => {
+                let chan = arg(1);
+                let text = format!(
+                    "{} ({})",
+                    args.last().cloned().unwrap_or_default(),
+                    self.network
+                );
+                let error = match resp {
+                    Response::ERR_CHANNELISFULL => BridgeError::Full(text),
+                    Response::ERR_INVITEONLYCHAN => BridgeError::InviteOnly(text),
+                    Response::ERR_BANNEDFROMCHAN => BridgeError::Banned(text),
+                    Response::ERR_BADCHANNELKEY => BridgeError::Auth(text),
+                    Response::ERR_TOOMANYCHANNELS => BridgeError::LimitReached(text),
+                    _ => BridgeError::NotFound(text),
+                };
+                let key = chan.to_lowercase();
+                let pending = self.wanted.remove(&key).is_some();
+                let unannounced = self.channels.remove(&key).is_some_and(|c| !c.announced);
+                if pending || unannounced {
+                    out.push(Action::Emit(RemoteEvent::GroupJoinFailed {
+                        group: group_id(&chan, &self.network),
+                        error,
+                    }));
+                }
+            }
+            Response::ERR_CHANOPRIVSNEEDED
+            | Response::ERR_CANNOTSENDTOCHAN
+            | Response::ERR_NOTONCHANNEL => {
+                let chan = arg(1);
+                let text = format!(
+                    "{} ({})",
+                    args.last().cloned().unwrap_or_default(),
+                    self.network
+                );
+                let error = match resp {
+                    Response::ERR_NOTONCHANNEL => BridgeError::NotFound(text),
+                    _ => BridgeError::Forbidden(text),
+                };
+                out.push(Action::Emit(RemoteEvent::GroupError {
+                    group: group_id(&chan, &self.network),
+                    error,
+                }));
+            }
+            _ => {}
+        }
+    }
+}
