@@ -544,3 +544,107 @@ fn nick_changes_and_kicks_from_xmpp() {
         Some("feature-not-implemented")
     );
 }
+
+#[test]
+fn latin1_bytes_limits_and_going_offline() {
+    let rig = rig("irc-misc");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
+    carol.join("#enc");
+    let alice = rig.user("alice");
+    let r = room("#enc");
+    join(&alice, &r, "alice");
+    carol.expect(T, "alice's JOIN", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+
+    // Bytes that are not UTF-8 are read as latin-1 (the network's default fallback).
+    let mut raw = std::net::TcpStream::connect(("127.0.0.1", rig.ircd.port())).unwrap();
+    use std::io::Write;
+    raw.write_all(b"NICK olde\r\nUSER olde 0 * :old client\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500)); // InspIRCd registers after about 1 s
+    raw.write_all(b"JOIN #enc\r\nPRIVMSG #enc :caf\xe9 cr\xe8me\r\n")
+        .unwrap();
+    let got = alice.expect(T, "the latin-1 message", |s| {
+        s.attr("from") == Some(&format!("{r}/olde")) && !body(s).is_empty()
+    });
+    assert_eq!(body(&got), "café crème");
+
+    // CR, LF and NUL in a nick or topic never reach IRC as separate commands.
+    alice.send(&format!(
+        "<message type='groupchat' to='{r}'><subject>line one\nQUIT :bye</subject></message>"
+    ));
+    // (alice is not an operator here: the TOPIC is refused, but it was sent as one line)
+    let e = alice.expect(T, "the topic refusal", |s| {
+        s.name() == "message" && s.attr("type") == Some("error")
+    });
+    assert_eq!(error_condition(&e).as_deref(), Some("forbidden"));
+    carol.expect_none(Duration::from_millis(500), |l| l.command == "QUIT");
+
+    // The user's last resource going offline toward the transport QUITs every network.
+    alice.send(&format!("<presence type='unavailable' to='{IRC}'/>"));
+    carol.expect(T, "alice's QUIT", |l| {
+        l.command == "QUIT" && l.is_from("alice")
+    });
+}
+
+#[test]
+fn channel_caps_and_flood_control() {
+    let dir = workdir("irc-limits");
+    let prosody = Prosody::start(
+        dir.path(),
+        &[(IRC, SECRET)],
+        &[("alice", "localhost", "pw")],
+    );
+    let ircd = Inspircd::start(dir.path());
+    let config = format!(
+        r#"
+xmpp:
+  server: "127.0.0.1:{}"
+  allow: ["localhost"]
+storage: "sqlite://switchboard.db"
+irc:
+  domain: {IRC}
+  secret: {SECRET}
+  max_channels_per_user: 1
+  default: {{burst: 2, interval: 500ms}}
+  networks:
+    "127.0.0.1": {{port: {}, tls: false}}
+"#,
+        prosody.component_port(),
+        ircd.port()
+    );
+    let _gw = Gateway::start(dir.path(), &config);
+    let alice = Agent::connect(
+        dir.path(),
+        "alice@localhost",
+        "pw",
+        prosody.c2s_port(),
+        true,
+    );
+    alice.wait_for_service(IRC, T);
+    let carol = IrcClient::connect(ircd.port(), "carol");
+    carol.join("#one");
+    join(&alice, &room("#one"), "alice");
+    let e = join_error(&alice, &room("#two"), "alice", None);
+    assert_eq!(
+        error_condition(&e).as_deref(),
+        Some("policy-violation"),
+        "{}",
+        String::from(&e)
+    );
+
+    // Flood control: a burst of 2 lines, then one per 500 ms.
+    let start = std::time::Instant::now();
+    groupchat(&alice, &room("#one"), "f1", "1\n2\n3\n4\n5\n6");
+    for n in 1..=6 {
+        carol.expect(T, &format!("line {n}"), |l| {
+            l.is_message("alice", "#one", &n.to_string())
+        });
+    }
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(1500),
+        "6 lines with a burst of 2 at 2/s took only {took:?}"
+    );
+}
