@@ -648,3 +648,74 @@ irc:
         "6 lines with a burst of 2 at 2/s took only {took:?}"
     );
 }
+
+#[test]
+fn the_network_jid_lists_channels_shows_the_motd_and_takes_raw_commands() {
+    let rig = rig("irc-network");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
+    for chan in ["#alpha", "#beta", "#gamma"] {
+        carol.join(chan);
+    }
+    let alice = rig.user("alice");
+    let net = format!("127.0.0.1@{IRC}");
+
+    // disco#items on the network JID is the channel list, paged with XEP-0059.
+    let page = alice.iq(
+        &format!("<iq type='get' id='l1' to='{net}'><query xmlns='http://jabber.org/protocol/disco#items'>\
+                  <set xmlns='http://jabber.org/protocol/rsm'><max>2</max></set></query></iq>"),
+        "l1",
+        Duration::from_secs(30),
+    );
+    let query = page
+        .get_child("query", "http://jabber.org/protocol/disco#items")
+        .unwrap_or_else(|| panic!("no items: {}", String::from(&page)));
+    let items: Vec<String> = query
+        .children()
+        .filter(|c| c.name() == "item")
+        .filter_map(|c| c.attr("jid").map(str::to_string))
+        .collect();
+    assert_eq!(
+        items,
+        [room("#alpha"), room("#beta")],
+        "{}",
+        String::from(&page)
+    );
+    let set = query
+        .get_child("set", "http://jabber.org/protocol/rsm")
+        .expect("an RSM set");
+    assert_eq!(
+        set.get_child("count", "http://jabber.org/protocol/rsm")
+            .map(Element::text)
+            .as_deref(),
+        Some("3")
+    );
+    let last = set
+        .get_child("last", "http://jabber.org/protocol/rsm")
+        .map(Element::text)
+        .unwrap();
+    let next = alice.iq(
+        &format!("<iq type='get' id='l2' to='{net}'><query xmlns='http://jabber.org/protocol/disco#items'>\
+                  <set xmlns='http://jabber.org/protocol/rsm'><max>2</max><after>{last}</after></set></query></iq>"),
+        "l2",
+        T,
+    );
+    assert!(
+        String::from(&next).contains(&room("#gamma")),
+        "{}",
+        String::from(&next)
+    );
+
+    // The MOTD arrived as a message from the network JID when the connection registered.
+    let motd = alice.expect(T, "the MOTD", |s| {
+        s.name() == "message" && s.attr("from") == Some(net.as_str())
+    });
+    assert!(!body(&motd).is_empty());
+
+    // A message to the network JID is a raw IRC command, one per line.
+    alice.send(&format!(
+        "<message type='chat' to='{net}'><body>PRIVMSG carol :raw hello</body></message>"
+    ));
+    carol.expect(T, "the raw PRIVMSG", |l| {
+        l.is_message("alice", "carol", "raw hello")
+    });
+}

@@ -5,7 +5,7 @@ use super::Transport;
 use crate::xmpp::address::{self, escape, Target};
 use crate::xmpp::ns::{COMMANDS, GATEWAY};
 use crate::xmpp::register::{self, Submission};
-use crate::xmpp::{adhoc, disco, presence as build, version};
+use crate::xmpp::{adhoc, directory, disco, presence as build, version};
 use minidom::Element;
 use std::sync::Arc;
 use switchboard_bridge::{BridgeError, Chat};
@@ -52,7 +52,9 @@ impl Transport {
             (_, false) if payload.is("ping", ns::PING) => Answer::Result(None),
             (Target::Transport, false) => self.transport_get(&from, &payload).await,
             (Target::Transport, true) => self.transport_set(&from, &payload).await,
-            (Target::Contact { local, .. }, false) => self.contact_get(local, &payload),
+            (Target::Contact { local, .. }, false) => {
+                self.contact_get(&from, local, &payload).await
+            }
             (Target::Contact { local, .. }, true) if payload.is("query", MUC_ADMIN) => {
                 self.muc_admin(&from, local, &payload).await
             }
@@ -212,7 +214,7 @@ impl Transport {
         Answer::Result(None)
     }
 
-    fn contact_get(&self, local: &str, payload: &Element) -> Answer {
+    async fn contact_get(self: &Arc<Self>, from: &Jid, local: &str, payload: &Element) -> Answer {
         let chat = match self.connector.parse_address(local) {
             Ok(chat) => chat,
             Err(e) => return Answer::Bridge(e),
@@ -223,16 +225,49 @@ impl Transport {
             ));
         }
         if payload.is("query", ns::DISCO_ITEMS) {
-            return Answer::Result(Some(
+            return self.directory(from, &chat, payload).await;
+        }
+        unsupported(&format!("<{} xmlns='{}'/>", payload.name(), payload.ns()))
+    }
+
+    /// disco#items on a foreign JID: the groups it lists (an IRC network's channels),
+    /// paged with XEP-0059; empty where the network has no directory.
+    async fn directory(self: &Arc<Self>, from: &Jid, chat: &Chat, payload: &Element) -> Answer {
+        let empty = || {
+            Answer::Result(Some(
                 DiscoItemsResult {
                     node: None,
                     items: vec![],
                     rsm: None,
                 }
                 .into(),
-            ));
+            ))
+        };
+        if let Chat::Group(_) = chat {
+            return empty();
         }
-        unsupported(&format!("<{} xmlns='{}'/>", payload.name(), payload.ns()))
+        let login = match self.login_for(&from.to_bare()).await {
+            Ok(login) => login,
+            Err(_) => return empty(),
+        };
+        let Some(session) = self.session_of(&login) else {
+            return empty();
+        };
+        let listings = match session.list_groups(chat).await {
+            Ok(listings) => listings,
+            Err(BridgeError::Unsupported(_)) => return empty(),
+            Err(e) => return Answer::Bridge(e),
+        };
+        let rsm = DiscoItemsQuery::try_from(payload.clone())
+            .ok()
+            .and_then(|q| q.rsm);
+        let domain = self.domain.clone();
+        let connector = self.connector.clone();
+        let result = directory::page(listings, rsm.as_ref(), |group| {
+            let local = escape(&connector.format_address(&Chat::Group(group.clone())));
+            Jid::new(&format!("{local}@{domain}")).ok()
+        });
+        Answer::Result(Some(result.into()))
     }
 
     async fn register(

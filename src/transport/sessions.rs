@@ -124,9 +124,16 @@ impl Transport {
             .map_err(|e| BridgeError::InvalidAddress(format!("stored JID {}: {e}", reg.jid)))?;
         self.close_session(&reg.login).await;
         let sink = EventSink::new(reg.login.clone(), self.events_tx.clone());
+        // The user's name, as a hint for networks that need one (an IRC nick before the
+        // user chose one).
+        let mut data = reg.data.clone();
+        if let Some(node) = jid.node() {
+            data.entry("display_name".into())
+                .or_insert_with(|| node.to_string());
+        }
         let session = self
             .connector
-            .open_session(reg.login.clone(), reg.data.clone(), sink)
+            .open_session(reg.login.clone(), data, sink)
             .await?;
         let cancel = self.session_shutdown.child_token();
         let notify = Arc::new(Notify::new());

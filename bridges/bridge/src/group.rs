@@ -41,3 +41,16 @@ pub struct JoinRequest {
     /// A key or password for the group, when the user gave one.
     pub password: Option<String>,
 }
+
+/// A group as a network's directory lists it (IRC LIST).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupListing {
+    /// Which group.
+    pub group: GroupId,
+    /// Its name as the network spells it.
+    pub name: String,
+    /// Members, when the network says.
+    pub members: Option<u32>,
+    /// Its topic; empty when none.
+    pub topic: String,
+}

@@ -27,7 +27,7 @@ pub use event::{
     Envelope, IncomingMessage, LeaveReason, MembershipChange, RemoteEvent, Sender, SessionState,
 };
 pub use form::{FieldKind, FormField, FormValues, LoginData, RegistrationForm};
-pub use group::{JoinRequest, Occupant, Rank};
+pub use group::{GroupListing, JoinRequest, Occupant, Rank};
 pub use ids::{Chat, GroupId, LoginId, MessageId, TxnId, UserId};
 pub use sink::{EventSink, SinkClosed};
 pub use traits::{Capabilities, Connector, NetworkInfo, Session};

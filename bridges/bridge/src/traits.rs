@@ -125,6 +125,11 @@ pub trait Session: Send + Sync + 'static {
         Err(BridgeError::Unsupported("kicks"))
     }
 
+    /// The groups a network (or service) lists, for disco#items on its JID.
+    async fn list_groups(&self, _service: &Chat) -> Result<Vec<crate::GroupListing>, BridgeError> {
+        Err(BridgeError::Unsupported("group directories"))
+    }
+
     /// The user unregistered: invalidate foreign credentials where the network has any.
     async fn logout(&self) -> Result<(), BridgeError> {
         Ok(())

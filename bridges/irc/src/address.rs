@@ -13,6 +13,12 @@ pub enum Address {
         /// The network name.
         network: String,
     },
+    /// The network itself (`net@irc.example.org`): server notices, raw commands, the
+    /// channel list.
+    Network {
+        /// The network name.
+        network: String,
+    },
     /// A user on a network.
     User {
         /// The nick.
@@ -27,6 +33,16 @@ const HINT: &str = "IRC addresses look like #channel%network or nick%network";
 /// Parses an (unescaped) local part. `chantypes` are the channel prefixes (`#&`).
 pub fn parse(local: &str, chantypes: &str) -> Result<Address, BridgeError> {
     let Some((name, network)) = local.split_once('%') else {
+        let valid = !local.is_empty()
+            && !local.starts_with(|c| chantypes.contains(c))
+            && !local
+                .chars()
+                .any(|c| c.is_control() || c == ' ' || c == ',');
+        if valid {
+            return Ok(Address::Network {
+                network: local.to_lowercase(),
+            });
+        }
         return Err(BridgeError::InvalidAddress(format!(
             "'{local}' has no %network part; {HINT}"
         )));
@@ -60,7 +76,9 @@ impl Address {
     /// The network name.
     pub fn network(&self) -> &str {
         match self {
-            Address::Channel { network, .. } | Address::User { network, .. } => network,
+            Address::Channel { network, .. }
+            | Address::User { network, .. }
+            | Address::Network { network } => network,
         }
     }
 
@@ -69,6 +87,7 @@ impl Address {
         match self {
             Address::Channel { channel, network } => Chat::Group(group_id(channel, network)),
             Address::User { nick, network } => Chat::Direct(user_id(nick, network)),
+            Address::Network { network } => Chat::Direct(UserId::new(network.clone())),
         }
     }
 
@@ -129,7 +148,14 @@ mod tests {
 
     #[test]
     fn malformed_addresses_say_what_is_expected() {
+        assert_eq!(
+            parse("Libera", "#&").unwrap(),
+            Address::Network {
+                network: "libera".into()
+            }
+        );
         for bad in [
+            "a b",
             "#chan",
             "%net",
             "#chan%",

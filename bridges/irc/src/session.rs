@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_bridge::{
-    Availability, BridgeError, CancellationToken, Chat, EventSink, GroupId, JoinRequest, LoginData,
-    OutgoingMessage, PresenceUpdate, Sent, Session,
+    Availability, BridgeError, CancellationToken, Chat, EventSink, GroupId, GroupListing,
+    JoinRequest, LoginData, OutgoingMessage, PresenceUpdate, Sent, Session,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
@@ -48,7 +48,9 @@ impl IrcSession {
     ) -> Self {
         let nick = data
             .get("nick")
-            .cloned()
+            .or(data.get("display_name"))
+            .map(|n| valid_nick(n))
+            .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "switchboard".into());
         Self {
             identity: Identity {
@@ -167,11 +169,23 @@ impl IrcSession {
     fn channel(group: &GroupId) -> Result<(String, String), BridgeError> {
         match Address::from_chat(&Chat::Group(group.clone()))? {
             Address::Channel { channel, network } => Ok((channel, network)),
-            Address::User { .. } => Err(BridgeError::InvalidAddress(format!(
-                "{group} is not a channel"
-            ))),
+            Address::User { .. } | Address::Network { .. } => Err(BridgeError::InvalidAddress(
+                format!("{group} is not a channel"),
+            )),
         }
     }
+}
+
+/// `name` as an IRC nick: only the characters nicks may hold, not starting with a digit
+/// or `-`, at most 30 bytes.
+fn valid_nick(name: &str) -> String {
+    let nick: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "_-[]\\`^{}|".contains(*c))
+        .take(30)
+        .collect();
+    nick.trim_start_matches(|c: char| c.is_ascii_digit() || c == '-')
+        .to_string()
 }
 
 /// Wraps the session so `Arc<Self>` methods can be used from the trait.
@@ -192,6 +206,9 @@ impl Session for Handle {
         let (target, network) = match &address {
             Address::Channel { channel, network } => (channel.clone(), network.clone()),
             Address::User { nick, network } => (nick.clone(), network.clone()),
+            // Messages to the network itself are raw IRC commands, one per line (biboumi's
+            // way to WHOIS or talk to services); each line stays one line.
+            Address::Network { network } => (String::new(), network.clone()),
         };
         let tx = match &address {
             Address::Channel { .. } => {
@@ -205,9 +222,28 @@ impl Session for Handle {
                     }
                 }
             }
-            Address::User { .. } => self.0.connection(&network, &self.0.identity.nick)?,
+            Address::User { .. } | Address::Network { .. } => {
+                self.0.connection(&network, &self.0.identity.nick)?
+            }
         };
         let (done, written) = oneshot::channel();
+        if let Address::Network { .. } = address {
+            IrcSession::send(
+                &tx,
+                Command::Raw {
+                    text: msg.content.text,
+                    done,
+                },
+            )
+            .await?;
+            written.await.map_err(|_| {
+                BridgeError::Transient(format!("the connection to {network} was lost"))
+            })??;
+            return Ok(Sent {
+                id: None,
+                timestamp: None,
+            });
+        }
         IrcSession::send(
             &tx,
             Command::Say {
@@ -293,6 +329,26 @@ impl Session for Handle {
         .await
     }
 
+    async fn list_groups(&self, service: &Chat) -> Result<Vec<GroupListing>, BridgeError> {
+        let Address::Network { network } = Address::from_chat(service)? else {
+            return Err(BridgeError::Unsupported(
+                "channel lists of anything but a network",
+            ));
+        };
+        let tx = self.0.connection(&network, &self.0.identity.nick)?;
+        let (done, listed) = oneshot::channel();
+        IrcSession::send(&tx, Command::List { done }).await?;
+        match tokio::time::timeout(Duration::from_secs(30), listed).await {
+            Ok(Ok(list)) => Ok(list),
+            Ok(Err(_)) => Err(BridgeError::Transient(format!(
+                "the connection to {network} was lost"
+            ))),
+            Err(_) => Err(BridgeError::Transient(format!(
+                "{network} sent no channel list within 30 s"
+            ))),
+        }
+    }
+
     async fn change_nick(&self, group: &GroupId, nick: &str) -> Result<(), BridgeError> {
         let (_, network) = IrcSession::channel(group)?;
         let tx = self.0.connection(&network, &self.0.identity.nick)?;
@@ -341,5 +397,20 @@ impl Session for Handle {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_nick;
+
+    #[test]
+    fn names_become_valid_nicks() {
+        assert_eq!(valid_nick("alice"), "alice");
+        assert_eq!(valid_nick("bob.smith+irc"), "bobsmithirc");
+        assert_eq!(valid_nick("42-answer"), "answer");
+        assert_eq!(valid_nick("ünïcode"), "ncode");
+        assert_eq!(valid_nick(&"x".repeat(40)).len(), 30);
+        assert_eq!(valid_nick("---"), "");
     }
 }

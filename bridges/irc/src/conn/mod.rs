@@ -11,7 +11,7 @@ use io::{LineReader, Throttle};
 use state::{Action, ConnState};
 use std::time::Duration;
 use switchboard_bridge::{
-    BridgeError, EventSink, LeaveReason, RemoteEvent, SessionState, TextKind,
+    BridgeError, EventSink, GroupListing, LeaveReason, RemoteEvent, SessionState, TextKind,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
@@ -55,6 +55,18 @@ pub enum Command {
         channel: String,
         /// The topic.
         topic: String,
+    },
+    /// Raw IRC command lines from the user (to the network JID); `done` hears when written.
+    Raw {
+        /// The lines.
+        text: String,
+        /// Written (or why not).
+        done: oneshot::Sender<Result<(), BridgeError>>,
+    },
+    /// The channel list (LIST), once registered.
+    List {
+        /// Where the list goes.
+        done: oneshot::Sender<Vec<GroupListing>>,
     },
     /// Change our nick (network-wide).
     Nick {
@@ -197,7 +209,11 @@ fn refuse_waiting(
             Command::Say { done, .. } => {
                 let _ = done.send(Err(error.clone()));
             }
-            Command::Part { .. }
+            Command::Raw { done, .. } => {
+                let _ = done.send(Err(error.clone()));
+            }
+            Command::List { .. }
+            | Command::Part { .. }
             | Command::Topic { .. }
             | Command::Nick { .. }
             | Command::Kick { .. }
@@ -272,6 +288,9 @@ async fn session(
                         Action::Send { line, urgent: false } => throttle.push(line),
                         Action::Registered => {
                             let _ = events.emit(RemoteEvent::State(SessionState::Connected)).await;
+                            if !state.listing.is_empty() {
+                                throttle.push("LIST".into());
+                            }
                             for (chan, key) in &state.wanted {
                                 throttle.push(join_line(chan, key.as_deref()));
                             }
@@ -312,6 +331,25 @@ fn apply(command: Command, state: &mut ConnState, throttle: &mut Throttle) {
             state.wanted.remove(&channel.to_lowercase());
             let reason = text::sanitize(reason.as_deref().unwrap_or(""));
             throttle.push(format!("PART {channel} :{reason}"));
+        }
+        Command::Raw { text: lines, done } => {
+            if !state.registered {
+                let _ = done.send(Err(BridgeError::Transient(format!(
+                    "not connected to {} yet",
+                    state.network
+                ))));
+                return;
+            }
+            for line in text::lines(&lines) {
+                throttle.push(line);
+            }
+            throttle.notify_when_sent(done);
+        }
+        Command::List { done } => {
+            if state.registered && state.listing.is_empty() {
+                throttle.push("LIST".into());
+            }
+            state.listing.push(done);
         }
         Command::Nick { nick } => {
             let nick = text::sanitize(&nick).replace(' ', "");

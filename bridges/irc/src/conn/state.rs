@@ -8,9 +8,10 @@ use crate::text::{self, Ctcp, Fallback};
 use irc_proto::{CapSubCommand, Command, Message, Prefix};
 use std::collections::{HashMap, HashSet};
 use switchboard_bridge::{
-    BridgeError, Chat, IncomingMessage, MembershipChange, MessageContent, Occupant, RemoteEvent,
-    Sender, TextKind,
+    BridgeError, Chat, GroupListing, IncomingMessage, MembershipChange, MessageContent, Occupant,
+    RemoteEvent, Sender, TextKind,
 };
+use tokio::sync::oneshot;
 
 /// Capabilities requested when the server offers them.
 pub const WANTED_CAPS: &[&str] = &[
@@ -89,6 +90,12 @@ pub struct ConnState {
     offered: Vec<String>,
     /// How non-UTF-8 bytes are read.
     pub fallback: Fallback,
+    /// Who waits for the channel list (LIST) in progress.
+    pub listing: Vec<oneshot::Sender<Vec<GroupListing>>>,
+    /// The channel list so far.
+    pub(super) listed: Vec<GroupListing>,
+    /// The message of the day so far.
+    pub(super) motd: Vec<String>,
 }
 
 impl ConnState {
@@ -107,6 +114,9 @@ impl ConnState {
             caps: HashSet::new(),
             offered: Vec::new(),
             fallback,
+            listing: Vec::new(),
+            listed: Vec::new(),
+            motd: Vec::new(),
         }
     }
 
@@ -169,8 +179,13 @@ impl ConnState {
                     by: nick,
                 }));
             }
-            Command::PRIVMSG(target, body) => self.text(nick, &target, &body, false, &mut out),
-            Command::NOTICE(target, body) => self.text(nick, &target, &body, true, &mut out),
+            Command::PRIVMSG(target, body) if nick.is_some() => {
+                self.text(nick, &target, &body, false, &mut out)
+            }
+            Command::NOTICE(target, body) if nick.is_some() => {
+                self.text(nick, &target, &body, true, &mut out)
+            }
+            Command::NOTICE(_, body) => out.push(self.network_notice(&body)),
             Command::ChannelMODE(chan, modes) => self.modes(&chan, modes, &mut out),
             _ => {}
         }
@@ -266,6 +281,29 @@ impl ConnState {
             txn: None,
             timestamp: None,
         })));
+    }
+}
+
+impl ConnState {
+    /// A notice from the server itself, as a message from the network's JID.
+    pub(super) fn network_notice(&self, text: &str) -> Action {
+        let network = switchboard_bridge::UserId::new(self.network.clone());
+        Action::Emit(RemoteEvent::Message(IncomingMessage {
+            id: None,
+            chat: Chat::Direct(network.clone()),
+            sender: Sender {
+                user: network,
+                display_name: None,
+                is_self: false,
+            },
+            content: MessageContent {
+                text: text::strip_formatting(text),
+                kind: TextKind::Notice,
+                subject: None,
+            },
+            txn: None,
+            timestamp: None,
+        }))
     }
 }
 

@@ -4,7 +4,7 @@ use super::{group_id, Action, ConnState};
 use crate::ranks::{ChanModes, Prefixes};
 use crate::text;
 use irc_proto::Response;
-use switchboard_bridge::{BridgeError, RemoteEvent};
+use switchboard_bridge::{BridgeError, GroupListing, RemoteEvent};
 
 impl ConnState {
     pub(super) fn numeric(&mut self, resp: Response, args: Vec<String>, out: &mut Vec<Action>) {
@@ -24,6 +24,33 @@ impl ConnState {
                     } else if let Some(v) = token.strip_prefix("CHANTYPES=") {
                         self.chantypes = v.to_string();
                     }
+                }
+            }
+            Response::RPL_LIST => {
+                let name = arg(1);
+                self.listed.push(GroupListing {
+                    group: group_id(&name, &self.network),
+                    members: arg(2).parse().ok(),
+                    topic: text::strip_formatting(&arg(3)),
+                    name,
+                });
+            }
+            Response::RPL_LISTEND => {
+                let listed = std::mem::take(&mut self.listed);
+                for waiter in self.listing.drain(..) {
+                    let _ = waiter.send(listed.clone());
+                }
+            }
+            Response::RPL_MOTDSTART => self.motd.clear(),
+            Response::RPL_MOTD => {
+                let line = arg(1);
+                self.motd
+                    .push(line.strip_prefix("- ").unwrap_or(&line).to_string());
+            }
+            Response::RPL_ENDOFMOTD => {
+                let motd = std::mem::take(&mut self.motd).join("\n");
+                if !motd.is_empty() {
+                    out.push(self.network_notice(&motd));
                 }
             }
             Response::RPL_TOPIC => {
