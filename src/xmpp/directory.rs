@@ -16,7 +16,7 @@ pub fn page(
     rsm: Option<&SetQuery>,
     jid_of: impl Fn(&GroupId) -> Option<Jid>,
 ) -> DiscoItemsResult {
-    listings.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    listings.sort_by_cached_key(|l| l.name.to_lowercase());
     let count = listings.len();
     let max = rsm.and_then(|r| r.max).unwrap_or(PAGE).min(PAGE);
     let position = |id: &str| listings.iter().position(|l| l.group.as_str() == id);
