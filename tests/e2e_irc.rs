@@ -719,3 +719,96 @@ fn the_network_jid_lists_channels_shows_the_motd_and_takes_raw_commands() {
         l.is_message("alice", "carol", "raw hello")
     });
 }
+
+#[test]
+fn per_network_settings_with_a_nickserv_password() {
+    let rig = rig("irc-configure");
+    let nickserv = IrcClient::connect(rig.ircd.port(), "NickServ");
+    let alice = rig.user("alice");
+    let net = format!("127.0.0.1@{IRC}");
+    let commands = "http://jabber.org/protocol/commands";
+
+    let list = alice.iq(
+        &format!("<iq type='get' id='c0' to='{net}'><query xmlns='http://jabber.org/protocol/disco#items' node='{commands}'/></iq>"),
+        "c0",
+        T,
+    );
+    assert!(
+        String::from(&list).contains("node=\"configure\"")
+            || String::from(&list).contains("node='configure'"),
+        "{}",
+        String::from(&list)
+    );
+    let form = alice.iq(&format!("<iq type='set' id='c1' to='{net}'><command xmlns='{commands}' node='configure' action='execute'/></iq>"), "c1", T);
+    let cmd = form.get_child("command", commands).expect("a command");
+    assert_eq!(cmd.attr("status"), Some("executing"));
+    let sid = cmd.attr("sessionid").unwrap().to_string();
+    let done = alice.iq(
+        &format!(
+            "<iq type='set' id='c2' to='{net}'><command xmlns='{commands}' node='configure' sessionid='{sid}'>\
+             <x xmlns='jabber:x:data' type='submit'><field var='nick'><value>ali</value></field>\
+             <field var='nickserv_password'><value>s3cret</value></field></x></command></iq>"
+        ),
+        "c2",
+        T,
+    );
+    assert_eq!(
+        done.get_child("command", commands)
+            .and_then(|c| c.attr("status")),
+        Some("completed"),
+        "{}",
+        String::from(&done)
+    );
+
+    // A bad nick is refused with a clear error.
+    let bad = alice.iq(
+        &format!(
+            "<iq type='set' id='c3' to='{net}'><command xmlns='{commands}' node='configure'>\
+             <x xmlns='jabber:x:data' type='submit'><field var='nick'><value>bad nick!</value></field></x></command></iq>"
+        ),
+        "c3",
+        T,
+    );
+    assert_eq!(
+        error_condition(&bad).as_deref(),
+        Some("not-acceptable"),
+        "{}",
+        String::from(&bad)
+    );
+
+    // The next connection uses them: the configured nick (210: not the one asked), and
+    // IDENTIFY to NickServ.
+    let r = room("#conf");
+    alice.send(&format!(
+        "<presence to='{r}/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>"
+    ));
+    let own = alice.expect(T, "the self-presence as ali", |s| {
+        s.attr("from") == Some(&format!("{r}/ali")) && statuses(s).contains(&"110".to_string())
+    });
+    assert!(
+        statuses(&own).contains(&"210".to_string()),
+        "{}",
+        String::from(&own)
+    );
+    nickserv.expect(T, "IDENTIFY", |l| {
+        l.is_message("ali", "NickServ", "IDENTIFY s3cret")
+    });
+
+    // The form shows the nick again, never the password; nothing logged it.
+    let again = alice.iq(
+        &format!(
+            "<iq type='set' id='c4' to='{net}'><command xmlns='{commands}' node='configure'/></iq>"
+        ),
+        "c4",
+        T,
+    );
+    let xml = String::from(&again);
+    assert!(
+        xml.contains("<value>ali</value>") && !xml.contains("s3cret"),
+        "{xml}"
+    );
+    assert!(
+        !rig.gw.log().contains("s3cret"),
+        "the password must not be logged"
+    );
+}

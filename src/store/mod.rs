@@ -96,6 +96,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// A per-user setting.
     async fn setting(&self, login: &LoginId, key: &str) -> Result<Option<String>, StoreError>;
+    /// A user's settings whose key starts with `prefix`, as (key, value).
+    async fn settings(
+        &self,
+        login: &LoginId,
+        prefix: &str,
+    ) -> Result<Vec<(String, String)>, StoreError>;
     /// Sets a per-user setting.
     async fn put_setting(&self, login: &LoginId, key: &str, value: &str) -> Result<(), StoreError>;
 

@@ -217,6 +217,24 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn settings(
+        &self,
+        login: &LoginId,
+        prefix: &str,
+    ) -> Result<Vec<(String, String)>, Error> {
+        let (login, prefix) = (login.to_string(), prefix.to_string());
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT key, value FROM settings WHERE login_id = ?1 AND substr(key, 1, length(?2)) = ?2 ORDER BY key",
+            )?;
+            let rows = stmt
+                .query_map(params![login, prefix], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
     async fn put_setting(&self, login: &LoginId, key: &str, value: &str) -> Result<(), Error> {
         let (login, key, value) = (login.to_string(), key.to_string(), value.to_string());
         self.with(move |c| {

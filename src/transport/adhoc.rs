@@ -1,10 +1,12 @@
 //! XEP-0050 ad-hoc commands on the transport JID: which a user may see, and running them.
 
-use super::iq::{unsupported, Answer};
+use super::iq::{storage_error, unsupported, Answer};
 use super::Transport;
-use crate::xmpp::adhoc;
+use crate::xmpp::{adhoc, register};
 use minidom::Element;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use switchboard_bridge::{BridgeError, FieldKind, FormValues, LoginId, Session};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
 
@@ -111,5 +113,144 @@ impl Transport {
             ),
         ];
         (note, fields)
+    }
+}
+
+/// The settings key under which a command's values on an address are kept.
+fn command_key(node: &str, local: &str) -> String {
+    format!("command:{node}:{local}")
+}
+
+impl Transport {
+    /// disco#items of the commands node on a foreign address.
+    pub(super) fn contact_commands(&self, to: &Jid, local: &str) -> Answer {
+        let forms = match self.connector.parse_address(local) {
+            Ok(chat) => self.connector.commands_for(&chat),
+            Err(e) => return Answer::Bridge(e),
+        };
+        let items = forms
+            .iter()
+            .map(|f| xmpp_parsers::disco::Item {
+                jid: to.clone(),
+                node: Some(f.node.to_string()),
+                name: Some(f.name.clone()),
+            })
+            .collect();
+        Answer::Result(Some(
+            xmpp_parsers::disco::DiscoItemsResult {
+                node: Some(crate::xmpp::ns::COMMANDS.to_string()),
+                items,
+                rsm: None,
+            }
+            .into(),
+        ))
+    }
+
+    /// A settings command on a foreign address: the form first, then the values, which are
+    /// applied, stored, and applied again whenever the user's session opens.
+    pub(super) async fn contact_command(
+        self: &Arc<Self>,
+        from: &Jid,
+        local: &str,
+        payload: &Element,
+    ) -> Answer {
+        let request = match adhoc::parse_request(payload) {
+            Ok(r) => r,
+            Err(text) => {
+                return Answer::Error(ErrorType::Modify, DefinedCondition::BadRequest, text)
+            }
+        };
+        let chat = match self.connector.parse_address(local) {
+            Ok(chat) => chat,
+            Err(e) => return Answer::Bridge(e),
+        };
+        let Some(form) = self
+            .connector
+            .commands_for(&chat)
+            .into_iter()
+            .find(|f| f.node == request.node)
+        else {
+            return Answer::Error(
+                ErrorType::Cancel,
+                DefinedCondition::ItemNotFound,
+                format!("no command '{}' here", request.node),
+            );
+        };
+        let login = match self.login_for(&from.to_bare()).await {
+            Ok(login) => login,
+            Err(e) => return Answer::Bridge(e),
+        };
+        let session_id = request
+            .session
+            .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
+        if request.action == "cancel" {
+            return Answer::Result(Some(adhoc::canceled(form.node, &session_id)));
+        }
+        let key = command_key(form.node, local);
+        let mut current: FormValues = match self.store.setting(&login, &key).await {
+            Ok(Some(json)) => serde_json::from_str(&json).unwrap_or_default(),
+            Ok(None) => FormValues::new(),
+            Err(e) => return storage_error(e),
+        };
+        let submitted = match adhoc::submitted(payload) {
+            None => return Answer::Result(Some(adhoc::form_stage(&session_id, &form, &current))),
+            Some(Err(text)) => {
+                return Answer::Error(ErrorType::Modify, DefinedCondition::BadRequest, text)
+            }
+            Some(Ok(values)) => values,
+        };
+        if let Err(text) = register::check_fields(&form.fields, &submitted) {
+            return Answer::Error(ErrorType::Modify, DefinedCondition::NotAcceptable, text);
+        }
+        // An empty secret keeps the one stored (forms never show secrets back).
+        for (name, value) in submitted {
+            let secret = form
+                .fields
+                .iter()
+                .any(|f| f.name == name && f.kind == FieldKind::Secret);
+            if !(secret && value.is_empty()) {
+                current.insert(name, value);
+            }
+        }
+        let Some(session) = self.session_of(&login) else {
+            return Answer::Bridge(BridgeError::NotLoggedIn);
+        };
+        if let Err(e) = session.configure(&chat, form.node, &current).await {
+            return Answer::Bridge(e);
+        }
+        let json = serde_json::to_string(&current).unwrap_or_default();
+        if let Err(e) = self.store.put_setting(&login, &key, &json).await {
+            return storage_error(e);
+        }
+        tracing::info!(domain = %self.domain, login = %login, node = form.node, "Settings saved");
+        Answer::Result(Some(adhoc::completed(
+            form.node,
+            &session_id,
+            "Saved.",
+            &[],
+        )))
+    }
+
+    /// Applies every stored settings command to a session that just opened.
+    pub(super) async fn replay_commands(&self, login: &LoginId, session: &Arc<dyn Session>) {
+        let stored = match self.store.settings(login, "command:").await {
+            Ok(stored) => stored,
+            Err(e) => return tracing::warn!(error = %e, "Cannot read stored settings"),
+        };
+        for (key, json) in stored {
+            let Some((node, local)) = key.strip_prefix("command:").and_then(|k| k.split_once(':'))
+            else {
+                continue;
+            };
+            let (Ok(chat), Ok(values)) = (
+                self.connector.parse_address(local),
+                serde_json::from_str::<FormValues>(&json),
+            ) else {
+                continue;
+            };
+            if let Err(e) = session.configure(&chat, node, &values).await {
+                tracing::warn!(login = %login, node, error = %e, "Stored settings no longer apply");
+            }
+        }
     }
 }

@@ -55,6 +55,9 @@ impl Transport {
             (Target::Contact { local, .. }, false) => {
                 self.contact_get(&from, local, &payload).await
             }
+            (Target::Contact { local, .. }, true) if payload.is("command", COMMANDS) => {
+                self.contact_command(&from, local, &payload).await
+            }
             (Target::Contact { local, .. }, true) if payload.is("query", MUC_ADMIN) => {
                 self.muc_admin(&from, local, &payload).await
             }
@@ -225,6 +228,16 @@ impl Transport {
             ));
         }
         if payload.is("query", ns::DISCO_ITEMS) {
+            let node = DiscoItemsQuery::try_from(payload.clone())
+                .ok()
+                .and_then(|q| q.node);
+            if node.as_deref() == Some(COMMANDS) {
+                let to = Jid::new(&format!("{}@{}", escape(local), self.domain));
+                return match to {
+                    Ok(to) => self.contact_commands(&to, local),
+                    Err(_) => unsupported("commands here"),
+                };
+            }
             return self.directory(from, &chat, payload).await;
         }
         unsupported(&format!("<{} xmlns='{}'/>", payload.name(), payload.ns()))
@@ -332,7 +345,7 @@ impl Transport {
     }
 }
 
-fn storage_error(e: crate::error::Error) -> Answer {
+pub(super) fn storage_error(e: crate::error::Error) -> Answer {
     tracing::error!(error = %e, "Storage failed");
     Answer::Error(
         ErrorType::Wait,

@@ -22,11 +22,14 @@ impl Transport {
             topic_by,
         } = joined;
         let key = (login.clone(), group.clone());
+        let mut nick_changed = nick_changed;
         let to: Vec<Jid> = {
             let mut rooms = self.rooms();
             let Some(room) = rooms.get_mut(&key) else {
                 return;
             };
+            // The network (or the user's settings) chose another nick than the one asked.
+            nick_changed |= !room.nick.is_empty() && !room.nick.eq_ignore_ascii_case(&nick);
             room.joined = true;
             room.nick = nick;
             room.occupants = occupants.into_iter().map(|o| (o.nick, o.rank)).collect();

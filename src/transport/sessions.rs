@@ -153,6 +153,7 @@ impl Transport {
                 state: SessionState::Connecting,
             },
         );
+        self.replay_commands(&reg.login, &session).await;
         self.tasks.spawn(session.clone().run(cancel.clone()));
         self.tasks.spawn(outbox::worker(
             self.clone(),

@@ -7,6 +7,7 @@
 use super::form::{data_form, field, set_attr, text_el};
 use super::ns::COMMANDS;
 use minidom::Element;
+use switchboard_bridge::{CommandForm, FieldKind, FormValues};
 use xmpp_parsers::data_forms::{DataFormType, FieldType};
 use xmpp_parsers::disco::{DiscoInfoResult, DiscoItemsResult, Identity, Item};
 use xmpp_parsers::jid::Jid;
@@ -111,6 +112,48 @@ pub fn completed(
     cmd
 }
 
+/// The first stage of a settings command: a form with the current values (never secrets).
+pub fn form_stage(session: &str, form: &CommandForm, current: &FormValues) -> Element {
+    let mut cmd = Element::bare("command", COMMANDS);
+    set_attr(&mut cmd, "node", form.node);
+    set_attr(&mut cmd, "sessionid", session);
+    set_attr(&mut cmd, "status", "executing");
+    let mut actions = Element::bare("actions", COMMANDS);
+    set_attr(&mut actions, "execute", "complete");
+    actions.append_child(Element::bare("complete", COMMANDS));
+    cmd.append_child(actions);
+    let fields = form
+        .fields
+        .iter()
+        .map(|f| {
+            let (type_, value) = match f.kind {
+                FieldKind::Text => (
+                    FieldType::TextSingle,
+                    current.get(f.name).map(String::as_str),
+                ),
+                FieldKind::Secret => (FieldType::TextPrivate, None),
+                FieldKind::Flag => (FieldType::Boolean, current.get(f.name).map(String::as_str)),
+            };
+            field(f.name, type_, f.label, f.required, value)
+        })
+        .collect();
+    let x = data_form(
+        DataFormType::Form,
+        "",
+        Some(&form.name),
+        Some(&form.instructions),
+        fields,
+    );
+    cmd.append_child(x.into());
+    cmd
+}
+
+/// The values of a submitted form in a command, if the command carries one.
+pub fn submitted(command: &Element) -> Option<Result<FormValues, String>> {
+    let x = command.get_child("x", ns::DATA_FORMS)?;
+    Some(crate::xmpp::register::form_values(x))
+}
+
 /// The answer to `action='cancel'`.
 pub fn canceled(node: &str, session: &str) -> Element {
     let mut cmd = Element::bare("command", COMMANDS);
@@ -135,6 +178,55 @@ mod tests {
             "<query xmlns='http://jabber.org/protocol/disco#items' node='http://jabber.org/protocol/commands'>\
              <item jid='echo.test' name='Gateway status' node='status'/></query>"
         );
+    }
+
+    #[test]
+    fn settings_forms_show_values_but_not_secrets_and_read_submissions() {
+        use switchboard_bridge::FormField;
+        let form = CommandForm {
+            node: "configure",
+            name: "Settings".into(),
+            instructions: "Set them.".into(),
+            fields: vec![
+                FormField {
+                    name: "nick",
+                    label: "Nick",
+                    kind: FieldKind::Text,
+                    required: false,
+                },
+                FormField {
+                    name: "pw",
+                    label: "Password",
+                    kind: FieldKind::Secret,
+                    required: false,
+                },
+            ],
+        };
+        let current = FormValues::from([
+            ("nick".into(), "ann".into()),
+            ("pw".into(), "hunter2".into()),
+        ]);
+        let xml = element_xml(form_stage("s1", &form, &current));
+        assert!(
+            xml.contains("status='executing'")
+                && xml.contains("<actions execute='complete'><complete/></actions>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<value>ann</value>") && !xml.contains("hunter2"),
+            "{xml}"
+        );
+        let submit: Element = "<command xmlns='http://jabber.org/protocol/commands' node='configure' sessionid='s1'>\
+            <x xmlns='jabber:x:data' type='submit'><field var='nick'><value>bob</value></field></x></command>".parse().unwrap();
+        assert_eq!(
+            submitted(&submit).unwrap().unwrap(),
+            FormValues::from([("nick".into(), "bob".into())])
+        );
+        let bare: Element =
+            "<command xmlns='http://jabber.org/protocol/commands' node='configure'/>"
+                .parse()
+                .unwrap();
+        assert!(submitted(&bare).is_none());
     }
 
     #[test]

@@ -87,17 +87,7 @@ pub fn parse_submission(query: &Element) -> Result<Submission, String> {
         return Ok(Submission::Remove);
     }
     if let Some(x) = query.get_child("x", ns::DATA_FORMS) {
-        let form = DataForm::try_from(x.clone()).map_err(|e| format!("bad data form: {e}"))?;
-        if form.type_ != DataFormType::Submit {
-            return Err("the data form must be of type 'submit'".into());
-        }
-        let values = form
-            .fields
-            .into_iter()
-            .filter(|f| f.var.as_deref().is_some_and(|v| v != "FORM_TYPE"))
-            .filter_map(|f| Some((f.var?, f.values.into_iter().next().unwrap_or_default())))
-            .collect();
-        return Ok(Submission::Values(values));
+        return form_values(x).map(Submission::Values);
     }
     let values = query
         .children()
@@ -107,17 +97,36 @@ pub fn parse_submission(query: &Element) -> Result<Submission, String> {
     Ok(Submission::Values(values))
 }
 
+/// The values of a submitted data form (`<x type='submit'>`), by field name.
+pub fn form_values(x: &Element) -> Result<FormValues, String> {
+    let form = DataForm::try_from(x.clone()).map_err(|e| format!("bad data form: {e}"))?;
+    if form.type_ != DataFormType::Submit {
+        return Err("the data form must be of type 'submit'".into());
+    }
+    Ok(form
+        .fields
+        .into_iter()
+        .filter(|f| f.var.as_deref().is_some_and(|v| v != "FORM_TYPE"))
+        .filter_map(|f| Some((f.var?, f.values.into_iter().next().unwrap_or_default())))
+        .collect())
+}
+
 /// Checks submitted values against the form: required fields present, nothing unknown.
 pub fn check_values(form: &RegistrationForm, values: &FormValues) -> Result<(), String> {
-    for f in &form.fields {
+    check_fields(&form.fields, values)
+}
+
+/// [`check_values`] for any list of fields.
+pub fn check_fields(
+    fields: &[switchboard_bridge::FormField],
+    values: &FormValues,
+) -> Result<(), String> {
+    for f in fields {
         if f.required && values.get(f.name).is_none_or(|v| v.trim().is_empty()) {
             return Err(format!("the field '{}' ({}) is required", f.name, f.label));
         }
     }
-    if let Some(unknown) = values
-        .keys()
-        .find(|k| !form.fields.iter().any(|f| f.name == *k))
-    {
+    if let Some(unknown) = values.keys().find(|k| !fields.iter().any(|f| f.name == *k)) {
         return Err(format!("unknown field '{unknown}'"));
     }
     Ok(())

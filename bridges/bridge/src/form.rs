@@ -42,3 +42,17 @@ pub type FormValues = BTreeMap<String, String>;
 /// What a bridge keeps of a registration: the validated values, persisted by the core and
 /// handed back when a session opens.
 pub type LoginData = BTreeMap<String, String>;
+
+/// A settings form a network offers on one of its addresses (an ad-hoc command), e.g.
+/// per-network settings of an IRC user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandForm {
+    /// The command node (`configure`).
+    pub node: &'static str,
+    /// Its human name.
+    pub name: String,
+    /// Shown above the form.
+    pub instructions: String,
+    /// The fields.
+    pub fields: Vec<FormField>,
+}

@@ -26,7 +26,7 @@ pub use error::BridgeError;
 pub use event::{
     Envelope, IncomingMessage, LeaveReason, MembershipChange, RemoteEvent, Sender, SessionState,
 };
-pub use form::{FieldKind, FormField, FormValues, LoginData, RegistrationForm};
+pub use form::{CommandForm, FieldKind, FormField, FormValues, LoginData, RegistrationForm};
 pub use group::{GroupListing, JoinRequest, Occupant, Rank};
 pub use ids::{Chat, GroupId, LoginId, MessageId, TxnId, UserId};
 pub use sink::{EventSink, SinkClosed};

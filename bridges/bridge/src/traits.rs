@@ -62,6 +62,11 @@ pub trait Connector: Send + Sync + 'static {
         None
     }
 
+    /// Settings forms the network offers on an address (ad-hoc commands on its JID).
+    fn commands_for(&self, _chat: &Chat) -> Vec<crate::CommandForm> {
+        Vec::new()
+    }
+
     /// Opens a session for a login. Must not do slow I/O: connecting happens in
     /// [`Session::run`], which reports progress as events.
     async fn open_session(
@@ -128,6 +133,17 @@ pub trait Session: Send + Sync + 'static {
     /// The groups a network (or service) lists, for disco#items on its JID.
     async fn list_groups(&self, _service: &Chat) -> Result<Vec<crate::GroupListing>, BridgeError> {
         Err(BridgeError::Unsupported("group directories"))
+    }
+
+    /// Applies a settings form (see [`Connector::commands_for`]). The core stores the
+    /// values and applies them again whenever the session opens.
+    async fn configure(
+        &self,
+        _chat: &Chat,
+        _node: &str,
+        _values: &crate::FormValues,
+    ) -> Result<(), BridgeError> {
+        Err(BridgeError::Unsupported("settings"))
     }
 
     /// The user unregistered: invalidate foreign credentials where the network has any.

@@ -14,12 +14,15 @@ pub mod text;
 
 pub use config::IrcConfig;
 
+/// The node of the per-network settings command on `net@irc.example.org`.
+pub const CONFIGURE: &str = "configure";
+
 use async_trait::async_trait;
 use session::{Handle, IrcSession, NetworkCounts};
 use std::sync::Arc;
 use switchboard_bridge::{
-    BridgeError, Capabilities, Chat, Connector, EventSink, FieldKind, FormField, FormValues,
-    GroupId, LoginData, LoginId, NetworkInfo, RegistrationForm, Session,
+    BridgeError, Capabilities, Chat, CommandForm, Connector, EventSink, FieldKind, FormField,
+    FormValues, GroupId, LoginData, LoginId, NetworkInfo, RegistrationForm, Session,
 };
 
 /// The IRC transport.
@@ -105,6 +108,40 @@ impl Connector for IrcConnector {
             Chat::Group(g) => g.as_str().to_string(),
             Chat::Direct(u) => u.as_str().to_string(),
         }
+    }
+
+    fn commands_for(&self, chat: &Chat) -> Vec<CommandForm> {
+        let Ok(address::Address::Network { network }) = address::Address::from_chat(chat) else {
+            return Vec::new();
+        };
+        let field = |name, label, kind| FormField {
+            name,
+            label,
+            kind,
+            required: false,
+        };
+        vec![CommandForm {
+            node: CONFIGURE,
+            name: format!("Settings for {network}"),
+            instructions: "Used from the next connection to this network. Passwords are stored \
+                           and never shown again; leave them empty to keep them."
+                .into(),
+            fields: vec![
+                field("nick", "Nick", FieldKind::Text),
+                field("username", "User name", FieldKind::Text),
+                field("realname", "Real name", FieldKind::Text),
+                field(
+                    "sasl_password",
+                    "SASL password (account: the nick)",
+                    FieldKind::Secret,
+                ),
+                field(
+                    "nickserv_password",
+                    "NickServ password (sent with IDENTIFY)",
+                    FieldKind::Secret,
+                ),
+            ],
+        }]
     }
 
     fn occupant_chat(&self, group: &GroupId, nick: &str) -> Option<Chat> {

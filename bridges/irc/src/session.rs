@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_bridge::{
-    Availability, BridgeError, CancellationToken, Chat, EventSink, GroupId, GroupListing,
-    JoinRequest, LoginData, OutgoingMessage, PresenceUpdate, Sent, Session,
+    Availability, BridgeError, CancellationToken, Chat, EventSink, FormValues, GroupId,
+    GroupListing, JoinRequest, LoginData, OutgoingMessage, PresenceUpdate, Sent, Session,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
@@ -32,6 +32,8 @@ pub struct IrcSession {
     identity: Identity,
     events: EventSink,
     conns: Mutex<HashMap<String, Conn>>,
+    /// Per-network settings from the `configure` command, by network name.
+    settings: Mutex<HashMap<String, FormValues>>,
     counts: NetworkCounts,
     channel_total: AtomicUsize,
     stop: CancellationToken,
@@ -58,6 +60,8 @@ impl IrcSession {
                     .get("username")
                     .cloned()
                     .unwrap_or_else(|| "switchboard".into()),
+                sasl_password: None,
+                nickserv_password: None,
                 realname: data
                     .get("realname")
                     .cloned()
@@ -67,6 +71,7 @@ impl IrcSession {
             config,
             events,
             conns: Mutex::new(HashMap::new()),
+            settings: Mutex::new(HashMap::new()),
             counts,
             channel_total: AtomicUsize::new(0),
             stop: CancellationToken::new(),
@@ -103,6 +108,21 @@ impl IrcSession {
         let (tx, rx) = mpsc::channel(1024);
         let mut who = self.identity.clone();
         who.nick = crate::text::sanitize(nick).replace(' ', "");
+        if let Some(set) = self
+            .settings
+            .lock()
+            .expect("settings poisoned")
+            .get(&net.name)
+        {
+            let value = |k: &str| set.get(k).filter(|v| !v.is_empty()).cloned();
+            if let Some(n) = value("nick") {
+                who.nick = n;
+            }
+            who.username = value("username").unwrap_or(who.username);
+            who.realname = value("realname").unwrap_or(who.realname);
+            who.sasl_password = value("sasl_password");
+            who.nickserv_password = value("nickserv_password");
+        }
         let counts = self.counts.clone();
         let name = net.name.clone();
         let task = conn::run(
@@ -327,6 +347,42 @@ impl Session for Handle {
             },
         )
         .await
+    }
+
+    async fn configure(
+        &self,
+        chat: &Chat,
+        node: &str,
+        values: &FormValues,
+    ) -> Result<(), BridgeError> {
+        let Address::Network { network } = Address::from_chat(chat)? else {
+            return Err(BridgeError::Unsupported(
+                "settings on anything but a network",
+            ));
+        };
+        if node != crate::CONFIGURE {
+            return Err(BridgeError::NotFound(format!("no command '{node}'")));
+        }
+        let net = self.0.config.network(&network).ok_or_else(|| {
+            BridgeError::NotAllowed(format!(
+                "the IRC network '{network}' is not served by this gateway"
+            ))
+        })?;
+        for key in ["nick", "username"] {
+            if let Some(v) = values.get(key).filter(|v| !v.is_empty()) {
+                if valid_nick(v) != *v {
+                    return Err(BridgeError::Invalid(format!(
+                        "{key}: '{v}' is not a valid IRC {key}"
+                    )));
+                }
+            }
+        }
+        self.0
+            .settings
+            .lock()
+            .expect("settings poisoned")
+            .insert(net.name, values.clone());
+        Ok(())
     }
 
     async fn list_groups(&self, service: &Chat) -> Result<Vec<GroupListing>, BridgeError> {

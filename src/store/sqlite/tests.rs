@@ -55,6 +55,15 @@ async fn unregistering_deletes_settings_and_queued_messages() {
         .await
         .unwrap();
     s.put_setting(&reg.login, "nick", "ann").await.unwrap();
+    s.put_setting(&reg.login, "configure:libera", "{}")
+        .await
+        .unwrap();
+    s.put_setting(&reg.login, "configure:oftc", "{\"a\":1}")
+        .await
+        .unwrap();
+    let found = s.settings(&reg.login, "configure:").await.unwrap();
+    let keys: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["configure:libera", "configure:oftc"]);
     s.outbox_push(&entry(&reg.login, "hi")).await.unwrap();
     assert_eq!(
         s.setting(&reg.login, "nick").await.unwrap().as_deref(),

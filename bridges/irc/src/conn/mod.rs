@@ -90,7 +90,7 @@ pub enum Command {
 }
 
 /// Who connects and how.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Identity {
     /// Nick.
     pub nick: String,
@@ -98,6 +98,22 @@ pub struct Identity {
     pub username: String,
     /// Real name.
     pub realname: String,
+    /// SASL PLAIN password (the account is the nick), when set.
+    pub sasl_password: Option<String>,
+    /// Sent to NickServ with IDENTIFY after registration, when set.
+    pub nickserv_password: Option<String>,
+}
+
+impl std::fmt::Debug for Identity {
+    /// Passwords never show in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("nick", &self.nick)
+            .field("username", &self.username)
+            .field("sasl", &self.sasl_password.is_some())
+            .field("nickserv", &self.nickserv_password.is_some())
+            .finish()
+    }
 }
 
 /// Why a connected session ended.
@@ -122,6 +138,7 @@ pub async fn run(
 ) {
     let fallback = network.encoding.parse().unwrap_or(Fallback::Latin1);
     let mut state = ConnState::new(&network.name, &who.nick, fallback);
+    state.sasl = who.sasl_password.clone().map(|pw| (who.nick.clone(), pw));
     let mut backoff = Backoff::new();
     let mut ever_connected = false;
     loop {
@@ -288,6 +305,9 @@ async fn session(
                         Action::Send { line, urgent: false } => throttle.push(line),
                         Action::Registered => {
                             let _ = events.emit(RemoteEvent::State(SessionState::Connected)).await;
+                            if let Some(pw) = &who.nickserv_password {
+                                throttle.push_urgent(format!("PRIVMSG NickServ :IDENTIFY {}", text::sanitize(pw)));
+                            }
                             if !state.listing.is_empty() {
                                 throttle.push("LIST".into());
                             }

@@ -9,7 +9,7 @@ use irc_proto::{CapSubCommand, Command, Message, Prefix};
 use std::collections::{HashMap, HashSet};
 use switchboard_bridge::{
     BridgeError, Chat, GroupListing, IncomingMessage, MembershipChange, MessageContent, Occupant,
-    RemoteEvent, Sender, TextKind,
+    RemoteEvent, Sender, SessionState, TextKind,
 };
 use tokio::sync::oneshot;
 
@@ -96,6 +96,8 @@ pub struct ConnState {
     pub(super) listed: Vec<GroupListing>,
     /// The message of the day so far.
     pub(super) motd: Vec<String>,
+    /// SASL PLAIN account and password, when the user set a password.
+    pub sasl: Option<(String, String)>,
 }
 
 impl ConnState {
@@ -117,6 +119,7 @@ impl ConnState {
             listing: Vec::new(),
             listed: Vec::new(),
             motd: Vec::new(),
+            sasl: None,
         }
     }
 
@@ -159,6 +162,7 @@ impl ConnState {
                 urgent: true,
             }),
             Command::CAP(_, sub, a, b) => self.cap(sub, a, b, &mut out),
+            Command::AUTHENTICATE(arg) => self.authenticate(&arg, &mut out),
             Command::Response(resp, args) => self.numeric(resp, args, &mut out),
             Command::JOIN(chan, _, _) => self.join(nick.as_deref(), &chan, &mut out),
             Command::PART(chan, reason) => self.part(nick.as_deref(), &chan, reason, &mut out),
@@ -216,11 +220,25 @@ impl ConnState {
                 if more {
                     return;
                 }
-                let wanted: Vec<&str> = WANTED_CAPS
+                let mut wanted: Vec<&str> = WANTED_CAPS
                     .iter()
                     .copied()
                     .filter(|c| self.offered.iter().any(|o| o == c))
                     .collect();
+                if self.sasl.is_some() {
+                    if self.offered.iter().any(|o| o == "sasl") {
+                        wanted.push("sasl");
+                    } else {
+                        out.push(Action::Emit(RemoteEvent::State(
+                            SessionState::BadCredentials {
+                                reason: format!(
+                                    "{} does not offer SASL; the password was not used",
+                                    self.network
+                                ),
+                            },
+                        )));
+                    }
+                }
                 if wanted.is_empty() {
                     out.push(send("CAP END".into()));
                 } else {
@@ -233,11 +251,39 @@ impl ConnState {
                     self.caps
                         .extend(list.split_whitespace().map(str::to_string));
                 }
-                if !self.registered {
+                if self.caps.contains("sasl") && self.sasl.is_some() && !self.registered {
+                    out.push(send("AUTHENTICATE PLAIN".into()));
+                } else if !self.registered {
                     out.push(send("CAP END".into()));
                 }
             }
             _ => {}
+        }
+    }
+
+    /// `AUTHENTICATE +`: the server waits for our PLAIN credentials.
+    fn authenticate(&mut self, arg: &str, out: &mut Vec<Action>) {
+        let Some((account, password)) = &self.sasl else {
+            return;
+        };
+        if arg != "+" {
+            return;
+        }
+        use base64::Engine;
+        let plain = format!("\0{account}\0{password}");
+        let encoded = base64::engine::general_purpose::STANDARD.encode(plain);
+        // Lines carry at most 400 bytes of it; a final "+" when it divides evenly.
+        for chunk in encoded.as_bytes().chunks(400) {
+            out.push(Action::Send {
+                line: format!("AUTHENTICATE {}", String::from_utf8_lossy(chunk)),
+                urgent: true,
+            });
+        }
+        if encoded.len() % 400 == 0 {
+            out.push(Action::Send {
+                line: "AUTHENTICATE +".into(),
+                urgent: true,
+            });
         }
     }
 

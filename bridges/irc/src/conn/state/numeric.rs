@@ -4,7 +4,7 @@ use super::{group_id, Action, ConnState};
 use crate::ranks::{ChanModes, Prefixes};
 use crate::text;
 use irc_proto::Response;
-use switchboard_bridge::{BridgeError, GroupListing, RemoteEvent};
+use switchboard_bridge::{BridgeError, GroupListing, RemoteEvent, SessionState};
 
 impl ConnState {
     pub(super) fn numeric(&mut self, resp: Response, args: Vec<String>, out: &mut Vec<Action>) {
@@ -25,6 +25,25 @@ impl ConnState {
                         self.chantypes = v.to_string();
                     }
                 }
+            }
+            Response::RPL_SASLSUCCESS => out.push(Action::Send {
+                line: "CAP END".into(),
+                urgent: true,
+            }),
+            Response::ERR_SASLFAIL | Response::ERR_SASLTOOLONG | Response::ERR_SASLABORT => {
+                out.push(Action::Emit(RemoteEvent::State(
+                    SessionState::BadCredentials {
+                        reason: format!(
+                            "{}: {}",
+                            self.network,
+                            args.last().cloned().unwrap_or_default()
+                        ),
+                    },
+                )));
+                out.push(Action::Send {
+                    line: "CAP END".into(),
+                    urgent: true,
+                });
             }
             Response::RPL_LIST => {
                 let name = arg(1);

@@ -1,7 +1,7 @@
 //! Literal IRC lines in, events and replies out.
 
 use super::*;
-use switchboard_bridge::{GroupId, LeaveReason, Rank, UserId};
+use switchboard_bridge::{GroupId, LeaveReason, Rank, SessionState, UserId};
 
 fn state() -> ConnState {
     let mut s = ConnState::new("net", "alice", Fallback::Latin1);
@@ -275,5 +275,79 @@ fn permission_errors_become_group_errors() {
     assert!(
         matches!(&ev[..], [RemoteEvent::GroupError { error: BridgeError::Forbidden(t), .. }] if t.contains("channel op")),
         "{ev:?}"
+    );
+}
+
+#[test]
+fn sasl_plain_when_a_password_is_set() {
+    let mut s = ConnState::new("net", "alice", Fallback::Latin1);
+    s.sasl = Some(("alice".into(), "pw".into()));
+    let req = feed(
+        &mut s,
+        ":irc.test CAP * LS :sasl=PLAIN,EXTERNAL server-time",
+    );
+    assert_eq!(
+        req,
+        [Action::Send {
+            line: "CAP REQ :server-time sasl".into(),
+            urgent: true
+        }]
+    );
+    let auth = feed(&mut s, ":irc.test CAP alice ACK :server-time sasl");
+    assert_eq!(
+        auth,
+        [Action::Send {
+            line: "AUTHENTICATE PLAIN".into(),
+            urgent: true
+        }]
+    );
+    // base64("\0alice\0pw")
+    assert_eq!(
+        feed(&mut s, "AUTHENTICATE +"),
+        [Action::Send {
+            line: "AUTHENTICATE AGFsaWNlAHB3".into(),
+            urgent: true
+        }]
+    );
+    assert_eq!(
+        feed(
+            &mut s,
+            ":irc.test 903 alice :SASL authentication successful"
+        ),
+        [Action::Send {
+            line: "CAP END".into(),
+            urgent: true
+        }]
+    );
+    let mut failed = ConnState::new("net", "alice", Fallback::Latin1);
+    failed.sasl = Some(("alice".into(), "wrong".into()));
+    let out = feed(
+        &mut failed,
+        ":irc.test 904 alice :SASL authentication failed",
+    );
+    assert!(
+        matches!(
+            &out[0],
+            Action::Emit(RemoteEvent::State(SessionState::BadCredentials { .. }))
+        ),
+        "{out:?}"
+    );
+    assert_eq!(
+        out[1],
+        Action::Send {
+            line: "CAP END".into(),
+            urgent: true
+        }
+    );
+    // A server without SASL: the user hears the password was not used.
+    let mut none = ConnState::new("net", "alice", Fallback::Latin1);
+    none.sasl = Some(("alice".into(), "pw".into()));
+    let out = feed(&mut none, ":irc.test CAP * LS :server-time");
+    assert!(
+        matches!(
+            &out[0],
+            Action::Emit(RemoteEvent::State(SessionState::BadCredentials { .. }))
+        ),
+        "{out:?}"
     );
 }
