@@ -8,6 +8,7 @@
 pub mod address;
 pub mod config;
 pub mod conn;
+mod nick;
 pub mod ranks;
 mod session;
 pub mod text;

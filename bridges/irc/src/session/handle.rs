@@ -1,0 +1,251 @@
+//! The [`Session`] trait for an IRC session.
+
+use super::*;
+
+/// Wraps the session so `Arc<Self>` methods can be used from the trait.
+pub struct Handle(pub Arc<IrcSession>);
+
+#[async_trait]
+impl Session for Handle {
+    async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        shutdown.cancelled().await;
+        // Connections send QUIT on stop; give them a moment to do it.
+        self.0.stop.cancel();
+        self.0.tasks.close();
+        let _ = tokio::time::timeout(Duration::from_secs(3), self.0.tasks.wait()).await;
+    }
+
+    async fn send_message(&self, msg: OutgoingMessage) -> Result<Sent, BridgeError> {
+        let address = Address::from_chat(&msg.chat)?;
+        let (target, network) = match &address {
+            Address::Channel { channel, network } => (channel.clone(), network.clone()),
+            Address::User { nick, network } => (nick.clone(), network.clone()),
+            // Messages to the network itself are raw IRC commands, one per line (biboumi's
+            // way to WHOIS or talk to services); each line stays one line.
+            Address::Network { network } => (String::new(), network.clone()),
+        };
+        let tx = match &address {
+            Address::Channel { .. } => {
+                let conns = self.0.conns.lock().expect("conns poisoned");
+                match conns.get(&network) {
+                    Some(c) if c.channels.contains(&target) => c.tx.clone(),
+                    _ => {
+                        return Err(BridgeError::NotFound(format!(
+                            "you are not in {target} on {network}"
+                        )))
+                    }
+                }
+            }
+            Address::User { .. } | Address::Network { .. } => {
+                self.0.connection(&network, &self.0.identity.nick)?
+            }
+        };
+        let (done, written) = oneshot::channel();
+        if let Address::Network { .. } = address {
+            IrcSession::send(
+                &tx,
+                Command::Raw {
+                    text: msg.content.text,
+                    done,
+                },
+            )
+            .await?;
+            written.await.map_err(|_| {
+                BridgeError::Transient(format!("the connection to {network} was lost"))
+            })??;
+            return Ok(Sent {
+                id: None,
+                timestamp: None,
+            });
+        }
+        IrcSession::send(
+            &tx,
+            Command::Say {
+                target,
+                text: msg.content.text,
+                kind: msg.content.kind,
+                done,
+            },
+        )
+        .await?;
+        written.await.map_err(|_| {
+            BridgeError::Transient(format!("the connection to {network} was lost"))
+        })??;
+        Ok(Sent {
+            id: None,
+            timestamp: None,
+        })
+    }
+
+    async fn join_group(&self, request: JoinRequest) -> Result<(), BridgeError> {
+        let (channel, network) = IrcSession::channel(&request.group)?;
+        let tx = self.0.connection(&network, &request.nick)?;
+        {
+            let mut conns = self.0.conns.lock().expect("conns poisoned");
+            let conn = conns.get_mut(&network).expect("connection just opened");
+            if !conn.channels.contains(&channel) {
+                if self.0.channel_total.load(Ordering::Relaxed)
+                    >= self.0.config.max_channels_per_user
+                {
+                    return Err(BridgeError::LimitReached(format!(
+                        "you are in {} channels already, the most this gateway allows",
+                        self.0.config.max_channels_per_user
+                    )));
+                }
+                self.0.channel_total.fetch_add(1, Ordering::Relaxed);
+                conn.channels.insert(channel.clone());
+            }
+            conn.generation += 1;
+        }
+        IrcSession::send(
+            &tx,
+            Command::Join {
+                channel,
+                key: request.password,
+            },
+        )
+        .await
+    }
+
+    async fn leave_group(
+        &self,
+        group: &GroupId,
+        reason: Option<String>,
+    ) -> Result<(), BridgeError> {
+        let (channel, network) = IrcSession::channel(group)?;
+        let (tx, last, generation) = {
+            let mut conns = self.0.conns.lock().expect("conns poisoned");
+            let Some(conn) = conns.get_mut(&network) else {
+                return Ok(());
+            };
+            if conn.channels.remove(&channel) {
+                self.0.channel_total.fetch_sub(1, Ordering::Relaxed);
+            }
+            (conn.tx.clone(), conn.channels.is_empty(), conn.generation)
+        };
+        IrcSession::send(&tx, Command::Part { channel, reason }).await?;
+        if last {
+            self.0.schedule_quit(network, generation);
+        }
+        Ok(())
+    }
+
+    async fn set_topic(&self, group: &GroupId, topic: &str) -> Result<(), BridgeError> {
+        let (channel, network) = IrcSession::channel(group)?;
+        let tx = self.0.connection(&network, &self.0.identity.nick)?;
+        IrcSession::send(
+            &tx,
+            Command::Topic {
+                channel,
+                topic: topic.to_string(),
+            },
+        )
+        .await
+    }
+
+    async fn configure(
+        &self,
+        chat: &Chat,
+        node: &str,
+        values: &FormValues,
+    ) -> Result<(), BridgeError> {
+        let Address::Network { network } = Address::from_chat(chat)? else {
+            return Err(BridgeError::Unsupported(
+                "settings on anything but a network",
+            ));
+        };
+        if node != crate::CONFIGURE {
+            return Err(BridgeError::NotFound(format!("no command '{node}'")));
+        }
+        let net = self.0.config.network(&network).ok_or_else(|| {
+            BridgeError::NotAllowed(format!(
+                "the IRC network '{network}' is not served by this gateway"
+            ))
+        })?;
+        for key in ["nick", "username"] {
+            if let Some(v) = values.get(key).filter(|v| !v.is_empty()) {
+                if valid_nick(v) != *v {
+                    return Err(BridgeError::Invalid(format!(
+                        "{key}: '{v}' is not a valid IRC {key}"
+                    )));
+                }
+            }
+        }
+        self.0
+            .settings
+            .lock()
+            .expect("settings poisoned")
+            .insert(net.name, values.clone());
+        Ok(())
+    }
+
+    async fn list_groups(&self, service: &Chat) -> Result<Vec<GroupListing>, BridgeError> {
+        let Address::Network { network } = Address::from_chat(service)? else {
+            return Err(BridgeError::Unsupported(
+                "channel lists of anything but a network",
+            ));
+        };
+        let tx = self.0.connection(&network, &self.0.identity.nick)?;
+        let (done, listed) = oneshot::channel();
+        IrcSession::send(&tx, Command::List { done }).await?;
+        match tokio::time::timeout(Duration::from_secs(30), listed).await {
+            Ok(Ok(list)) => Ok(list),
+            Ok(Err(_)) => Err(BridgeError::Transient(format!(
+                "the connection to {network} was lost"
+            ))),
+            Err(_) => Err(BridgeError::Transient(format!(
+                "{network} sent no channel list within 30 s"
+            ))),
+        }
+    }
+
+    async fn change_nick(&self, group: &GroupId, nick: &str) -> Result<(), BridgeError> {
+        let (_, network) = IrcSession::channel(group)?;
+        let tx = self.0.connection(&network, &self.0.identity.nick)?;
+        IrcSession::send(
+            &tx,
+            Command::Nick {
+                nick: nick.to_string(),
+            },
+        )
+        .await
+    }
+
+    async fn kick(
+        &self,
+        group: &GroupId,
+        nick: &str,
+        reason: Option<&str>,
+    ) -> Result<(), BridgeError> {
+        let (channel, network) = IrcSession::channel(group)?;
+        let tx = self.0.connection(&network, &self.0.identity.nick)?;
+        let command = Command::Kick {
+            channel,
+            nick: nick.to_string(),
+            reason: reason.map(str::to_string),
+        };
+        IrcSession::send(&tx, command).await
+    }
+
+    async fn set_presence(&self, presence: PresenceUpdate) -> Result<(), BridgeError> {
+        if presence.availability == Availability::Offline {
+            let conns: Vec<_> = self
+                .0
+                .conns
+                .lock()
+                .expect("conns poisoned")
+                .drain()
+                .collect();
+            self.0.channel_total.store(0, Ordering::Relaxed);
+            for (_, conn) in conns {
+                let _ = conn
+                    .tx
+                    .send(Command::Quit {
+                        reason: self.0.config.quit_message.clone(),
+                    })
+                    .await;
+            }
+        }
+        Ok(())
+    }
+}
