@@ -422,6 +422,25 @@ fn topic_kick_nick_change_and_reconnect() {
         s.attr("from") == Some(&format!("{r}/carla")) && s.attr("type").is_none()
     });
 
+    // Away and back (away-notify): show=away with the message, then plain presence.
+    carol.send("AWAY :out for lunch");
+    let away = alice.expect(T, "carla away", |s| {
+        s.attr("from") == Some(&format!("{r}/carla")) && s.get_child("show", NS_CLIENT).is_some()
+    });
+    assert_eq!(
+        away.get_child("show", NS_CLIENT)
+            .map(Element::text)
+            .as_deref(),
+        Some("away")
+    );
+    assert!(String::from(&away).contains("out for lunch"));
+    carol.send("AWAY");
+    alice.expect(T, "carla back", |s| {
+        s.attr("from") == Some(&format!("{r}/carla"))
+            && s.attr("type").is_none()
+            && s.get_child("show", NS_CLIENT).is_none()
+    });
+
     // Restart of the IRC server: the gateway reconnects and rejoins, alice gets the room
     // again and messages flow.
     drop(carol);

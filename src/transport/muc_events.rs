@@ -107,12 +107,13 @@ impl Transport {
         let Some(room_jid) = self.room_jid(&group) else {
             return;
         };
-        let (resources, own) = {
+        let (resources, own, rank_now) = {
             let mut rooms = self.rooms();
             let Some(room) = rooms.get_mut(&key).filter(|r| r.joined) else {
                 return;
             };
             let own = nick.eq_ignore_ascii_case(&room.nick);
+            let rank_now = room.occupants.get(&nick).copied().unwrap_or_default();
             match &change {
                 MembershipChange::Joined { rank } | MembershipChange::RankChanged { rank } => {
                     room.occupants.insert(nick.clone(), *rank);
@@ -120,6 +121,7 @@ impl Transport {
                 MembershipChange::Left { .. } | MembershipChange::Kicked { .. } => {
                     room.occupants.remove(&nick);
                 }
+                MembershipChange::Away { .. } => {}
                 MembershipChange::NickChanged { new_nick } => {
                     let rank = room.occupants.remove(&nick).unwrap_or_default();
                     room.occupants.insert(new_nick.clone(), rank);
@@ -128,7 +130,11 @@ impl Transport {
                     }
                 }
             }
-            (room.resources.iter().cloned().collect::<Vec<_>>(), own)
+            (
+                room.resources.iter().cloned().collect::<Vec<_>>(),
+                own,
+                rank_now,
+            )
         };
         let Some(from) = muc::occupant(&room_jid, &nick) else {
             return;
@@ -153,6 +159,15 @@ impl Transport {
                     let p = OccupantPresence {
                         unavailable: true,
                         reason: reason.as_deref(),
+                        ..Default::default()
+                    };
+                    stanzas.push(muc::occupant_presence(from.clone(), to, &p));
+                }
+                MembershipChange::Away { message } => {
+                    let p = OccupantPresence {
+                        rank: rank_now,
+                        statuses: self_status.clone(),
+                        away: message.as_deref(),
                         ..Default::default()
                     };
                     stanzas.push(muc::occupant_presence(from.clone(), to, &p));

@@ -40,6 +40,8 @@ pub struct OccupantPresence<'a> {
     pub actor: Option<&'a str>,
     /// For kicks and leaving: why.
     pub reason: Option<&'a str>,
+    /// Away, with this message (shown as `<show>away</show>` and status).
+    pub away: Option<&'a str>,
 }
 
 /// A presence of an occupant, to one of the user's resources.
@@ -83,6 +85,12 @@ pub fn occupant_presence(from: Jid, to: &Jid, p: &OccupantPresence<'_>) -> Prese
     presence.payloads.push(x);
     if let Some(reason) = p.reason.filter(|r| p.unavailable && !r.is_empty()) {
         presence.set_status("", reason);
+    }
+    if let Some(away) = p.away.filter(|_| !p.unavailable) {
+        presence.show = Some(xmpp_parsers::presence::Show::Away);
+        if !away.is_empty() {
+            presence.set_status("", away);
+        }
     }
     presence
 }

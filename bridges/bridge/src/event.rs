@@ -178,6 +178,11 @@ pub enum MembershipChange {
         /// Why.
         reason: Option<String>,
     },
+    /// Went away (or came back, with `None`): shown as presence `away`.
+    Away {
+        /// The away message; `None` when back.
+        message: Option<String>,
+    },
     /// Took a new nick.
     NickChanged {
         /// The new nick.

@@ -95,6 +95,11 @@ impl Members {
             .map(|(k, m)| (m.nick.as_deref().unwrap_or(k), m.highest()))
     }
 
+    /// Whether `nick` is a member.
+    pub fn contains(&self, nick: &str) -> bool {
+        self.0.contains_key(&key(nick))
+    }
+
     /// Number of members.
     pub fn len(&self) -> usize {
         self.0.len()

@@ -191,6 +191,7 @@ impl ConnState {
             }
             Command::NOTICE(_, body) => out.push(self.network_notice(&body)),
             Command::ChannelMODE(chan, modes) => self.modes(&chan, modes, &mut out),
+            Command::AWAY(message) => self.away(nick.as_deref(), message, &mut out),
             _ => {}
         }
         out

@@ -169,4 +169,30 @@ impl ConnState {
             }
         }
     }
+
+    /// away-notify: someone went away or came back; told in every channel they share.
+    pub(super) fn away(
+        &mut self,
+        nick: Option<&str>,
+        message: Option<String>,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(nick) = nick else { return };
+        let network = self.network.clone();
+        let message = message.map(|m| crate::text::strip_formatting(&m));
+        for c in self
+            .channels
+            .values()
+            .filter(|c| c.announced && c.members.contains(nick))
+        {
+            out.push(membership(
+                &c.name,
+                &network,
+                nick,
+                MembershipChange::Away {
+                    message: message.clone(),
+                },
+            ));
+        }
+    }
 }

@@ -250,6 +250,20 @@ fn membership_changes() {
             }
         )
     );
+    assert_eq!(
+        change(events(feed(&mut s, ":carol!c@h AWAY :lunch"))),
+        (
+            "carol".into(),
+            MembershipChange::Away {
+                message: Some("lunch".into())
+            }
+        )
+    );
+    assert_eq!(
+        change(events(feed(&mut s, ":carol!c@h AWAY"))),
+        ("carol".into(), MembershipChange::Away { message: None })
+    );
+    assert!(events(feed(&mut s, ":stranger!s@h AWAY :not here")).is_empty());
     let ev = events(feed(&mut s, ":carol!c@h KICK #chan alice :out"));
     assert_eq!(
         ev,
