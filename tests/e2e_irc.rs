@@ -831,3 +831,59 @@ fn per_network_settings_with_a_nickserv_password() {
         "the password must not be logged"
     );
 }
+
+#[test]
+fn tls_verifies_certificates_unless_told_not_to() {
+    let dir = workdir("irc-tls");
+    let prosody = Prosody::start(
+        dir.path(),
+        &[(IRC, SECRET)],
+        &[("alice", "localhost", "pw")],
+    );
+    let ircd = Inspircd::start(dir.path());
+    let config = format!(
+        r#"
+xmpp:
+  server: "127.0.0.1:{}"
+  allow: ["localhost"]
+storage: "sqlite://switchboard.db"
+irc:
+  domain: {IRC}
+  secret: {SECRET}
+  networks:
+    strict: {{host: 127.0.0.1, port: {tls}, tls: true}}
+    lax: {{host: 127.0.0.1, port: {tls}, tls: true, tls_verify: false, throttle: false}}
+"#,
+        prosody.component_port(),
+        tls = ircd.tls_port()
+    );
+    let _gw = Gateway::start(dir.path(), &config);
+    let alice = Agent::connect(
+        dir.path(),
+        "alice@localhost",
+        "pw",
+        prosody.c2s_port(),
+        true,
+    );
+    alice.wait_for_service(IRC, T);
+
+    // A self-signed certificate is refused by default, with the TLS reason.
+    let e = join_error(&alice, &format!("#sec%strict@{IRC}"), "alice", None);
+    assert_eq!(
+        error_condition(&e).as_deref(),
+        Some("remote-server-not-found"),
+        "{}",
+        String::from(&e)
+    );
+    assert!(String::from(&e).contains("TLS"), "{}", String::from(&e));
+
+    // With tls_verify: false the same server works, over TLS.
+    let carol = IrcClient::connect(ircd.port(), "carol");
+    carol.join("#sec");
+    let r = format!("#sec%lax@{IRC}");
+    join(&alice, &r, "alice");
+    groupchat(&alice, &r, "t1", "over tls");
+    carol.expect(T, "the message sent over TLS", |l| {
+        l.is_message("alice", "#sec", "over tls")
+    });
+}

@@ -31,6 +31,7 @@ pub struct Inspircd {
     log: PathBuf,
     ircd_log: PathBuf,
     port: u16,
+    tls_port: u16,
     child: Option<Child>,
 }
 
@@ -53,8 +54,10 @@ impl Inspircd {
             ircd_log: dir.join("ircd.log"),
             dir,
             port: 0,
+            tls_port: 0,
             child: None,
         };
+        ircd.make_certificate();
         // A port found free can be taken again before InspIRCd binds it (by another test's
         // server, or as the source port of some connection): then try another one.
         for _ in 0..PORT_ATTEMPTS {
@@ -69,11 +72,46 @@ impl Inspircd {
         );
     }
 
+    /// A self-signed certificate for `localhost`/127.0.0.1 (for the TLS port).
+    fn make_certificate(&self) {
+        let tls = self.dir.join("tls");
+        fs::create_dir_all(&tls).expect("create the TLS directory");
+        let status = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+            ])
+            .args([
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(tls.join("key.pem"))
+            .arg("-out")
+            .arg(tls.join("cert.pem"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run openssl (scripts/install-deps.sh installs it)");
+        assert!(
+            status.success(),
+            "openssl could not make a test certificate"
+        );
+    }
+
     fn pick_port_and_write_config(&mut self) {
         self.port = free_port();
+        self.tls_port = loop {
+            let port = free_port();
+            if port != self.port {
+                break port;
+            }
+        };
         let config_text = INSPIRCD_TEMPLATE
             .replace("@DIR@", &self.dir.to_string_lossy())
-            .replace("@PORT@", &self.port.to_string());
+            .replace("@PORT@", &self.port.to_string())
+            .replace("@TLS_PORT@", &self.tls_port.to_string());
         fs::write(&self.config, config_text).expect("write inspircd.conf");
     }
 
@@ -125,6 +163,11 @@ impl Inspircd {
             }
             thread::sleep(POLL);
         }
+    }
+
+    /// The TLS client port on 127.0.0.1 (a self-signed certificate for localhost).
+    pub fn tls_port(&self) -> u16 {
+        self.tls_port
     }
 
     /// The plaintext client port on 127.0.0.1.
