@@ -445,6 +445,15 @@ fn topic_kick_nick_change_and_reconnect() {
     // again and messages flow.
     drop(carol);
     rig.ircd.restart();
+    // While the connection is down the transport's presence says so.
+    let down = alice.expect(Duration::from_secs(20), "the transport away", |s| {
+        s.attr("from") == Some(IRC) && s.get_child("show", NS_CLIENT).is_some()
+    });
+    assert!(
+        String::from(&down).contains("not connected"),
+        "{}",
+        String::from(&down)
+    );
     let own = alice.expect(
         Duration::from_secs(40),
         "self-presence after the rejoin",

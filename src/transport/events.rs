@@ -3,7 +3,7 @@
 use super::Transport;
 use crate::xmpp::address::escape;
 use crate::xmpp::errors;
-use crate::xmpp::message;
+use crate::xmpp::{delay, message};
 use switchboard_bridge::{Chat, Envelope, RemoteEvent, SessionState};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::message::{Id, Message};
@@ -29,13 +29,17 @@ impl Transport {
                         .as_deref()
                         .unwrap_or(m.sender.user.as_str());
                     let body = message::body(&m.content);
-                    self.to_room(&login, group, Some(nick), body, None).await;
+                    self.to_room(&login, group, Some(nick), body, None, m.timestamp)
+                        .await;
                     return;
                 }
                 let Some(from) = self.contact_jid(&m.chat) else {
                     return;
                 };
-                let stanza = message::to_user(from, user.into(), &m.content);
+                let mut stanza = message::to_user(from, user.into(), &m.content);
+                if let Some(d) = delay::delay(m.timestamp, &self.me, std::time::SystemTime::now()) {
+                    stanza.payloads.push(d.into());
+                }
                 self.forward(stanza.into()).await;
             }
             RemoteEvent::GroupJoined {

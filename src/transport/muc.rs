@@ -251,6 +251,7 @@ impl Transport {
         from_nick: Option<&str>,
         body: String,
         id: Option<String>,
+        sent: Option<std::time::SystemTime>,
     ) {
         let key = (login.clone(), group.clone());
         let Some(room_jid) = self.room_jid(group) else {
@@ -270,8 +271,15 @@ impl Transport {
             return;
         };
         for to in resources {
-            self.forward(muc::groupchat(from.clone(), &to, body.clone(), id.clone()).into())
-                .await;
+            let mut m = muc::groupchat(from.clone(), &to, body.clone(), id.clone());
+            if let Some(d) = crate::xmpp::delay::delay(
+                sent,
+                &room_jid.clone().into(),
+                std::time::SystemTime::now(),
+            ) {
+                m.payloads.push(d.into());
+            }
+            self.forward(m.into()).await;
         }
     }
 

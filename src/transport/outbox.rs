@@ -96,7 +96,14 @@ async fn reflect(transport: &Transport, login: &LoginId, entry: &OutboxEntry) {
     if let switchboard_bridge::Chat::Group(group) = &message.chat {
         let body = crate::xmpp::message::body(&message.content);
         transport
-            .to_room(login, group, None, body, entry.entry.stanza_id.clone())
+            .to_room(
+                login,
+                group,
+                None,
+                body,
+                entry.entry.stanza_id.clone(),
+                None,
+            )
             .await;
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod adhoc;
+pub mod delay;
 pub mod directory;
 pub mod disco;
 pub mod errors;

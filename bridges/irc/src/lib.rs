@@ -12,6 +12,7 @@ mod nick;
 pub mod ranks;
 mod session;
 pub mod text;
+pub mod time;
 
 pub use config::IrcConfig;
 

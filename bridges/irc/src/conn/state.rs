@@ -155,6 +155,12 @@ impl ConnState {
             Some(Prefix::Nickname(n, _, _)) => Some(n.clone()),
             _ => None,
         };
+        let time = msg
+            .tags
+            .as_ref()
+            .and_then(|tags| tags.iter().find(|t| t.0 == "time"))
+            .and_then(|t| t.1.as_deref())
+            .and_then(crate::time::parse);
         let mut out = Vec::new();
         match msg.command {
             Command::PING(a, _) => out.push(Action::Send {
@@ -184,10 +190,10 @@ impl ConnState {
                 }));
             }
             Command::PRIVMSG(target, body) if nick.is_some() => {
-                self.text(nick, &target, &body, false, &mut out)
+                self.text(nick, &target, &body, false, time, &mut out)
             }
             Command::NOTICE(target, body) if nick.is_some() => {
-                self.text(nick, &target, &body, true, &mut out)
+                self.text(nick, &target, &body, true, time, &mut out)
             }
             Command::NOTICE(_, body) => out.push(self.network_notice(&body)),
             Command::ChannelMODE(chan, modes) => self.modes(&chan, modes, &mut out),
@@ -294,9 +300,10 @@ impl ConnState {
         target: &str,
         body: &str,
         notice: bool,
+        time: Option<std::time::SystemTime>,
         out: &mut Vec<Action>,
     ) {
-        // Server notices (no nick) and CTCP other than ACTION are not bridged yet.
+        // CTCP other than ACTION is not bridged yet.
         let Some(from) = from else { return };
         let (kind, raw) = match text::parse_ctcp(body) {
             Some(Ctcp::Action(action)) => (TextKind::Action, action),
@@ -326,7 +333,7 @@ impl ConnState {
                 subject: None,
             },
             txn: None,
-            timestamp: None,
+            timestamp: time,
         })));
     }
 }

@@ -188,6 +188,15 @@ fn messages_strip_formatting_and_map_actions_and_private_chat() {
         ("waves", TextKind::Action)
     );
     assert_eq!(m.chat, Chat::Direct(UserId::new("carol%net")));
+    // IRCv3 server-time becomes the message's timestamp.
+    let ev = events(feed(
+        &mut s,
+        "@time=2026-11-23T10:00:00.123Z :carol!c@h PRIVMSG #chan :earlier",
+    ));
+    let RemoteEvent::Message(m) = &ev[0] else {
+        panic!()
+    };
+    assert_eq!(m.timestamp, crate::time::parse("2026-11-23T10:00:00.123Z"));
     // Our own echo (echo-message) and CTCP requests are not bridged.
     assert!(events(feed(&mut s, ":alice!a@h PRIVMSG #chan :mine")).is_empty());
     assert!(events(feed(&mut s, ":carol!c@h PRIVMSG alice :\x01VERSION\x01")).is_empty());

@@ -1,0 +1,66 @@
+//! IRCv3 `server-time` tags (`time=2026-11-23T10:00:00.123Z`) as `SystemTime`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Parses the UTC timestamp of a `time` tag; `None` for anything else.
+pub fn parse(tag: &str) -> Option<SystemTime> {
+    let tag = tag.strip_suffix('Z')?;
+    let (date, time) = tag.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.splitn(3, ':').map(|p| p.parse::<u64>().ok());
+    let (h, m, s) = (t.next()??, t.next()??, t.next()??);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let millis: u64 = format!("{:0<3}", frac.get(..frac.len().min(3))?)
+        .parse()
+        .ok()?;
+    let days = days_from_civil(year, month, day);
+    let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + s;
+    UNIX_EPOCH.checked_add(Duration::from_millis(secs * 1000 + millis))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_server_time_tags() {
+        let t = parse("2026-11-23T10:00:00.123Z").unwrap();
+        assert_eq!(
+            t.duration_since(UNIX_EPOCH).unwrap().as_millis(),
+            1_795_428_000_123
+        );
+        assert_eq!(parse("1970-01-01T00:00:00Z"), Some(UNIX_EPOCH));
+        assert_eq!(
+            parse("2000-02-29T12:00:00.5Z")
+                .unwrap()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+            951_825_600_500
+        );
+        for bad in [
+            "",
+            "2026-11-23",
+            "2026-13-01T00:00:00Z",
+            "2026-11-23T10:00:00",
+            "x-1-1T0:0:0Z",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+    }
+}
