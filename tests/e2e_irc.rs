@@ -22,6 +22,15 @@ struct Rig {
 }
 
 fn rig(name: &str) -> Rig {
+    rig_with(name, |_| {
+        "  quit_grace: 1s\n  networks:\n    \"127.0.0.1\": {port: @PORT@, tls: false, throttle: false}\n    closed: {host: 127.0.0.1, port: @CLOSED@, tls: false}\n".into()
+    })
+}
+
+/// Prosody, InspIRCd and the gateway; `irc_keys` gives the `irc` section's keys besides
+/// domain and secret, with @PORT@, @TLS_PORT@ and @CLOSED@ (a port nothing listens on)
+/// replaced.
+fn rig_with(name: &str, irc_keys: impl Fn(&Inspircd) -> String) -> Rig {
     let dir = workdir(name);
     let prosody = Prosody::start(
         dir.path(),
@@ -29,23 +38,13 @@ fn rig(name: &str) -> Rig {
         &[("alice", "localhost", "pw"), ("bob", "localhost", "pw")],
     );
     let ircd = Inspircd::start(dir.path());
-    let closed = free_port();
+    let keys = irc_keys(&ircd)
+        .replace("@PORT@", &ircd.port().to_string())
+        .replace("@TLS_PORT@", &ircd.tls_port().to_string())
+        .replace("@CLOSED@", &free_port().to_string());
     let config = format!(
-        r#"
-xmpp:
-  server: "127.0.0.1:{}"
-  allow: ["localhost"]
-storage: "sqlite://switchboard.db"
-irc:
-  domain: {IRC}
-  secret: {SECRET}
-  quit_grace: 1s
-  networks:
-    "127.0.0.1": {{port: {}, tls: false, throttle: false}}
-    closed: {{host: 127.0.0.1, port: {closed}, tls: false}}
-"#,
-        prosody.component_port(),
-        ircd.port()
+        "xmpp:\n  server: \"127.0.0.1:{}\"\n  allow: [\"localhost\"]\nstorage: \"sqlite://switchboard.db\"\nirc:\n  domain: {IRC}\n  secret: {SECRET}\n{keys}",
+        prosody.component_port()
     );
     let gw = Gateway::start(dir.path(), &config);
     Rig {
@@ -618,41 +617,20 @@ fn latin1_bytes_limits_and_going_offline() {
 
 #[test]
 fn channel_caps_and_flood_control() {
-    let dir = workdir("irc-limits");
-    let prosody = Prosody::start(
-        dir.path(),
-        &[(IRC, SECRET)],
-        &[("alice", "localhost", "pw")],
-    );
-    let ircd = Inspircd::start(dir.path());
-    let config = format!(
-        r#"
-xmpp:
-  server: "127.0.0.1:{}"
-  allow: ["localhost"]
-storage: "sqlite://switchboard.db"
-irc:
-  domain: {IRC}
-  secret: {SECRET}
-  max_channels_per_user: 1
-  default: {{burst: 2, interval: 500ms}}
-  networks:
-    "127.0.0.1": {{port: {}, tls: false}}
-"#,
-        prosody.component_port(),
-        ircd.port()
-    );
-    let _gw = Gateway::start(dir.path(), &config);
-    let alice = Agent::connect(
-        dir.path(),
-        "alice@localhost",
-        "pw",
-        prosody.c2s_port(),
-        true,
-    );
-    alice.wait_for_service(IRC, T);
-    let carol = IrcClient::connect(ircd.port(), "carol");
+    let rig = rig_with("irc-limits", |_| {
+        "  max_channels_per_user: 1\n  default: {burst: 2, interval: 500ms}\n  networks:\n    \"127.0.0.1\": {port: @PORT@, tls: false}\n".into()
+    });
+    let alice = rig.user("alice");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
     carol.join("#one");
+    carol.join("#locked");
+    carol.send("MODE #locked +k sesame");
+    carol.expect(T, "the key set", |l| {
+        l.command == "MODE" && l.param(0) == Some("#locked")
+    });
+    // A refused join does not use up the user's channel allowance.
+    let e = join_error(&alice, &room("#locked"), "alice", Some("wrong"));
+    assert_eq!(error_condition(&e).as_deref(), Some("not-authorized"));
     join(&alice, &room("#one"), "alice");
     let e = join_error(&alice, &room("#two"), "alice", None);
     assert_eq!(
@@ -671,6 +649,15 @@ irc:
         });
     }
     let took = start.elapsed();
+    // Leaving gives the allowance back.
+    alice.send(&format!(
+        "<presence type='unavailable' to='{}/alice'/>",
+        room("#one")
+    ));
+    carol.expect(T, "alice's PART", |l| {
+        l.command == "PART" && l.is_from("alice")
+    });
+    join(&alice, &room("#two"), "alice");
     assert!(
         took >= Duration::from_millis(1500),
         "6 lines with a burst of 2 at 2/s took only {took:?}"
@@ -843,38 +830,10 @@ fn per_network_settings_with_a_nickserv_password() {
 
 #[test]
 fn tls_verifies_certificates_unless_told_not_to() {
-    let dir = workdir("irc-tls");
-    let prosody = Prosody::start(
-        dir.path(),
-        &[(IRC, SECRET)],
-        &[("alice", "localhost", "pw")],
-    );
-    let ircd = Inspircd::start(dir.path());
-    let config = format!(
-        r#"
-xmpp:
-  server: "127.0.0.1:{}"
-  allow: ["localhost"]
-storage: "sqlite://switchboard.db"
-irc:
-  domain: {IRC}
-  secret: {SECRET}
-  networks:
-    strict: {{host: 127.0.0.1, port: {tls}, tls: true}}
-    lax: {{host: 127.0.0.1, port: {tls}, tls: true, tls_verify: false, throttle: false}}
-"#,
-        prosody.component_port(),
-        tls = ircd.tls_port()
-    );
-    let _gw = Gateway::start(dir.path(), &config);
-    let alice = Agent::connect(
-        dir.path(),
-        "alice@localhost",
-        "pw",
-        prosody.c2s_port(),
-        true,
-    );
-    alice.wait_for_service(IRC, T);
+    let rig = rig_with("irc-tls", |_| {
+        "  networks:\n    strict: {host: 127.0.0.1, port: @TLS_PORT@, tls: true}\n    lax: {host: 127.0.0.1, port: @TLS_PORT@, tls: true, tls_verify: false, throttle: false}\n".into()
+    });
+    let alice = rig.user("alice");
 
     // A self-signed certificate is refused by default, with the TLS reason.
     let e = join_error(&alice, &format!("#sec%strict@{IRC}"), "alice", None);
@@ -887,7 +846,7 @@ irc:
     assert!(String::from(&e).contains("TLS"), "{}", String::from(&e));
 
     // With tls_verify: false the same server works, over TLS.
-    let carol = IrcClient::connect(ircd.port(), "carol");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
     carol.join("#sec");
     let r = format!("#sec%lax@{IRC}");
     join(&alice, &r, "alice");

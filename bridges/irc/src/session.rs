@@ -9,7 +9,6 @@ use crate::conn::{self, Command, Identity};
 use crate::nick::valid_nick;
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_bridge::{
@@ -19,13 +18,17 @@ use switchboard_bridge::{
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
+/// The channels of one connection, lowercased; shared with its task, which drops the ones
+/// the network refused or removed us from.
+pub type Channels = Arc<Mutex<HashSet<String>>>;
+
 /// Connections per network, over all users (shared by every session of the bridge).
 pub type NetworkCounts = Arc<Mutex<HashMap<String, usize>>>;
 
 struct Conn {
     tx: mpsc::Sender<Command>,
     /// Channels the user is in (or joining) on this network, lowercased.
-    channels: HashSet<String>,
+    channels: Channels,
     /// Bumped on every join; a pending quit only goes ahead if it did not change.
     generation: u64,
 }
@@ -39,12 +42,20 @@ pub struct IrcSession {
     /// Per-network settings from the `configure` command, by network name.
     settings: Mutex<HashMap<String, FormValues>>,
     counts: NetworkCounts,
-    channel_total: AtomicUsize,
     stop: CancellationToken,
     tasks: TaskTracker,
 }
 
 impl IrcSession {
+    /// Channels the user is in (or joining), over all networks.
+    fn channel_total(&self) -> usize {
+        let conns = self.conns.lock().expect("conns poisoned");
+        conns
+            .values()
+            .map(|c| c.channels.lock().expect("channels poisoned").len())
+            .sum()
+    }
+
     /// A session with no connection yet.
     pub fn new(
         config: Arc<IrcConfig>,
@@ -77,7 +88,6 @@ impl IrcSession {
             conns: Mutex::new(HashMap::new()),
             settings: Mutex::new(HashMap::new()),
             counts,
-            channel_total: AtomicUsize::new(0),
             stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
         }
@@ -129,11 +139,15 @@ impl IrcSession {
         }
         let counts = self.counts.clone();
         let name = net.name.clone();
+        let channels = Channels::default();
         let task = conn::run(
             net,
             who,
             rx,
-            self.events.clone(),
+            conn::Reporting {
+                events: self.events.clone(),
+                channels: channels.clone(),
+            },
             self.stop.child_token(),
             self.config.quit_message.clone(),
         );
@@ -149,7 +163,7 @@ impl IrcSession {
             network.to_lowercase(),
             Conn {
                 tx: tx.clone(),
-                channels: HashSet::new(),
+                channels,
                 generation: 0,
             },
         );
@@ -174,7 +188,10 @@ impl IrcSession {
             let tx = {
                 let mut conns = this.conns.lock().expect("conns poisoned");
                 match conns.get(&network) {
-                    Some(c) if c.generation == generation && c.channels.is_empty() => {
+                    Some(c)
+                        if c.generation == generation
+                            && c.channels.lock().expect("channels poisoned").is_empty() =>
+                    {
                         conns.remove(&network).map(|c| c.tx)
                     }
                     _ => None,

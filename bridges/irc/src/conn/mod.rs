@@ -118,6 +118,37 @@ impl std::fmt::Debug for Identity {
     }
 }
 
+/// Where a connection reports: the core's event sink, and the session's book of this
+/// connection's channels (refused and removed channels are dropped from it).
+pub struct Reporting {
+    /// Events to the core.
+    pub events: EventSink,
+    /// The channels the session counts for this connection.
+    pub channels: crate::session::Channels,
+}
+
+impl Reporting {
+    async fn emit(&self, event: RemoteEvent) -> Result<(), switchboard_bridge::SinkClosed> {
+        let gone = match &event {
+            RemoteEvent::GroupJoinFailed { group, .. } => Some(group),
+            RemoteEvent::GroupLeft { group, reason }
+                if !matches!(reason, LeaveReason::Disconnected { .. }) =>
+            {
+                Some(group)
+            }
+            _ => None,
+        };
+        if let Some(group) = gone {
+            let channel = group.as_str().split('%').next().unwrap_or_default();
+            self.channels
+                .lock()
+                .expect("channels poisoned")
+                .remove(channel);
+        }
+        self.events.emit(event).await
+    }
+}
+
 /// Why a connected session ended.
 enum End {
     /// Asked to quit (or shutting down): done.
@@ -134,7 +165,7 @@ pub async fn run(
     network: Network,
     who: Identity,
     mut commands: mpsc::Receiver<Command>,
-    events: EventSink,
+    events: Reporting,
     shutdown: CancellationToken,
     quit_message: String,
 ) {
@@ -172,6 +203,9 @@ pub async fn run(
         match end {
             End::Quit => return,
             End::Fatal(error) => {
+                // Commands still queued (a join sent while the server was refusing the
+                // nick) fail the same way rather than vanish.
+                refuse_waiting(&mut commands, &mut state, &error);
                 fail_joins(&mut state, &events, error).await;
                 return;
             }
@@ -241,7 +275,7 @@ fn refuse_waiting(
     }
 }
 
-async fn fail_joins(state: &mut ConnState, events: &EventSink, error: BridgeError) {
+async fn fail_joins(state: &mut ConnState, events: &Reporting, error: BridgeError) {
     let mut names: Vec<String> = state.wanted.keys().cloned().collect();
     names.extend(
         state
@@ -270,7 +304,7 @@ async fn session(
     who: &Identity,
     state: &mut ConnState,
     commands: &mut mpsc::Receiver<Command>,
-    events: &EventSink,
+    events: &Reporting,
     shutdown: &CancellationToken,
     quit_message: &str,
 ) -> End {

@@ -28,7 +28,14 @@ impl Session for Handle {
             Address::Channel { .. } => {
                 let conns = self.0.conns.lock().expect("conns poisoned");
                 match conns.get(&network) {
-                    Some(c) if c.channels.contains(&target) => c.tx.clone(),
+                    Some(c)
+                        if c.channels
+                            .lock()
+                            .expect("channels poisoned")
+                            .contains(&target) =>
+                    {
+                        c.tx.clone()
+                    }
                     _ => {
                         return Err(BridgeError::NotFound(format!(
                             "you are not in {target} on {network}"
@@ -80,21 +87,21 @@ impl Session for Handle {
     async fn join_group(&self, request: JoinRequest) -> Result<(), BridgeError> {
         let (channel, network) = IrcSession::channel(&request.group)?;
         let tx = self.0.connection(&network, &request.nick)?;
+        let total = self.0.channel_total();
         {
             let mut conns = self.0.conns.lock().expect("conns poisoned");
             let conn = conns.get_mut(&network).expect("connection just opened");
-            if !conn.channels.contains(&channel) {
-                if self.0.channel_total.load(Ordering::Relaxed)
-                    >= self.0.config.max_channels_per_user
-                {
+            let mut channels = conn.channels.lock().expect("channels poisoned");
+            if !channels.contains(&channel) {
+                if total >= self.0.config.max_channels_per_user {
                     return Err(BridgeError::LimitReached(format!(
                         "you are in {} channels already, the most this gateway allows",
                         self.0.config.max_channels_per_user
                     )));
                 }
-                self.0.channel_total.fetch_add(1, Ordering::Relaxed);
-                conn.channels.insert(channel.clone());
+                channels.insert(channel.clone());
             }
+            drop(channels);
             conn.generation += 1;
         }
         IrcSession::send(
@@ -118,10 +125,11 @@ impl Session for Handle {
             let Some(conn) = conns.get_mut(&network) else {
                 return Ok(());
             };
-            if conn.channels.remove(&channel) {
-                self.0.channel_total.fetch_sub(1, Ordering::Relaxed);
-            }
-            (conn.tx.clone(), conn.channels.is_empty(), conn.generation)
+            let mut channels = conn.channels.lock().expect("channels poisoned");
+            channels.remove(&channel);
+            let last = channels.is_empty();
+            drop(channels);
+            (conn.tx.clone(), last, conn.generation)
         };
         IrcSession::send(&tx, Command::Part { channel, reason }).await?;
         if last {
@@ -236,7 +244,6 @@ impl Session for Handle {
                 .expect("conns poisoned")
                 .drain()
                 .collect();
-            self.0.channel_total.store(0, Ordering::Relaxed);
             for (_, conn) in conns {
                 let _ = conn
                     .tx
