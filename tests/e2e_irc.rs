@@ -855,3 +855,54 @@ fn tls_verifies_certificates_unless_told_not_to() {
         l.is_message("alice", "#sec", "over tls")
     });
 }
+
+#[test]
+fn a_silent_server_is_pinged_then_dropped_and_rejoined() {
+    let rig = rig_with("irc-ping", |_| {
+        "  default: {keepalive: 1s}\n  networks:\n    \"127.0.0.1\": {port: @PORT@, tls: false, throttle: false}\n".into()
+    });
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
+    carol.join("#ping");
+    let alice = rig.user("alice");
+    let r = room("#ping");
+    join(&alice, &r, "alice");
+    // Quiet for several keepalive periods: pings keep the connection up.
+    std::thread::sleep(Duration::from_secs(3));
+    alice.expect_none(Duration::from_millis(100), |s| {
+        s.attr("from") == Some(IRC) && s.get_child("show", NS_CLIENT).is_some()
+    });
+
+    // The server freezes: no answer to the ping, the connection is dropped.
+    let pid = rig.ircd.pid().expect("InspIRCd runs").to_string();
+    let signal = |name: &str| {
+        std::process::Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .expect("kill");
+    };
+    signal("-STOP");
+    let down = alice.expect(T, "the transport away", |s| {
+        s.attr("from") == Some(IRC) && s.get_child("show", NS_CLIENT).is_some()
+    });
+    assert!(
+        String::from(&down).contains("not connected"),
+        "{}",
+        String::from(&down)
+    );
+    signal("-CONT");
+    alice.expect(
+        Duration::from_secs(40),
+        "the room again after the reconnect",
+        |s| {
+            s.attr("from") == Some(&format!("{r}/alice"))
+                && statuses(s).contains(&"110".to_string())
+                && s.attr("type").is_none()
+        },
+    );
+    assert!(
+        rig.gw.log().contains("no answer from the server"),
+        "{}",
+        rig.gw.log()
+    );
+    drop(carol);
+}

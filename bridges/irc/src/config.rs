@@ -79,6 +79,10 @@ pub struct NetworkDefaults {
     /// How bytes that are not UTF-8 are read. Default `latin-1`.
     #[serde(default = "default_encoding")]
     pub encoding: String,
+    /// Silence after which the server is pinged; a server silent for as long again is
+    /// dropped and reconnected. Default `90s`.
+    #[serde(default = "default_keepalive", deserialize_with = "duration")]
+    pub keepalive: Duration,
 }
 
 impl Default for NetworkDefaults {
@@ -91,6 +95,7 @@ impl Default for NetworkDefaults {
             burst: default_burst(),
             interval: default_interval(),
             encoding: default_encoding(),
+            keepalive: default_keepalive(),
         }
     }
 }
@@ -116,6 +121,8 @@ pub struct Network {
     pub interval: Duration,
     /// Fallback encoding name.
     pub encoding: String,
+    /// Ping after this much silence; give up after as long again.
+    pub keepalive: Duration,
 }
 
 impl IrcConfig {
@@ -141,6 +148,7 @@ impl IrcConfig {
             burst: d.burst,
             interval: d.interval,
             encoding: n.encoding.clone().unwrap_or_else(|| d.encoding.clone()),
+            keepalive: d.keepalive,
             name,
         })
     }
@@ -176,6 +184,9 @@ impl IrcConfig {
                 ));
             }
         }
+        if self.default.keepalive.is_zero() {
+            out.push(("default.keepalive".into(), "must be longer than 0s".into()));
+        }
         if self.default.burst == 0 {
             out.push(("default.burst".into(), "must be at least 1".into()));
         }
@@ -209,6 +220,9 @@ fn default_burst() -> u32 {
 }
 fn default_interval() -> Duration {
     Duration::from_secs(2)
+}
+fn default_keepalive() -> Duration {
+    Duration::from_secs(90)
 }
 fn default_encoding() -> String {
     "latin-1".into()
@@ -257,7 +271,9 @@ mod tests {
 
     #[test]
     fn bad_values_are_problems_and_unknown_keys_errors() {
-        let c = parse("networks: {\"a b\": {encoding: klingon, port: 0}}\ndefault: {burst: 0}");
+        let c = parse(
+            "networks: {\"a b\": {encoding: klingon, port: 0}}\ndefault: {burst: 0, keepalive: 0s}",
+        );
         let keys: Vec<String> = c.problems().into_iter().map(|(k, _)| k).collect();
         assert_eq!(
             keys,
@@ -265,6 +281,7 @@ mod tests {
                 "networks.a b.encoding",
                 "networks.a b",
                 "networks.a b.port",
+                "default.keepalive",
                 "default.burst"
             ]
         );

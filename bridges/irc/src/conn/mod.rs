@@ -19,8 +19,6 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-/// Silence after which we ping the server, and after which (again) we give up on it.
-const PING_AFTER: Duration = Duration::from_secs(90);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// What the session asks of a connection.
@@ -320,10 +318,10 @@ async fn session(
             return End::Lost(format!("write failed: {e}"));
         }
         tokio::select! {
-            line = tokio::time::timeout(PING_AFTER, reader.next_line()) => {
+            line = tokio::time::timeout(network.keepalive, reader.next_line()) => {
                 let bytes = match line {
                     Err(_) if !pinged => { pinged = true; throttle.push_urgent(format!("PING :{}", network.host)); continue; }
-                    Err(_) => return End::Lost(format!("no answer from the server for {:?}", PING_AFTER * 2)),
+                    Err(_) => return End::Lost(format!("no answer from the server for {:?}", network.keepalive * 2)),
                     Ok(Err(e)) => return End::Lost(e),
                     Ok(Ok(None)) => return End::Lost("the server closed the connection".into()),
                     Ok(Ok(Some(bytes))) => bytes,
