@@ -906,3 +906,86 @@ fn a_silent_server_is_pinged_then_dropped_and_rejoined() {
     );
     drop(carol);
 }
+
+#[test]
+fn several_resources_share_one_connection() {
+    let rig = rig_with("irc-resources", |_| {
+        "  max_connections_per_network: 1\n  networks:\n    \"127.0.0.1\": {port: @PORT@, tls: false, throttle: false}\n".into()
+    });
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
+    carol.join("#multi");
+    let phone = rig.user("alice");
+    let laptop = rig.user("alice");
+    let r = room("#multi");
+    join(&phone, &r, "alice");
+    carol.expect(T, "alice's JOIN", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+
+    // The second resource gets the room from the gateway; IRC sees no second JOIN.
+    join(&laptop, &r, "alice");
+    laptop.expect(T, "carol in the occupant list", |s| {
+        s.attr("from") == Some(&format!("{r}/carol"))
+    });
+    carol.expect_none(Duration::from_millis(500), |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+
+    // Both resources receive; a message from one is reflected to both, sent once.
+    carol.privmsg("#multi", "to both");
+    for agent in [&phone, &laptop] {
+        agent.expect(T, "carol's message", |s| body(s) == "to both");
+    }
+    groupchat(&phone, &r, "p1", "from the phone");
+    carol.expect(T, "the message", |l| {
+        l.is_message("alice", "#multi", "from the phone")
+    });
+    for agent in [&phone, &laptop] {
+        agent.expect(T, "the reflection", |s| {
+            s.attr("id") == Some("p1") && body(s) == "from the phone"
+        });
+    }
+    carol.expect_none(Duration::from_millis(300), |l| {
+        l.privmsg_text() == Some("from the phone")
+    });
+
+    // One connection per network at most here: bob is refused with a clear error.
+    let bob = rig.user("bob");
+    let e = join_error(&bob, &r, "bob", None);
+    assert_eq!(
+        error_condition(&e).as_deref(),
+        Some("policy-violation"),
+        "{}",
+        String::from(&e)
+    );
+
+    // One resource leaving is not a PART; the other stays in and can speak.
+    phone.send(&format!("<presence type='unavailable' to='{r}/alice'/>"));
+    phone.expect(T, "the phone's own unavailable", |s| {
+        s.attr("from") == Some(&format!("{r}/alice")) && s.attr("type") == Some("unavailable")
+    });
+    carol.expect_none(Duration::from_millis(500), |l| l.command == "PART");
+    groupchat(&laptop, &r, "l1", "still here");
+    carol.expect(T, "the laptop's message", |l| {
+        l.is_message("alice", "#multi", "still here")
+    });
+
+    // Shutdown: the room says goodbye (110 + 332) and IRC sees a QUIT, not a ping timeout.
+    let mut rig = rig;
+    let status = rig
+        .gw
+        .sigterm_and_wait(Duration::from_secs(10))
+        .expect("exits after SIGTERM");
+    assert!(status.success());
+    let bye = laptop.expect(T, "the room closing", |s| {
+        s.attr("from") == Some(&format!("{r}/alice")) && s.attr("type") == Some("unavailable")
+    });
+    assert!(
+        statuses(&bye).contains(&"332".to_string()),
+        "{}",
+        String::from(&bye)
+    );
+    carol.expect(T, "alice's QUIT", |l| {
+        l.command == "QUIT" && l.is_from("alice")
+    });
+}

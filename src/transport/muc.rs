@@ -283,6 +283,29 @@ impl Transport {
         }
     }
 
+    /// Unavailable self-presences (110, 332) for every resource in every room, on shutdown.
+    pub(super) fn rooms_closing(&self) -> Vec<Presence> {
+        let rooms = self.rooms();
+        let mut out = Vec::new();
+        for ((_, group), room) in rooms.iter() {
+            let Some(room_jid) = self.room_jid(group) else {
+                continue;
+            };
+            let Some(me) = muc::occupant(&room_jid, &room.nick) else {
+                continue;
+            };
+            for resource in room.resources.iter().chain(room.pending.iter()) {
+                let p = OccupantPresence {
+                    unavailable: true,
+                    statuses: vec![Status::SelfPresence, Status::ServiceShutdown],
+                    ..Default::default()
+                };
+                out.push(muc::occupant_presence(me.clone(), resource, &p));
+            }
+        }
+        out
+    }
+
     /// Whether `resource` is in the room (only members may speak).
     pub(super) fn in_room(&self, login: &LoginId, group: &GroupId, resource: &Jid) -> bool {
         self.rooms()

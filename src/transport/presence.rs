@@ -109,6 +109,11 @@ impl Transport {
 
     /// On shutdown: every user with a session sees the transport go offline.
     pub(super) async fn announce_unavailable(&self) {
+        // Every occupant the gateway placed in a room leaves it (110 + 332: the service is
+        // shutting down), so clients know to rejoin later.
+        for stanza in self.rooms_closing() {
+            self.reply(stanza);
+        }
         let users = self.sessions().users();
         for user in users {
             self.reply(build::simple(Type::Unavailable, &self.me, &user.into()));

@@ -6,6 +6,9 @@ use crate::text;
 use irc_proto::Response;
 use switchboard_bridge::{BridgeError, GroupListing, RemoteEvent, SessionState};
 
+/// Channels kept from one LIST reply.
+const MAX_LISTED: usize = 20_000;
+
 impl ConnState {
     pub(super) fn numeric(&mut self, resp: Response, args: Vec<String>, out: &mut Vec<Action>) {
         let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
@@ -45,6 +48,8 @@ impl ConnState {
                     urgent: true,
                 });
             }
+            // A network's list is foreign input: keep at most MAX_LISTED channels of it.
+            Response::RPL_LIST if self.listed.len() >= MAX_LISTED => {}
             Response::RPL_LIST => {
                 let name = arg(1);
                 self.listed.push(GroupListing {
