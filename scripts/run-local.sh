@@ -63,7 +63,9 @@ YAML
 echo "Switchboard local IRC server." > "$L/inspircd/motd.txt"
 sed -e "s#@DIR@#$L/inspircd#g" -e "s#@PORT@#$IRC_PORT#" -e "s#@TLS_PORT@#$IRC_TLS_PORT#" \
   tests/support/inspircd.conf.in > "$L/inspircd/inspircd.conf"
-/usr/sbin/inspircd --config "$L/inspircd/inspircd.conf" --nofork --runasroot > "$L/inspircd/console.log" 2>&1 &
+# Run from its own directory, so anything it writes (a core file, say) stays in .local/.
+(cd "$L/inspircd" && exec /usr/sbin/inspircd --config inspircd.conf --nofork --runasroot) \
+  > "$L/inspircd/console.log" 2>&1 &
 IRCD_PID=$!
 
 prosody -F --config "$L/prosody/prosody.cfg.lua" > "$L/prosody/prosody.log" 2>&1 &
