@@ -42,24 +42,7 @@ impl Transport {
                 }
                 self.forward(stanza.into()).await;
             }
-            RemoteEvent::GroupJoined {
-                group,
-                nick,
-                nick_changed,
-                occupants,
-                topic,
-                topic_by,
-            } => {
-                let joined = super::muc::Joined {
-                    group,
-                    nick,
-                    nick_changed,
-                    occupants,
-                    topic,
-                    topic_by,
-                };
-                self.group_joined(&login, joined).await
-            }
+            RemoteEvent::GroupJoined(snapshot) => self.group_joined(&login, snapshot).await,
             RemoteEvent::GroupJoinFailed { group, error } => {
                 self.group_join_failed(&login, group, error).await
             }

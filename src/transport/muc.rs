@@ -11,7 +11,7 @@ use crate::xmpp::errors;
 use crate::xmpp::muc::{self, OccupantPresence};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use switchboard_bridge::{BridgeError, GroupId, JoinRequest, LoginId, Occupant, Rank};
+use switchboard_bridge::{BridgeError, GroupId, JoinRequest, LoginId, Rank};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::muc::user::Status;
 use xmpp_parsers::presence::Presence;
@@ -42,16 +42,6 @@ enum Join {
     Known,
     /// A resource already in, with a new nick.
     Rename,
-}
-
-/// What `GroupJoined` says.
-pub(super) struct Joined {
-    pub(super) group: GroupId,
-    pub(super) nick: String,
-    pub(super) nick_changed: bool,
-    pub(super) occupants: Vec<Occupant>,
-    pub(super) topic: String,
-    pub(super) topic_by: Option<String>,
 }
 
 /// Rooms by login and group.

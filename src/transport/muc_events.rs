@@ -1,19 +1,20 @@
 //! Group events from the bridge, turned into occupant presences, subjects and errors for
 //! every resource of the user in the room.
 
-use super::muc::Joined;
 use super::Transport;
 use crate::xmpp::errors;
 use crate::xmpp::muc::{self, OccupantPresence};
-use switchboard_bridge::{BridgeError, GroupId, LeaveReason, LoginId, MembershipChange};
+use switchboard_bridge::{
+    BridgeError, GroupId, GroupSnapshot, LeaveReason, LoginId, MembershipChange,
+};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::muc::user::Status;
 use xmpp_parsers::presence::Presence;
 
 impl Transport {
     /// `GroupJoined` from the bridge.
-    pub(super) async fn group_joined(&self, login: &LoginId, joined: Joined) {
-        let Joined {
+    pub(super) async fn group_joined(&self, login: &LoginId, joined: GroupSnapshot) {
+        let GroupSnapshot {
             group,
             nick,
             nick_changed,

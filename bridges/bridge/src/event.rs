@@ -39,22 +39,8 @@ pub enum RemoteEvent {
         /// What changed.
         change: MembershipChange,
     },
-    /// The user is now in a group (answer to [`crate::Session::join_group`]): everyone
-    /// present, the user's own nick, and the topic.
-    GroupJoined {
-        /// Which group.
-        group: GroupId,
-        /// The user's nick in it (the network may have changed the one asked for).
-        nick: String,
-        /// The network changed the nick the user asked for.
-        nick_changed: bool,
-        /// Everyone in the group, the user included.
-        occupants: Vec<Occupant>,
-        /// The topic; empty when there is none.
-        topic: String,
-        /// Who set the topic, when known.
-        topic_by: Option<String>,
-    },
+    /// The user is now in a group (answer to [`crate::Session::join_group`]).
+    GroupJoined(GroupSnapshot),
     /// A join could not be done.
     GroupJoinFailed {
         /// Which group.
@@ -132,6 +118,24 @@ pub struct Sender {
     pub display_name: Option<String>,
     /// The user of this session wrote it (an echo or a message from another client).
     pub is_self: bool,
+}
+
+/// A group as the user finds it on joining: everyone present, the user's own nick, and the
+/// topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupSnapshot {
+    /// Which group.
+    pub group: GroupId,
+    /// The user's nick in it (the network may have changed the one asked for).
+    pub nick: String,
+    /// The network changed the nick the user asked for.
+    pub nick_changed: bool,
+    /// Everyone in the group, the user included.
+    pub occupants: Vec<Occupant>,
+    /// The topic; empty when there is none.
+    pub topic: String,
+    /// Who set the topic, when known.
+    pub topic_by: Option<String>,
 }
 
 /// Why the user is no longer in a group.

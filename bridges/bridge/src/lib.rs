@@ -24,7 +24,8 @@ pub use command::{Availability, OutgoingMessage, PresenceUpdate, Sent};
 pub use content::{MessageContent, TextKind};
 pub use error::BridgeError;
 pub use event::{
-    Envelope, IncomingMessage, LeaveReason, MembershipChange, RemoteEvent, Sender, SessionState,
+    Envelope, GroupSnapshot, IncomingMessage, LeaveReason, MembershipChange, RemoteEvent, Sender,
+    SessionState,
 };
 pub use form::{CommandForm, FieldKind, FormField, FormValues, LoginData, RegistrationForm};
 pub use group::{GroupListing, JoinRequest, Occupant, Rank};

@@ -4,7 +4,15 @@ use super::{group_id, Action, ConnState};
 use crate::ranks::{ChanModes, Prefixes};
 use crate::text;
 use irc_proto::Response;
-use switchboard_bridge::{BridgeError, GroupListing, RemoteEvent, SessionState};
+use switchboard_bridge::{BridgeError, GroupListing, GroupSnapshot, RemoteEvent, SessionState};
+
+/// The server's own text of a numeric (its last parameter), tagged with the network.
+fn server_text(args: &[String], network: &str) -> String {
+    format!(
+        "{} ({network})",
+        args.last().map(String::as_str).unwrap_or_default()
+    )
+}
 
 /// Channels kept from one LIST reply.
 const MAX_LISTED: usize = 20_000;
@@ -105,24 +113,20 @@ impl ConnState {
                 let changed = !nick.eq_ignore_ascii_case(&self.wanted_nick);
                 if let Some(c) = self.channels.get_mut(&key).filter(|c| !c.announced) {
                     c.announced = true;
-                    out.push(Action::Emit(RemoteEvent::GroupJoined {
+                    out.push(Action::Emit(RemoteEvent::GroupJoined(GroupSnapshot {
                         group: group_id(&c.name, &network),
                         nick,
                         nick_changed: changed,
                         occupants: c.occupants(),
                         topic: c.topic.clone(),
                         topic_by: c.topic_by.clone(),
-                    }));
+                    })));
                 }
             }
             Response::ERR_NICKNAMEINUSE | Response::ERR_ERRONEOUSNICKNAME if self.registered => {
                 // A nick change was refused: every room hears it; the nick stays.
                 self.wanted_nick = self.nick.clone();
-                let text = format!(
-                    "{} ({})",
-                    args.last().cloned().unwrap_or_default(),
-                    self.network
-                );
+                let text = server_text(&args, &self.network);
                 for c in self.channels.values() {
                     out.push(Action::Emit(RemoteEvent::GroupError {
                         group: group_id(&c.name, &self.network),
@@ -146,11 +150,7 @@ impl ConnState {
             | Response::ERR_NOSUCHCHANNEL
             | Response::ERR_TOOMANYCHANNELS => {
                 let chan = arg(1);
-                let text = format!(
-                    "{} ({})",
-                    args.last().cloned().unwrap_or_default(),
-                    self.network
-                );
+                let text = server_text(&args, &self.network);
                 let error = match resp {
                     Response::ERR_CHANNELISFULL => BridgeError::Full(text),
                     Response::ERR_INVITEONLYCHAN => BridgeError::InviteOnly(text),
@@ -173,11 +173,7 @@ impl ConnState {
             | Response::ERR_CANNOTSENDTOCHAN
             | Response::ERR_NOTONCHANNEL => {
                 let chan = arg(1);
-                let text = format!(
-                    "{} ({})",
-                    args.last().cloned().unwrap_or_default(),
-                    self.network
-                );
+                let text = server_text(&args, &self.network);
                 let error = match resp {
                     Response::ERR_NOTONCHANNEL => BridgeError::NotFound(text),
                     _ => BridgeError::Forbidden(text),

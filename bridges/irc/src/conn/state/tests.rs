@@ -106,14 +106,14 @@ fn names_then_end_announce_the_join_with_ranks_and_topic() {
         &mut s,
         ":irc.test 366 alice #Chan :End of /NAMES list.",
     ));
-    let RemoteEvent::GroupJoined {
+    let RemoteEvent::GroupJoined(switchboard_bridge::GroupSnapshot {
         group,
         nick,
         nick_changed,
         mut occupants,
         topic,
         topic_by,
-    } = ev.remove(0)
+    }) = ev.remove(0)
     else {
         panic!()
     };
