@@ -111,6 +111,17 @@ pub(crate) fn signal(pid: u32, name: &str) {
         .status();
 }
 
+/// SIGTERM, then SIGKILL if the process has not exited within [`STOP_TIMEOUT`]. Nothing
+/// when there is no process.
+pub(crate) fn terminate(child: Option<Child>) {
+    if let Some(mut child) = child {
+        signal(child.id(), "TERM");
+        if wait_timeout(&mut child, STOP_TIMEOUT).is_none() {
+            kill_and_reap(&mut child);
+        }
+    }
+}
+
 /// Waits for `child` to exit, for at most `timeout`.
 pub(crate) fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + timeout;

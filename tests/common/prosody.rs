@@ -198,12 +198,7 @@ impl Prosody {
 
     /// SIGTERM, then SIGKILL if it has not exited within 10 s. Does nothing when stopped.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            signal(child.id(), "TERM");
-            if wait_timeout(&mut child, STOP_TIMEOUT).is_none() {
-                kill_and_reap(&mut child);
-            }
-        }
+        terminate(self.child.take());
     }
 
     /// SIGKILL (a crash). `restart()` brings it back.
