@@ -4,8 +4,6 @@ use super::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::Instant;
 
 /// Debian's `inspircd` package puts the daemon here.
 pub const INSPIRCD_BIN: &str = "/usr/sbin/inspircd";
@@ -135,33 +133,23 @@ impl Inspircd {
         // Stored before waiting, so that a panic below still kills it (Drop).
         self.child = Some(child);
 
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            let console = read_from(&self.log, offset);
-            // The bind warning comes before the "running" line.
-            if console.contains(BIND_FAILED) {
+        let child = self.child.as_mut().expect("just spawned");
+        let (log, ircd_log) = (self.log.clone(), self.ircd_log.clone());
+        let details = || format!("{}\n{}", tail(&log, 30), tail(&ircd_log, 20));
+        match wait_started(
+            child,
+            &self.log,
+            offset,
+            RUNNING,
+            BIND_FAILED,
+            "InspIRCd",
+            &details,
+        ) {
+            Start::Ready => true,
+            Start::PortTaken => {
                 self.kill9();
-                return false;
+                false
             }
-            if console.contains(RUNNING) {
-                return true;
-            }
-            let child = self.child.as_mut().expect("just spawned");
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "InspIRCd exited during startup ({status})\n{}\n{}",
-                    tail(&self.log, 30),
-                    tail(&self.ircd_log, 20)
-                );
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "InspIRCd not ready after {READY_TIMEOUT:?} (no {RUNNING:?} on its console)\n{}\n{}",
-                    tail(&self.log, 30),
-                    tail(&self.ircd_log, 20)
-                );
-            }
-            thread::sleep(POLL);
         }
     }
 

@@ -111,6 +111,48 @@ pub(crate) fn signal(pid: u32, name: &str) {
         .status();
 }
 
+/// How a server's start went.
+pub(crate) enum Start {
+    /// It logged that it is ready.
+    Ready,
+    /// It could not bind its port (taken meanwhile): try other ports.
+    PortTaken,
+}
+
+/// Waits until `log` (what was written after `offset`) shows `ready`, or `port_taken`
+/// (checked first: servers log it before their ready line). Panics, with `details` (log
+/// tails), when the process exits or [`READY_TIMEOUT`] passes.
+pub(crate) fn wait_started(
+    child: &mut Child,
+    log: &Path,
+    offset: u64,
+    ready: &str,
+    port_taken: &str,
+    what: &str,
+    details: &dyn Fn() -> String,
+) -> Start {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        let text = read_from(log, offset);
+        if text.contains(port_taken) {
+            return Start::PortTaken;
+        }
+        if text.contains(ready) {
+            return Start::Ready;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited during startup ({status})\n{}", details());
+        }
+        if Instant::now() >= deadline {
+            panic!(
+                "{what} not ready after {READY_TIMEOUT:?} (no {ready:?} in its log)\n{}",
+                details()
+            );
+        }
+        thread::sleep(POLL);
+    }
+}
+
 /// SIGTERM, then SIGKILL if the process has not exited within [`STOP_TIMEOUT`]. Nothing
 /// when there is no process.
 pub(crate) fn terminate(child: Option<Child>) {

@@ -5,8 +5,6 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::Instant;
 
 /// A private Prosody 0.12 for one test: loopback only, free ports, plaintext c2s, the
 /// VirtualHosts `localhost` and `other.localhost`, and the given XEP-0114 components.
@@ -141,30 +139,22 @@ impl Prosody {
 
         // The component listener comes up before c2s, so c2s is the signal that all is ready.
         let ready = format!("Activated service 'c2s' on [127.0.0.1]:{}", self.c2s_port);
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            let log = read_from(&self.log, offset);
-            if log.contains(&ready) {
-                return true;
-            }
-            if log.contains("Failed to open server port") {
+        let child = self.child.as_mut().expect("just spawned");
+        let log = self.log.clone();
+        match wait_started(
+            child,
+            &self.log,
+            offset,
+            &ready,
+            "Failed to open server port",
+            "Prosody",
+            &|| tail(&log, 40),
+        ) {
+            Start::Ready => true,
+            Start::PortTaken => {
                 self.kill9();
-                return false;
+                false
             }
-            let child = self.child.as_mut().expect("just spawned");
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "Prosody exited during startup ({status})\n{}",
-                    tail(&self.log, 40)
-                );
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "Prosody not ready after {READY_TIMEOUT:?} (no {ready:?} in its log)\n{}",
-                    tail(&self.log, 40)
-                );
-            }
-            thread::sleep(POLL);
         }
     }
 
