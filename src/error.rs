@@ -60,6 +60,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A bridge could not start its network-wide part (stored state unreadable, a
+    /// listener of its own that cannot bind).
+    #[error("the {transport} bridge cannot start: {source}")]
+    BridgeStart {
+        /// The transport's config key.
+        transport: &'static str,
+        /// Why.
+        source: switchboard_bridge::BridgeError,
+    },
+
     /// The HTTP listener could not bind its address.
     #[error("cannot listen on {addr} for HTTP: {source}")]
     HttpBind {

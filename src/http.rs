@@ -21,14 +21,19 @@ struct AppState {
 pub async fn serve(
     listener: TcpListener,
     transports: Vec<Arc<Transport>>,
+    bridges: Vec<Router>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = Router::new()
+    let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(AppState {
             transports: Arc::new(transports),
         });
+    // Bridges mount their webhooks under their own paths (`/sms/…`).
+    for routes in bridges {
+        app = app.merge(routes);
+    }
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
@@ -94,6 +99,13 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let _ = writeln!(out, "# TYPE switchboard_link_queue gauge");
     for (domain, _, link) in &queued {
         let _ = writeln!(out, "switchboard_link_queue{{domain=\"{domain}\"}} {link}");
+    }
+    for t in state.transports.iter() {
+        for c in t.counters() {
+            let _ = writeln!(out, "# HELP {} {}", c.name, c.help);
+            let _ = writeln!(out, "# TYPE {} counter", c.name);
+            let _ = writeln!(out, "{}{{domain=\"{}\"}} {}", c.name, t.domain(), c.value);
+        }
     }
     ([("content-type", "text/plain; version=0.0.4")], out)
 }

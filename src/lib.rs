@@ -39,6 +39,13 @@ fn connector_for(config: &Config, key: &str) -> Arc<dyn Connector> {
     match (key, &config.irc) {
         ("echo", _) => Arc::new(switchboard_echo::EchoConnector::default()),
         ("irc", Some(irc)) => Arc::new(switchboard_irc::IrcConnector::new(irc.bridge.clone())),
+        ("sms", _) => {
+            let sms = config
+                .sms
+                .as_ref()
+                .expect("transports() lists sms only when configured");
+            Arc::new(switchboard_sms::SmsConnector::new(sms.bridge.clone()))
+        }
         (other, _) => unreachable!("config::Config::transports names no bridge '{other}'"),
     }
 }
@@ -47,7 +54,14 @@ fn connector_for(config: &Config, key: &str) -> Arc<dyn Connector> {
 /// transports are going away, foreign sessions close, queued stanzas are written, links
 /// close. Returns an error only when startup fails (storage, HTTP listener).
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(config.sqlite_path().as_deref())?);
+    let sqlite = SqliteStore::open(config.sqlite_path().as_deref())?;
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    let public_url = config.http.as_ref().map(|h| {
+        h.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", h.listen))
+    });
+    let mut routes = Vec::new();
     let http_listener = match &config.http {
         Some(http) => {
             Some(
@@ -88,6 +102,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
             user_queue: config.xmpp.user_queue as u64,
         });
         tracing::info!(transport = t.key, domain = %t.link.domain, "Transport starting");
+        let kv = Arc::new(store::BridgeKv::new(sqlite.clone(), t.link.domain.clone()));
+        let router = transport
+            .start_network(kv, public_url.clone(), shutdown.clone())
+            .await
+            .map_err(|source| Error::BridgeStart {
+                transport: t.key,
+                source,
+            })?;
+        routes.extend(router);
         transport_tasks.push(tokio::spawn(transport.clone().run(
             inbound_rx,
             events_rx,
@@ -101,7 +124,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, "HTTP listening");
         }
-        tokio::spawn(http::serve(listener, transports.clone(), shutdown.clone()))
+        tokio::spawn(http::serve(
+            listener,
+            transports.clone(),
+            std::mem::take(&mut routes),
+            shutdown.clone(),
+        ))
     });
 
     shutdown.cancelled().await;

@@ -34,6 +34,10 @@ pub struct Config {
     /// (`switchboard_irc::IrcConfig`). Read apart from the rest (see [`Config::parse`]).
     #[serde(skip)]
     pub irc: Option<BridgeSection<switchboard_irc::IrcConfig>>,
+    /// The SMS transport: `domain` and `secret`, plus the SMS bridge's own keys
+    /// (`switchboard_sms::SmsConfig`). Read like `irc`.
+    #[serde(skip)]
+    pub sms: Option<BridgeSection<switchboard_sms::SmsConfig>>,
 }
 
 /// A transport section whose keys beyond `domain` and `secret` belong to its bridge.
@@ -200,6 +204,7 @@ impl Config {
         let mut problems = Vec::new();
         expand::expand(&mut value, "", env, &mut problems);
         let irc = take_section::<switchboard_irc::IrcConfig>(&mut value, "irc", &mut problems);
+        let sms = take_section::<switchboard_sms::SmsConfig>(&mut value, "sms", &mut problems);
         let config: Config = match serde_path_to_error::deserialize(value) {
             Ok(config) => config,
             Err(e) => {
@@ -211,9 +216,26 @@ impl Config {
         };
         let mut config = config;
         config.irc = irc;
+        config.sms = sms;
         if let Some(irc) = &config.irc {
             for (key, message) in irc.bridge.problems() {
                 problems.push(Problem::new(format!("irc.{key}"), message));
+            }
+        }
+        if let Some(sms) = &mut config.sms {
+            for (key, message) in sms.bridge.problems() {
+                problems.push(Problem::new(format!("sms.{key}"), message));
+            }
+            // Owners are JIDs: checked and normalised here, so the bridge compares them
+            // as plain strings with what the core hands it.
+            for (number, owner) in sms.bridge.numbers.iter_mut() {
+                match xmpp_parsers::jid::BareJid::new(owner.trim()) {
+                    Ok(jid) => *owner = jid.to_string(),
+                    Err(e) => problems.push(Problem::new(
+                        format!("sms.numbers.{number}"),
+                        format!("'{owner}' is not a bare JID: {e}"),
+                    )),
+                }
             }
         }
         if !problems.is_empty() {
@@ -234,6 +256,12 @@ impl Config {
             out.push(EnabledTransport {
                 key: "irc",
                 link: irc.link.clone(),
+            });
+        }
+        if let Some(sms) = &self.sms {
+            out.push(EnabledTransport {
+                key: "sms",
+                link: sms.link.clone(),
             });
         }
         if let Some(echo) = &self.echo {

@@ -55,7 +55,13 @@ fn the_example_file_parses() {
         irc.bridge.network("libera").unwrap().host,
         "irc.libera.chat"
     );
-    assert_eq!(c.transports().len(), 2);
+    let sms = c.sms.as_ref().expect("the sms section");
+    assert_eq!(sms.bridge.max_segments, 10);
+    assert_eq!(
+        sms.bridge.numbers.get("+15550001111").map(String::as_str),
+        Some("alice@example.org")
+    );
+    assert_eq!(c.transports().len(), 3);
 }
 
 #[test]
@@ -107,7 +113,7 @@ fn no_transport_and_empty_allow_are_errors() {
         problems(text),
         vec![
             "t.yaml: xmpp.allow: empty: nobody could use the gateway (list domains or JIDs, or \"*\" for everyone)",
-            "t.yaml: no transport is configured (add an `irc` or `echo` section)",
+            "t.yaml: no transport is configured (add an `irc`, `sms` or `echo` section)",
         ]
     );
 }
@@ -162,4 +168,42 @@ fn irc_keys_are_checked_with_their_path() {
         "irc:\n  domain: irc.example.org\n  secret: s\n  default: {encoding: klingon}\necho:",
     );
     assert_eq!(problems(&text), vec!["t.yaml: irc.default.encoding: 'klingon' is not an encoding: use latin-1 or utf-8-lossy"]);
+}
+
+#[test]
+fn the_sms_section_is_checked_with_its_keys() {
+    let sms = "sms:\n  domain: sms.example.org\n  secret: s\n  provider: {kind: twilio, account_sid: AC1, auth_token: t}\n  numbers: {\"+15550001111\": \"Alice@Example.org\", \"+15550002222\": \"not a jid@\"}\n";
+    let text = format!("{GOOD}{sms}");
+    let p = problems(&text);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("t.yaml: sms.numbers.+15550002222: 'not a jid@' is not a bare JID"),
+        "{p:?}"
+    );
+    let text = text.replace(", \"+15550002222\": \"not a jid@\"", "");
+    let c = Config::parse(Path::new("t.yaml"), &text, &env).unwrap();
+    let numbers = &c.sms.as_ref().unwrap().bridge.numbers;
+    assert_eq!(
+        numbers.get("+15550001111").map(String::as_str),
+        Some("alice@example.org"),
+        "owners are normalised"
+    );
+    // The webhooks need the HTTP listener.
+    let no_http = text.replace(
+        "http:\n  listen: \"127.0.0.1:8080\"\n  public_url: \"https://gw.example.org\"\n",
+        "",
+    );
+    assert_eq!(
+        problems(&no_http),
+        vec!["t.yaml: sms: needs the `http` section: replies and delivery reports arrive as webhooks on http.listen"]
+    );
+    let bad = text.replace(
+        "kind: twilio, account_sid: AC1",
+        "kind: twilio, account_sid: AC1, colour: red",
+    );
+    assert!(
+        problems(&bad)[0].starts_with("t.yaml: sms.provider: unknown field `colour`"),
+        "{:?}",
+        problems(&bad)
+    );
 }

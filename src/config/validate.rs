@@ -87,11 +87,19 @@ pub(super) fn validate(config: &Config) -> Vec<Problem> {
         }
     }
 
+    if config.sms.is_some() {
+        check(
+            config.http.is_some(),
+            "sms",
+            "needs the `http` section: replies and delivery reports arrive as webhooks on http.listen".into(),
+        );
+    }
+
     let transports = config.transports();
     check(
         !transports.is_empty(),
         "",
-        "no transport is configured (add an `irc` or `echo` section)".into(),
+        "no transport is configured (add an `irc`, `sms` or `echo` section)".into(),
     );
     let mut seen: HashMap<String, &str> = HashMap::new();
     for t in &transports {

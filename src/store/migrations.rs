@@ -40,4 +40,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     );
     "#,
+    // 2: a key-value store private to each transport's bridge
+    r#"
+    CREATE TABLE bridge_kv (
+        transport  TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        expires_at INTEGER,
+        PRIMARY KEY (transport, key)
+    );
+    "#,
 ];

@@ -3,8 +3,11 @@
 //! [`Store`] is the seam: SQLite ([`sqlite::SqliteStore`]) is the embedded default;
 //! PostgreSQL will come through the same trait.
 
+mod bridge_kv;
 mod migrations;
 pub mod sqlite;
+
+pub use bridge_kv::BridgeKv;
 
 use crate::error::Error as StoreError;
 use async_trait::async_trait;

@@ -36,11 +36,13 @@ impl Transport {
                 let Some(from) = self.contact_jid(&m.chat) else {
                     return;
                 };
-                let mut stanza = message::to_user(from, user.into(), &m.content);
-                if let Some(d) = delay::delay(m.timestamp, &self.me, std::time::SystemTime::now()) {
-                    stanza.payloads.push(d.into());
+                let delay = delay::delay(m.timestamp, &self.me, std::time::SystemTime::now());
+                for mut stanza in message::to_user_parts(from, user.into(), &m.content) {
+                    if let Some(d) = &delay {
+                        stanza.payloads.push(d.clone().into());
+                    }
+                    self.forward(stanza.into()).await;
                 }
-                self.forward(stanza.into()).await;
             }
             RemoteEvent::GroupJoined(snapshot) => self.group_joined(&login, snapshot).await,
             RemoteEvent::GroupJoinFailed { group, error } => {

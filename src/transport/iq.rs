@@ -106,7 +106,7 @@ impl Transport {
                 Some(COMMANDS) => {
                     let is_admin = self.access.is_admin(from);
                     Answer::Result(Some(
-                        adhoc::list(&self.me, adhoc::CORE_COMMANDS, is_admin).into(),
+                        adhoc::list(&self.me, &self.commands(), is_admin).into(),
                     ))
                 }
                 None => Answer::Result(Some(

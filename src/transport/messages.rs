@@ -136,6 +136,18 @@ impl Transport {
                 format!("{n} of your messages are still waiting for the network; try again later"),
             );
         }
+        let outgoing = OutgoingMessage {
+            chat,
+            content,
+            txn: new_txn(),
+        };
+        // The bridge's own checks (may this user send here, is it too long, limits) come
+        // before the message is stored, so a refusal is answered at once.
+        if let Some(session) = self.session_of(&login) {
+            if let Err(e) = session.admit(&outgoing) {
+                return self.reply_bridge_error(&Stanza::Message(m.clone()), &e);
+            }
+        }
         let entry = NewOutboxEntry {
             transport: self.domain.clone(),
             login: login.clone(),
@@ -143,11 +155,7 @@ impl Transport {
             recipient: to.to_bare().to_string(),
             stanza_id: m.id.as_ref().map(|id| id.0.clone()),
             wants_receipt: message::wants_receipt(&m),
-            message: OutgoingMessage {
-                chat,
-                content,
-                txn: new_txn(),
-            },
+            message: outgoing,
         };
         if let Err(e) = self.store.outbox_push(&entry).await {
             return self.store_failed(&Stanza::Message(m.clone()), e);

@@ -10,6 +10,7 @@ mod iq;
 mod messages;
 mod muc;
 mod muc_events;
+mod network;
 mod outbox;
 mod presence;
 mod sessions;
@@ -22,7 +23,7 @@ use crate::xmpp::presence::Health;
 use sessions::Sessions;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
-use switchboard_bridge::{Connector, Envelope};
+use switchboard_bridge::{Connector, Delivery, Envelope, Inbox};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -32,6 +33,8 @@ use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
 
 /// Events waiting from all sessions of one transport.
 const EVENT_QUEUE: usize = 1024;
+/// Network-wide events waiting (inbound SMS, mail) before their sender is slowed down.
+const INBOX_QUEUE: usize = 256;
 
 /// A running transport.
 pub struct Transport {
@@ -45,6 +48,8 @@ pub struct Transport {
     sessions: Mutex<Sessions>,
     rooms: Mutex<muc::Rooms>,
     events_tx: mpsc::Sender<Envelope>,
+    inbox: Inbox,
+    deliveries: Mutex<Option<mpsc::Receiver<Delivery>>>,
     session_shutdown: CancellationToken,
     tasks: TaskTracker,
     started: Instant,
@@ -70,6 +75,7 @@ impl Transport {
     /// Builds a transport; `run` starts it.
     pub fn new(parts: TransportParts) -> (Arc<Self>, mpsc::Receiver<Envelope>) {
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+        let (inbox_tx, deliveries) = mpsc::channel(INBOX_QUEUE);
         let me = Jid::new(&parts.domain).expect("the configured domain is a valid JID");
         let t = Arc::new(Transport {
             domain: parts.domain,
@@ -82,6 +88,8 @@ impl Transport {
             sessions: Mutex::new(Sessions::default()),
             rooms: Mutex::new(muc::Rooms::default()),
             events_tx,
+            inbox: Inbox::new(inbox_tx),
+            deliveries: Mutex::new(Some(deliveries)),
             session_shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             started: Instant::now(),
@@ -92,6 +100,11 @@ impl Transport {
     /// The component domain.
     pub fn domain(&self) -> &str {
         &self.domain
+    }
+
+    /// The bridge's counters, for `/metrics`.
+    pub fn counters(&self) -> Vec<switchboard_bridge::Counter> {
+        self.connector.counters()
     }
 
     /// The link toward the XMPP server.
@@ -110,10 +123,17 @@ impl Transport {
         grace: std::time::Duration,
     ) {
         self.restore_sessions().await;
+        let mut deliveries = self
+            .deliveries
+            .lock()
+            .expect("deliveries mutex poisoned")
+            .take()
+            .expect("a transport runs once");
         loop {
             tokio::select! {
                 Some(stanza) = inbound.recv() => self.handle_stanza(stanza).await,
                 Some(envelope) = events.recv() => self.handle_event(envelope).await,
+                Some(delivery) = deliveries.recv() => self.handle_delivery(delivery).await,
                 _ = shutdown.cancelled() => break,
             }
         }
@@ -212,6 +232,7 @@ impl Transport {
             sessions,
             sessions_down,
             queued,
+            network: self.connector.health(),
         }
     }
 }

@@ -127,6 +127,7 @@ impl Transport {
         // The user's name, as a hint for networks that need one (an IRC nick before the
         // user chose one).
         let mut data = reg.data.clone();
+        data.insert(switchboard_bridge::OWNER_KEY.into(), jid.to_string());
         if let Some(node) = jid.node() {
             data.entry("display_name".into())
                 .or_insert_with(|| node.to_string());

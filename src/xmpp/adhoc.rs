@@ -14,12 +14,12 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::ns;
 
 /// A command a transport offers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Command {
     /// Its node, e.g. `status`.
     pub node: &'static str,
     /// Its human name.
-    pub name: &'static str,
+    pub name: std::borrow::Cow<'static, str>,
     /// Only `xmpp.admins` may see and run it.
     pub admin_only: bool,
 }
@@ -27,7 +27,7 @@ pub struct Command {
 /// The core's own commands.
 pub const CORE_COMMANDS: &[Command] = &[Command {
     node: "status",
-    name: "Gateway status",
+    name: std::borrow::Cow::Borrowed("Gateway status"),
     admin_only: true,
 }];
 
@@ -56,7 +56,7 @@ pub fn node_info(command: &Command) -> DiscoInfoResult {
             "automation",
             "command-node",
             "en",
-            command.name,
+            command.name.to_string(),
         )],
         features: [COMMANDS, ns::DATA_FORMS]
             .into_iter()
@@ -133,6 +133,10 @@ pub fn form_stage(session: &str, form: &CommandForm, current: &FormValues) -> El
                 ),
                 FieldKind::Secret => (FieldType::TextPrivate, None),
                 FieldKind::Flag => (FieldType::Boolean, current.get(f.name).map(String::as_str)),
+                FieldKind::Jid => (
+                    FieldType::JidSingle,
+                    current.get(f.name).map(String::as_str),
+                ),
             };
             field(f.name, type_, f.label, f.required, value)
         })

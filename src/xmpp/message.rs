@@ -1,9 +1,10 @@
 //! Chat messages: from XMPP users to the neutral model and back.
 
-use switchboard_bridge::{MessageContent, TextKind};
+use switchboard_bridge::{Attachment, MessageContent, TextKind};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Id, Message, MessageType};
 use xmpp_parsers::ns;
+use xmpp_parsers::oob::Oob;
 use xmpp_parsers::receipts::Received;
 
 /// Longest body the gateway takes from a user (bytes); bridges split further.
@@ -21,15 +22,69 @@ pub fn content(msg: &Message) -> Result<Option<MessageContent>, String> {
         ));
     }
     let subject = msg.get_best_subject(vec!["en", ""]).map(|(_, s)| s.clone());
+    let attachments = oob_urls(msg);
+    // Clients put the URL of a shared file in the body too (XEP-0066 as Conversations
+    // uses it); the file goes as an attachment, not as text.
+    let mut body = body.as_str();
+    for a in &attachments {
+        if let Some(rest) = body.trim_end().strip_suffix(a.url.as_str()) {
+            body = rest.trim_end();
+        }
+    }
     let (kind, text) = match body.strip_prefix("/me ") {
         Some(action) => (TextKind::Action, action.to_string()),
-        None => (TextKind::Normal, body.clone()),
+        None => (TextKind::Normal, body.to_string()),
     };
     Ok(Some(MessageContent {
         text,
         kind,
         subject,
+        attachments,
     }))
+}
+
+/// Longest attachment URL taken from a user.
+const MAX_URL: usize = 2048;
+/// Attachments taken from one message.
+const MAX_ATTACHMENTS: usize = 10;
+
+/// XEP-0066 out-of-band URLs of a message (http and https only).
+fn oob_urls(msg: &Message) -> Vec<Attachment> {
+    msg.payloads
+        .iter()
+        .filter(|p| p.is("x", ns::OOB))
+        .filter_map(|p| p.get_child("url", ns::OOB))
+        .map(|u| u.text().trim().to_string())
+        .filter(|u| u.len() <= MAX_URL && (u.starts_with("https://") || u.starts_with("http://")))
+        .take(MAX_ATTACHMENTS)
+        .map(|url| Attachment {
+            url,
+            media_type: None,
+        })
+        .collect()
+}
+
+/// The messages that show foreign content to a user: the text, then one message per
+/// attachment whose body is its URL with XEP-0066 data (so clients show it inline).
+pub fn to_user_parts(from: Jid, to: Jid, content: &MessageContent) -> Vec<Message> {
+    let mut out = Vec::new();
+    if !content.text.is_empty() || content.attachments.is_empty() {
+        out.push(to_user(from.clone(), to.clone(), content));
+    }
+    for a in &content.attachments {
+        let mut m = Message::chat(to.clone()).with_body("".into(), a.url.clone());
+        m.from = Some(from.clone());
+        m.id = Some(Id(format!("sb-{:016x}", rand::random::<u64>())));
+        m.payloads.push(
+            Oob {
+                url: a.url.clone(),
+                desc: None,
+            }
+            .into(),
+        );
+        out.push(m);
+    }
+    out
 }
 
 /// True when the sender asked for an XEP-0184 receipt.
@@ -103,6 +158,33 @@ mod tests {
     }
 
     #[test]
+    fn oob_urls_become_attachments_and_leave_the_body() {
+        let m = msg(
+            "<message xmlns='jabber:component:accept' from='a@x/r' to='b@echo.test' type='chat'>\
+            <body>look https://up.example/cat.jpg</body>\
+            <x xmlns='jabber:x:oob'><url>https://up.example/cat.jpg</url></x>\
+            <x xmlns='jabber:x:oob'><url>file:///etc/passwd</url></x></message>",
+        );
+        let c = content(&m).unwrap().unwrap();
+        assert_eq!(c.text, "look");
+        assert_eq!(c.attachments.len(), 1, "only http(s) URLs are taken");
+        assert_eq!(c.attachments[0].url, "https://up.example/cat.jpg");
+        let parts = to_user_parts(
+            Jid::new("+1555@sms.test").unwrap(),
+            Jid::new("a@x").unwrap(),
+            &c,
+        );
+        assert_eq!(parts.len(), 2);
+        let media = element_xml(parts[1].clone());
+        assert!(
+            media.contains("<body>https://up.example/cat.jpg</body>")
+                && media
+                    .contains("<x xmlns='jabber:x:oob'><url>https://up.example/cat.jpg</url></x>"),
+            "{media}"
+        );
+    }
+
+    #[test]
     fn refuses_oversized_bodies() {
         let big = "x".repeat(MAX_BODY + 1);
         let m = msg(&format!("<message xmlns='jabber:component:accept' from='a@x/r' to='b@echo.test'><body>{big}</body></message>"));
@@ -120,6 +202,7 @@ mod tests {
                 text: "waves".into(),
                 kind: TextKind::Action,
                 subject: None,
+                attachments: vec![],
             },
         );
         let xml = element_xml(m);

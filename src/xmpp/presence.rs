@@ -12,6 +12,8 @@ pub struct Health {
     pub sessions_down: usize,
     /// Messages waiting for the foreign network.
     pub queued: u64,
+    /// How the network as a whole is doing (an SMS provider), when the bridge knows.
+    pub network: Option<switchboard_bridge::NetworkHealth>,
 }
 
 /// The transport's presence: available; `away` while some foreign connections are down,
@@ -32,6 +34,12 @@ pub fn transport(from: &Jid, to: &Jid, health: &Health) -> Presence {
             Show::Away
         });
         status.push_str(&format!(", {} not connected", health.sessions_down));
+    }
+    if let Some(network) = &health.network {
+        status.push_str(&format!(", {}", network.text));
+        if !network.ok && p.show.is_none() {
+            p.show = Some(Show::Away);
+        }
     }
     p.set_status("en", status);
     p
@@ -60,6 +68,7 @@ mod tests {
                 sessions: 3,
                 sessions_down: 0,
                 queued: 2,
+                network: None,
             },
         ));
         assert_eq!(
@@ -74,6 +83,7 @@ mod tests {
                 sessions: 2,
                 sessions_down: 1,
                 queued: 0,
+                network: None,
             },
         ));
         assert!(
@@ -88,11 +98,38 @@ mod tests {
                 sessions: 1,
                 sessions_down: 1,
                 queued: 0,
+                network: None,
             },
         ));
         assert!(
             all.contains("<show>xa</show>") && all.contains("1 user,"),
             "{all}"
+        );
+    }
+
+    #[test]
+    fn a_failing_provider_shows_away_with_its_reason() {
+        let gw = Jid::new("sms.test").unwrap();
+        let user = Jid::new("alice@example.org").unwrap();
+        let health = |ok: bool, text: &str| Health {
+            sessions: 1,
+            sessions_down: 0,
+            queued: 0,
+            network: Some(switchboard_bridge::NetworkHealth {
+                ok,
+                text: text.into(),
+                since: std::time::SystemTime::UNIX_EPOCH,
+            }),
+        };
+        let ok = element_xml(transport(&gw, &user, &health(true, "twilio: ok")));
+        assert!(
+            !ok.contains("<show>") && ok.contains("1 user, 0 queued, twilio: ok"),
+            "{ok}"
+        );
+        let bad = element_xml(transport(&gw, &user, &health(false, "kannel: HTTP 503")));
+        assert!(
+            bad.contains("<show>away</show>") && bad.contains("kannel: HTTP 503"),
+            "{bad}"
         );
     }
 }

@@ -51,6 +51,7 @@ pub fn form_query(form: &RegistrationForm, current: Option<&LoginData>) -> Eleme
                 FieldKind::Text => FieldType::TextSingle,
                 FieldKind::Secret => FieldType::TextPrivate,
                 FieldKind::Flag => FieldType::Boolean,
+                FieldKind::Jid => FieldType::JidSingle,
             };
             field(
                 f.name,

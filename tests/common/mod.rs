@@ -15,7 +15,12 @@ pub mod echo;
 mod gateway;
 pub mod inspircd;
 pub mod irc_client;
+pub mod kannel;
+pub mod kannel_smsc;
 mod prosody;
+pub mod sms;
+pub mod twilio;
+mod twilio_http;
 
 // Each test crate uses some of these.
 #[allow(unused_imports)]
@@ -27,7 +32,11 @@ pub use inspircd::Inspircd;
 #[allow(unused_imports)]
 pub use irc_client::{IrcClient, IrcLine};
 #[allow(unused_imports)]
+pub use kannel::{Kannel, Mt, MtMessage};
+#[allow(unused_imports)]
 pub use prosody::Prosody;
+#[allow(unused_imports)]
+pub use twilio::{FakeTwilio, TwilioMessage};
 
 use std::fs::{self, File, OpenOptions};
 use std::io;

@@ -26,6 +26,19 @@ pub struct MessageContent {
     /// A subject line (mail Subject, XMPP `<subject/>`), when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// Files shared by URL (XMPP XEP-0066 out-of-band data, MMS media).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file shared by URL.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Where the file can be fetched.
+    pub url: String,
+    /// Its media type, when known (`image/jpeg`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
 }
 
 impl MessageContent {

@@ -11,6 +11,8 @@ pub enum FieldKind {
     Secret,
     /// A yes/no flag ("true"/"false").
     Flag,
+    /// An XMPP address; the core checks it and hands the bridge its normalised bare form.
+    Jid,
 }
 
 /// One field of a registration form.

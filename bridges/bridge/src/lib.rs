@@ -17,11 +17,12 @@ mod event;
 mod form;
 mod group;
 mod ids;
+mod network;
 mod sink;
 mod traits;
 
 pub use command::{Availability, OutgoingMessage, PresenceUpdate, Sent};
-pub use content::{MessageContent, TextKind};
+pub use content::{Attachment, MessageContent, TextKind};
 pub use error::BridgeError;
 pub use event::{
     Envelope, GroupSnapshot, IncomingMessage, LeaveReason, MembershipChange, RemoteEvent, Sender,
@@ -30,8 +31,15 @@ pub use event::{
 pub use form::{CommandForm, FieldKind, FormField, FormValues, LoginData, RegistrationForm};
 pub use group::{GroupListing, JoinRequest, Occupant, Rank};
 pub use ids::{Chat, GroupId, LoginId, MessageId, TxnId, UserId};
+pub use network::{
+    BridgeStore, Counter, Delivery, Inbox, InboxClosed, Network, NetworkHealth, Recipient,
+    StoreFailed, OWNER_KEY,
+};
 pub use sink::{EventSink, SinkClosed};
 pub use traits::{Capabilities, Connector, NetworkInfo, Session};
 
 /// Re-exported so that bridges and the core agree on one cancellation type.
 pub use tokio_util::sync::CancellationToken;
+
+/// Re-exported so that bridges and the core agree on one HTTP router type.
+pub use axum;

@@ -1,5 +1,6 @@
 //! The two traits a bridge implements.
 
+use crate::network::{Counter, Network, NetworkHealth};
 use crate::{
     BridgeError, CancellationToken, Chat, EventSink, FormValues, GroupId, JoinRequest, LoginData,
     LoginId, OutgoingMessage, PresenceUpdate, RegistrationForm, Sent,
@@ -67,6 +68,38 @@ pub trait Connector: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Starts network-wide work when the transport starts: loads what the bridge stored,
+    /// spawns listeners, and returns HTTP routes to mount on the gateway's one listener
+    /// (`http.listen`). Tasks it spawns stop when `network.shutdown` fires.
+    async fn start(&self, _network: Network) -> Result<Option<axum::Router>, BridgeError> {
+        Ok(None)
+    }
+
+    /// How the network as a whole is doing, when that means something (a provider API).
+    fn health(&self) -> Option<NetworkHealth> {
+        None
+    }
+
+    /// Counters for `/metrics`.
+    fn counters(&self) -> Vec<Counter> {
+        Vec::new()
+    }
+
+    /// Commands only gateway admins may run on the transport JID.
+    fn admin_commands(&self) -> Vec<crate::CommandForm> {
+        Vec::new()
+    }
+
+    /// Runs an admin command with the values of its form; answers with a note for the
+    /// admin.
+    async fn admin_command(
+        &self,
+        _node: &str,
+        _values: &FormValues,
+    ) -> Result<String, BridgeError> {
+        Err(BridgeError::Unsupported("admin commands"))
+    }
+
     /// Opens a session for a login. Must not do slow I/O: connecting happens in
     /// [`Session::run`], which reports progress as events.
     async fn open_session(
@@ -84,6 +117,13 @@ pub trait Session: Send + Sync + 'static {
     /// and foreign traffic through the session's [`EventSink`]. Never fails: problems are
     /// [`crate::SessionState`] events. Returns after closing the foreign side cleanly.
     async fn run(self: Arc<Self>, shutdown: CancellationToken);
+
+    /// Checks a message before the core stores it (whether the user may send at all,
+    /// length, rate limits). Cheap, no I/O. An error is answered to the user at once and
+    /// the message is not stored.
+    fn admit(&self, _msg: &OutgoingMessage) -> Result<(), BridgeError> {
+        Ok(())
+    }
 
     /// Delivers one message. `Ok` means the foreign side took it.
     async fn send_message(&self, msg: OutgoingMessage) -> Result<Sent, BridgeError>;

@@ -49,3 +49,79 @@ pub enum NumberError {
     #[error("{0:?} is not a valid phone number for its country")]
     Invalid(String),
 }
+
+/// Why a provider request failed. Each variant says whether retrying may help
+/// ([`SmsError::is_transient`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SmsError {
+    /// The provider could not be reached (refused, reset, DNS, TLS).
+    #[error("cannot reach {provider}: {reason}")]
+    Unreachable {
+        /// Which provider.
+        provider: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The provider did not answer within `sms.request_timeout`.
+    #[error("{provider} did not answer in time")]
+    Timeout {
+        /// Which provider.
+        provider: &'static str,
+    },
+    /// The provider answered with an error status. 5xx and 429 are worth retrying;
+    /// other 4xx are final (bad number, refused credentials, unsubscribed recipient).
+    #[error("{provider} refused the message (HTTP {status}): {reason}")]
+    Status {
+        /// Which provider.
+        provider: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// The provider's reason (its error code and message where it gives them).
+        reason: String,
+    },
+    /// The bridge's own storage failed before the provider was called.
+    #[error("{0}")]
+    Store(String),
+}
+
+impl SmsError {
+    /// True when the same request may succeed later.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SmsError::Unreachable { .. } | SmsError::Timeout { .. } | SmsError::Store(_) => true,
+            SmsError::Status { status, .. } => *status >= 500 || *status == 429,
+        }
+    }
+}
+
+impl From<SmsError> for switchboard_bridge::BridgeError {
+    fn from(e: SmsError) -> Self {
+        if e.is_transient() {
+            switchboard_bridge::BridgeError::Transient(e.to_string())
+        } else {
+            switchboard_bridge::BridgeError::Rejected(e.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_and_throttling_are_retried_client_errors_are_not() {
+        let status = |status| SmsError::Status {
+            provider: "twilio",
+            status,
+            reason: "x".into(),
+        };
+        assert!(status(500).is_transient());
+        assert!(status(503).is_transient());
+        assert!(status(429).is_transient());
+        assert!(!status(400).is_transient());
+        assert!(!status(401).is_transient());
+        assert!(SmsError::Timeout { provider: "kannel" }.is_transient());
+        let b: switchboard_bridge::BridgeError = status(400).into();
+        assert!(matches!(b, switchboard_bridge::BridgeError::Rejected(_)));
+    }
+}

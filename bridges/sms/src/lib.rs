@@ -1,19 +1,30 @@
-//! Protocol-level groundwork for the Switchboard SMS bridge (issue 4).
+//! The Switchboard SMS bridge: phone numbers as contacts, through a Twilio-compatible
+//! API or Kannel.
 //!
-//! This crate holds only pure functions and types, with no I/O:
+//! - [`SmsConnector`]: the transport (addresses, admin commands to assign numbers,
+//!   webhooks mounted on the gateway's HTTP listener).
+//! - [`session`]: checks before a message is stored (number assigned, length, limits)
+//!   and the provider call.
+//! - [`provider`]: Twilio and Kannel behind one trait.
+//! - [`webhook`]: inbound texts and delivery reports, authenticated.
+//! - Pure modules: [`number`] (E.164), [`encoding`] (GSM-7/UCS-2 segments),
+//!   [`signature`] (Twilio signatures), [`limits`], [`numbers`].
 //!
-//! - [`number`]: E.164 normalisation of phone numbers and the JID local-part form
-//!   (`+15551234567` in `+15551234567@sms.example.org`).
-//! - [`encoding`]: choice between GSM-7 and UCS-2 for a message and the number of SMS
-//!   segments it needs, used for `sms.max_segments` and for Kannel's `coding`.
-//! - [`signature`]: Twilio webhook validation (`X-Twilio-Signature`, HMAC-SHA1).
-//!
-//! The providers, the inbound HTTP routes and the bridge `Session` come later and build on
-//! these modules. Like every bridge crate, this one knows nothing of XMPP.
+//! Like every bridge crate, this one knows nothing of XMPP.
 
+pub mod config;
+mod connector;
 pub mod encoding;
 pub mod error;
+pub mod limits;
 pub mod number;
+pub mod numbers;
+pub mod provider;
+pub mod session;
+mod shared;
 pub mod signature;
+pub mod webhook;
 
-pub use error::NumberError;
+pub use config::{ProviderConfig, SmsConfig};
+pub use connector::SmsConnector;
+pub use error::{NumberError, SmsError};
