@@ -1,7 +1,7 @@
 //! The key-value store each bridge gets ([`switchboard_bridge::BridgeStore`]), kept in the
 //! gateway's database with one namespace per transport.
 
-use super::sqlite::{now_secs, SqliteStore};
+use super::sqlite::{now_secs, Cached, SqliteStore};
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 use std::time::Duration;
@@ -34,12 +34,11 @@ impl BridgeStore for BridgeKv {
         let (t, k) = (self.transport.clone(), key.to_string());
         self.store
             .with(move |c| {
-                Ok(c.query_row(
+                Ok(c.prepare_cached(
                     "SELECT value FROM bridge_kv WHERE transport = ?1 AND key = ?2
-                     AND (expires_at IS NULL OR expires_at > ?3)",
-                    params![t, k, now_secs()],
-                    |r| r.get(0),
-                )
+                         AND (expires_at IS NULL OR expires_at > ?3)",
+                )?
+                .query_row(params![t, k, now_secs()], |r| r.get(0))
                 .optional()?)
             })
             .await
@@ -51,7 +50,7 @@ impl BridgeStore for BridgeKv {
         let expires = ttl.map(|d| now_secs() + d.as_secs() as i64);
         self.store
             .with(move |c| {
-                c.execute(
+                c.run(
                     "INSERT OR REPLACE INTO bridge_kv (transport, key, value, expires_at)
                      VALUES (?1, ?2, ?3, ?4)",
                     params![t, k, v, expires],
@@ -66,7 +65,7 @@ impl BridgeStore for BridgeKv {
         let (t, k) = (self.transport.clone(), key.to_string());
         self.store
             .with(move |c| {
-                Ok(c.execute(
+                Ok(c.run(
                     "DELETE FROM bridge_kv WHERE transport = ?1 AND key = ?2",
                     params![t, k],
                 )? > 0)
@@ -80,7 +79,7 @@ impl BridgeStore for BridgeKv {
         self.store
             .with(move |c| {
                 // Expired rows are dropped here, so a scan at start also cleans up.
-                c.execute(
+                c.run(
                     "DELETE FROM bridge_kv WHERE transport = ?1 AND expires_at <= ?2",
                     params![t, now_secs()],
                 )?;

@@ -76,6 +76,19 @@ fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
     Ok(())
 }
 
+/// Statements run through SQLite's prepared-statement cache (the hot paths run the same few
+/// statements for every message).
+pub(super) trait Cached {
+    /// Runs `sql` (prepared once per connection) with `params`.
+    fn run<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+}
+
+impl Cached for Connection {
+    fn run<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+}
+
 pub(super) fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -147,7 +160,7 @@ impl Store for SqliteStore {
         let json = serde_json::to_string(data)?;
         let login = new_login_id();
         self.with(move |c| {
-            c.execute(
+            c.run(
                 "INSERT INTO registrations (login_id, transport, jid, data, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (transport, jid) DO UPDATE SET data = excluded.data",
@@ -170,19 +183,19 @@ impl Store for SqliteStore {
             let Some(reg) = find_registration(&tx, &transport, &jid)? else {
                 return Ok(None);
             };
-            tx.execute(
+            tx.run(
                 "DELETE FROM outbox WHERE login_id = ?1",
                 [reg.login.as_str()],
             )?;
-            tx.execute(
+            tx.run(
                 "DELETE FROM receipts WHERE login_id = ?1",
                 [reg.login.as_str()],
             )?;
-            tx.execute(
+            tx.run(
                 "DELETE FROM settings WHERE login_id = ?1",
                 [reg.login.as_str()],
             )?;
-            tx.execute(
+            tx.run(
                 "DELETE FROM registrations WHERE login_id = ?1",
                 [reg.login.as_str()],
             )?;
@@ -238,7 +251,7 @@ impl Store for SqliteStore {
     async fn put_setting(&self, login: &LoginId, key: &str, value: &str) -> Result<(), Error> {
         let (login, key, value) = (login.to_string(), key.to_string(), value.to_string());
         self.with(move |c| {
-            c.execute(
+            c.run(
                 "INSERT INTO settings (login_id, key, value) VALUES (?1, ?2, ?3)
                  ON CONFLICT (login_id, key) DO UPDATE SET value = excluded.value",
                 params![login, key, value],
@@ -253,7 +266,7 @@ impl Store for SqliteStore {
         let e = e.clone();
         self.with(move |c| {
             let tx = c.transaction()?;
-            tx.execute(
+            tx.run(
                 "INSERT INTO outbox (transport, login_id, sender, recipient, stanza_id,
                                      wants_receipt, message, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -270,7 +283,7 @@ impl Store for SqliteStore {
             )?;
             let id = OutboxId(tx.last_insert_rowid());
             if let (true, Some(stanza_id)) = (e.wants_receipt, &e.stanza_id) {
-                tx.execute(
+                tx.run(
                     "INSERT OR REPLACE INTO receipts (txn, login_id, sender, recipient, stanza_id, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     params![e.message.txn.as_str(), e.login.as_str(), e.sender, e.recipient, stanza_id, now_secs()],
@@ -285,22 +298,18 @@ impl Store for SqliteStore {
     async fn receipt_take(&self, txn: &TxnId) -> Result<Option<ReceiptTarget>, Error> {
         let txn = txn.clone();
         self.with(move |c| {
-            let tx = c.transaction()?;
-            let target = tx
-                .query_row(
-                    "SELECT sender, recipient, stanza_id FROM receipts WHERE txn = ?1",
-                    [txn.as_str()],
-                    |r| {
-                        Ok(ReceiptTarget {
-                            sender: r.get(0)?,
-                            recipient: r.get(1)?,
-                            stanza_id: r.get(2)?,
-                        })
-                    },
-                )
+            let target = c
+                .prepare_cached(
+                    "DELETE FROM receipts WHERE txn = ?1 RETURNING sender, recipient, stanza_id",
+                )?
+                .query_row([txn.as_str()], |r| {
+                    Ok(ReceiptTarget {
+                        sender: r.get(0)?,
+                        recipient: r.get(1)?,
+                        stanza_id: r.get(2)?,
+                    })
+                })
                 .optional()?;
-            tx.execute("DELETE FROM receipts WHERE txn = ?1", [txn.as_str()])?;
-            tx.commit()?;
             Ok(target)
         })
         .await
@@ -313,7 +322,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<OutboxEntry>, Error> {
         let login = login.clone();
         self.with(move |c| {
-            let mut stmt = c.prepare(
+            let mut stmt = c.prepare_cached(
                 "SELECT id, transport, sender, recipient, stanza_id, wants_receipt, message, attempts
                  FROM outbox WHERE login_id = ?1 ORDER BY id LIMIT ?2",
             )?;
@@ -372,7 +381,7 @@ impl Store for SqliteStore {
 
     async fn outbox_attempted(&self, id: OutboxId) -> Result<(), Error> {
         self.with(move |c| {
-            c.execute(
+            c.run(
                 "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?1",
                 [id.0],
             )?;
@@ -383,7 +392,7 @@ impl Store for SqliteStore {
 
     async fn outbox_remove(&self, id: OutboxId) -> Result<(), Error> {
         self.with(move |c| {
-            c.execute("DELETE FROM outbox WHERE id = ?1", [id.0])?;
+            c.run("DELETE FROM outbox WHERE id = ?1", [id.0])?;
             Ok(())
         })
         .await

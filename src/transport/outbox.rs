@@ -32,6 +32,9 @@ pub(super) async fn worker(
     cancel: CancellationToken,
 ) {
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(300));
+    // Networks where order does not matter take several messages at once (an SMS API);
+    // with a window of 1 the messages go strictly one after the other.
+    let window = transport.connector.info().send_window.max(1);
     loop {
         let batch = match transport.store.outbox_pending(&login, BATCH).await {
             Ok(batch) => batch,
@@ -46,37 +49,48 @@ pub(super) async fn worker(
                 _ = cancel.cancelled() => return,
             }
         }
-        for entry in batch {
-            loop {
-                if cancel.is_cancelled() {
-                    return;
-                }
-                let result = session.send_message(entry.entry.message.clone()).await;
+        let mut retry = None;
+        for chunk in batch.chunks(window) {
+            if cancel.is_cancelled() {
+                return;
+            }
+            let sends = chunk
+                .iter()
+                .map(|entry| session.send_message(entry.entry.message.clone()));
+            let results = futures::future::join_all(sends).await;
+            for (entry, result) in chunk.iter().zip(results) {
                 match result {
                     Ok(_) => {
-                        backoff.reset();
-                        remove(&transport, &entry, &queued).await;
-                        reflect(&transport, &login, &entry).await;
-                        break;
+                        remove(&transport, entry, &queued).await;
+                        reflect(&transport, &login, entry).await;
                     }
                     Err(e) if e.is_transient() && entry.attempts + 1 < MAX_ATTEMPTS => {
                         let _ = transport.store.outbox_attempted(entry.id).await;
-                        let delay = backoff.next_delay();
-                        tracing::info!(login = %login, error = %e, delay_ms = delay.as_millis() as u64, "Delivery failed; retrying");
-                        tokio::select! {
-                            _ = tokio::time::sleep(delay) => {}
-                            _ = cancel.cancelled() => return,
-                        }
+                        retry = Some(e);
                     }
                     Err(e) => {
                         tracing::info!(login = %login, error = %e, "Delivery failed for good");
-                        remove(&transport, &entry, &queued).await;
+                        remove(&transport, entry, &queued).await;
                         let _ = transport.store.receipt_take(&entry.entry.message.txn).await;
-                        bounce(&transport, &entry, &e);
-                        break;
+                        bounce(&transport, entry, &e);
                     }
                 }
             }
+            if retry.is_some() {
+                break;
+            }
+        }
+        match retry {
+            // What failed is still stored: it is read again, first, after the delay.
+            Some(e) => {
+                let delay = backoff.next_delay();
+                tracing::info!(login = %login, error = %e, delay_ms = delay.as_millis() as u64, "Delivery failed; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = cancel.cancelled() => return,
+                }
+            }
+            None => backoff.reset(),
         }
     }
 }

@@ -68,6 +68,7 @@ mod tests {
                 receipts: false,
                 presence: true,
             },
+            send_window: 1,
         }
     }
 

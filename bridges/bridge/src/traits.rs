@@ -35,6 +35,10 @@ pub struct NetworkInfo {
     pub prompt: &'static str,
     /// Optional capabilities.
     pub caps: Capabilities,
+    /// How many of one user's messages the core hands to [`Session::send_message`] at
+    /// once. 1 keeps them strictly in order (IRC); a larger window suits networks that do
+    /// not keep order anyway and answer slowly (an SMS API).
+    pub send_window: usize,
 }
 
 /// One transport: the entry point of a bridge.

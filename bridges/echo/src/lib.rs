@@ -36,6 +36,7 @@ impl Default for EchoConnector {
                     receipts: true,
                     presence: false,
                 },
+                send_window: 1,
             },
         }
     }

@@ -49,6 +49,7 @@ impl IrcConnector {
                     receipts: false,
                     presence: true,
                 },
+                send_window: 1,
             },
             config: Arc::new(config),
             counts: NetworkCounts::default(),

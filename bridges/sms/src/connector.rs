@@ -16,6 +16,10 @@ use switchboard_bridge::{
     RegistrationForm, Session, UserId,
 };
 
+/// SMS of one user in flight at once: providers answer in milliseconds to a second, and
+/// SMS keep no order anyway.
+const SEND_WINDOW: usize = 8;
+
 static INFO: NetworkInfo = NetworkInfo {
     id: "sms",
     display_name: "SMS",
@@ -27,6 +31,7 @@ static INFO: NetworkInfo = NetworkInfo {
         receipts: true,
         presence: false,
     },
+    send_window: SEND_WINDOW,
 };
 
 /// The SMS bridge.

@@ -1,6 +1,6 @@
 //! Kannel's smsbox `sendsms` interface: text only, with delivery reports to the gateway.
 
-use super::{request_error, short, Accepted, OutboundSms, Provider};
+use super::{exchange, short, Accepted, OutboundSms, Provider};
 use crate::encoding;
 use crate::error::SmsError;
 use async_trait::async_trait;
@@ -89,17 +89,7 @@ impl Provider for Kannel {
 
     async fn send(&self, sms: &OutboundSms) -> Result<Accepted, SmsError> {
         let url = format!("{}?{}", self.sendsms_url, self.query(sms));
-        let response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| request_error("kannel", e))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| request_error("kannel", e))?;
+        let (status, text) = exchange("kannel", self.http.get(url)).await?;
         // 202 "0: Accepted for delivery" or "3: Queued for later delivery".
         if status.is_success() {
             return Ok(Accepted { id: None });

@@ -78,6 +78,23 @@ pub fn from_config(config: &ProviderConfig, timeout: Duration) -> Box<dyn Provid
     }
 }
 
+/// Sends a request; answers the status and body of the reply.
+pub(crate) async fn exchange(
+    provider: &'static str,
+    request: reqwest::RequestBuilder,
+) -> Result<(reqwest::StatusCode, String), SmsError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| request_error(provider, e))?;
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| request_error(provider, e))?;
+    Ok((status, text))
+}
+
 /// Maps a transport failure of `reqwest` to an [`SmsError`].
 pub(crate) fn request_error(provider: &'static str, e: reqwest::Error) -> SmsError {
     if e.is_timeout() {

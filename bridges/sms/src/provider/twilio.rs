@@ -1,6 +1,6 @@
 //! Twilio's Messages API (and compatible ones): a form POST with basic auth.
 
-use super::{request_error, short, Accepted, OutboundSms, Provider};
+use super::{exchange, short, Accepted, OutboundSms, Provider};
 use crate::error::SmsError;
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -87,20 +87,13 @@ impl Provider for Twilio {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form(sms))
             .finish();
-        let response = self
+        let request = self
             .http
             .post(&self.messages_url)
             .basic_auth(&self.account_sid, Some(&self.auth_token))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| request_error("twilio", e))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| request_error("twilio", e))?;
+            .body(body);
+        let (status, text) = exchange("twilio", request).await?;
         if status.is_success() {
             // A 2xx means Twilio took it; an unreadable body must not make us send again.
             let id = serde_json::from_str::<Answer>(&text)
