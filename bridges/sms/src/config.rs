@@ -65,6 +65,10 @@ pub enum ProviderConfig {
         /// The `smsc` to route through, when smsbox has several.
         #[serde(default)]
         smsc: Option<String>,
+        /// Ask Kannel for delivery reports (receipts and late failures). Default true;
+        /// false saves Kannel and the SMSC a report per message.
+        #[serde(default = "yes")]
+        delivery_reports: bool,
     },
 }
 
@@ -96,6 +100,9 @@ impl fmt::Debug for ProviderConfig {
     }
 }
 
+fn yes() -> bool {
+    true
+}
 fn default_max_segments() -> usize {
     10
 }

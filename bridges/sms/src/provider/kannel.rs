@@ -17,6 +17,7 @@ pub struct Kannel {
     password: String,
     webhook_secret: String,
     smsc: Option<String>,
+    delivery_reports: bool,
 }
 
 impl Kannel {
@@ -28,6 +29,7 @@ impl Kannel {
         password: &str,
         webhook_secret: &str,
         smsc: Option<String>,
+        delivery_reports: bool,
     ) -> Self {
         Self {
             http,
@@ -36,6 +38,7 @@ impl Kannel {
             password: password.into(),
             webhook_secret: webhook_secret.into(),
             smsc,
+            delivery_reports,
         }
     }
 
@@ -54,7 +57,7 @@ impl Kannel {
         if let Some(smsc) = &self.smsc {
             q.append_pair("smsc", smsc);
         }
-        if let Some(public) = &sms.public_url {
+        if let (Some(public), true) = (&sms.public_url, self.delivery_reports) {
             q.append_pair("dlr-mask", &DLR_MASK.to_string())
                 .append_pair(
                     "dlr-url",
@@ -115,6 +118,7 @@ mod tests {
             "pw",
             "s3cret-hook",
             None,
+            true,
         )
     }
 

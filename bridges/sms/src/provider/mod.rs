@@ -67,6 +67,7 @@ pub fn from_config(config: &ProviderConfig, timeout: Duration) -> Box<dyn Provid
             password,
             webhook_secret,
             smsc,
+            delivery_reports,
         } => Box::new(Kannel::new(
             http,
             sendsms_url,
@@ -74,6 +75,7 @@ pub fn from_config(config: &ProviderConfig, timeout: Duration) -> Box<dyn Provid
             password,
             webhook_secret,
             smsc.clone(),
+            *delivery_reports,
         )),
     }
 }

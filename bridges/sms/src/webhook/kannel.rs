@@ -18,6 +18,12 @@ fn authentic(shared: &Shared, query: &str) -> bool {
     raw_param(query, "secret").is_some_and(|s| same_secret(&s, webhook_secret.as_bytes()))
 }
 
+/// 200, closing the connection: smsbox opens a new one for every request and never reuses
+/// it, so a kept-alive connection would only pile up (hundreds per second under load).
+fn done() -> Response {
+    (StatusCode::OK, [(axum::http::header::CONNECTION, "close")]).into_response()
+}
+
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -53,7 +59,7 @@ pub async fn inbound(
     let id = get(&params, "id").map(str::to_string);
     match shared.inbound(from, to, text, Vec::new(), id).await {
         // An empty body: with `max-messages = 0` Kannel sends nothing back to the phone.
-        Ok(_) => StatusCode::OK.into_response(),
+        Ok(_) => done(),
         Err(_) => retry_later(),
     }
 }
@@ -75,7 +81,7 @@ pub async fn dlr(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
         _ => Report::Pending,
     };
     match shared.report(reference, None, report).await {
-        Ok(()) => StatusCode::OK.into_response(),
+        Ok(()) => done(),
         Err(_) => retry_later(),
     }
 }
