@@ -9,6 +9,7 @@ use super::Transport;
 use crate::link::Backoff;
 use crate::store::OutboxEntry;
 use crate::xmpp::errors;
+use futures::stream::{FuturesUnordered, StreamExt};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,35 +50,40 @@ pub(super) async fn worker(
                 _ = cancel.cancelled() => return,
             }
         }
+        // A sliding window: a new message goes out as soon as one in flight is answered.
+        // After a transient failure nothing new is started; what is in flight finishes.
+        let mut waiting = batch.iter();
+        let mut in_flight = FuturesUnordered::new();
         let mut retry = None;
-        for chunk in batch.chunks(window) {
-            if cancel.is_cancelled() {
-                return;
+        loop {
+            while retry.is_none() && in_flight.len() < window {
+                let Some(entry) = waiting.next() else { break };
+                let session = &session;
+                in_flight.push(async move {
+                    let result = session.send_message(entry.entry.message.clone()).await;
+                    (entry, result)
+                });
             }
-            let sends = chunk
-                .iter()
-                .map(|entry| session.send_message(entry.entry.message.clone()));
-            let results = futures::future::join_all(sends).await;
-            for (entry, result) in chunk.iter().zip(results) {
-                match result {
-                    Ok(_) => {
-                        remove(&transport, entry, &queued).await;
-                        reflect(&transport, &login, entry).await;
-                    }
-                    Err(e) if e.is_transient() && entry.attempts + 1 < MAX_ATTEMPTS => {
-                        let _ = transport.store.outbox_attempted(entry.id).await;
-                        retry = Some(e);
-                    }
-                    Err(e) => {
-                        tracing::info!(login = %login, error = %e, "Delivery failed for good");
-                        remove(&transport, entry, &queued).await;
-                        let _ = transport.store.receipt_take(&entry.entry.message.txn).await;
-                        bounce(&transport, entry, &e);
-                    }
+            let next = tokio::select! {
+                next = in_flight.next() => next,
+                _ = cancel.cancelled() => return,
+            };
+            let Some((entry, result)) = next else { break };
+            match result {
+                Ok(_) => {
+                    remove(&transport, entry, &queued).await;
+                    reflect(&transport, &login, entry).await;
                 }
-            }
-            if retry.is_some() {
-                break;
+                Err(e) if e.is_transient() && entry.attempts + 1 < MAX_ATTEMPTS => {
+                    let _ = transport.store.outbox_attempted(entry.id).await;
+                    retry = Some(e);
+                }
+                Err(e) => {
+                    tracing::info!(login = %login, error = %e, "Delivery failed for good");
+                    remove(&transport, entry, &queued).await;
+                    let _ = transport.store.receipt_take(&entry.entry.message.txn).await;
+                    bounce(&transport, entry, &e);
+                }
             }
         }
         match retry {
