@@ -1,6 +1,7 @@
 //! The embedded SQLite store.
 //!
-//! One connection behind a mutex, used from blocking threads. WAL mode with
+//! One connection, owned by one thread of its own that runs the queries it is sent in
+//! order (no blocking-pool hop and no lock per query). WAL mode with
 //! `synchronous=NORMAL`: every committed write survives a crash or SIGKILL of the gateway;
 //! a power cut may lose the last moments of writes.
 
@@ -12,14 +13,18 @@ use crate::error::Error;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use switchboard_bridge::{LoginData, LoginId, TxnId};
 
-/// SQLite-backed [`Store`].
+/// One piece of work for the database thread.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// SQLite-backed [`Store`]. Cheap to clone: clones share the database thread, which
+/// ends when the last clone is dropped.
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl SqliteStore {
@@ -43,24 +48,37 @@ impl SqliteStore {
         )
         .map_err(open_err)?;
         migrate(&conn).map_err(open_err)?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite".into())
+            .spawn(move || {
+                let mut conn = conn;
+                for job in queue {
+                    // A panicking query loses its answer (the caller gets an error), not
+                    // the thread.
+                    let run = std::panic::AssertUnwindSafe(|| job(&mut conn));
+                    if std::panic::catch_unwind(run).is_err() {
+                        tracing::error!("A database query panicked");
+                    }
+                }
+            })
+            .map_err(|e| Error::StoreWorker(format!("cannot start the database thread: {e}")))?;
+        Ok(Self { jobs })
     }
 
     pub(super) async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| Error::StoreWorker("database mutex poisoned".into()))?;
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| Error::StoreWorker(e.to_string()))?
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move |conn: &mut Connection| {
+                let _ = done.send(f(conn));
+            }))
+            .map_err(|_| Error::StoreWorker("the database thread has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| Error::StoreWorker("the database thread dropped a query".into()))?
     }
 }
 
