@@ -46,6 +46,13 @@ fn connector_for(config: &Config, key: &str) -> Arc<dyn Connector> {
                 .expect("transports() lists sms only when configured");
             Arc::new(switchboard_sms::SmsConnector::new(sms.bridge.clone()))
         }
+        ("email", _) => {
+            let email = config
+                .email
+                .as_ref()
+                .expect("transports() lists email only when configured");
+            Arc::new(switchboard_email::EmailConnector::new(email.bridge.clone()))
+        }
         (other, _) => unreachable!("config::Config::transports names no bridge '{other}'"),
     }
 }

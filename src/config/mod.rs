@@ -38,6 +38,10 @@ pub struct Config {
     /// (`switchboard_sms::SmsConfig`). Read like `irc`.
     #[serde(skip)]
     pub sms: Option<BridgeSection<switchboard_sms::SmsConfig>>,
+    /// The email transport: `domain` and `secret`, plus the email bridge's own keys
+    /// (`switchboard_email::config::EmailConfig`). Read like `irc`.
+    #[serde(skip)]
+    pub email: Option<BridgeSection<switchboard_email::config::EmailConfig>>,
 }
 
 /// A transport section whose keys beyond `domain` and `secret` belong to its bridge.
@@ -205,6 +209,11 @@ impl Config {
         expand::expand(&mut value, "", env, &mut problems);
         let irc = take_section::<switchboard_irc::IrcConfig>(&mut value, "irc", &mut problems);
         let sms = take_section::<switchboard_sms::SmsConfig>(&mut value, "sms", &mut problems);
+        let email = take_section::<switchboard_email::config::EmailConfig>(
+            &mut value,
+            "email",
+            &mut problems,
+        );
         let config: Config = match serde_path_to_error::deserialize(value) {
             Ok(config) => config,
             Err(e) => {
@@ -217,6 +226,12 @@ impl Config {
         let mut config = config;
         config.irc = irc;
         config.sms = sms;
+        config.email = email;
+        if let Some(email) = &config.email {
+            for (key, message) in email.bridge.problems() {
+                problems.push(Problem::new(format!("email.{key}"), message));
+            }
+        }
         if let Some(irc) = &config.irc {
             for (key, message) in irc.bridge.problems() {
                 problems.push(Problem::new(format!("irc.{key}"), message));
@@ -262,6 +277,12 @@ impl Config {
             out.push(EnabledTransport {
                 key: "sms",
                 link: sms.link.clone(),
+            });
+        }
+        if let Some(email) = &self.email {
+            out.push(EnabledTransport {
+                key: "email",
+                link: email.link.clone(),
             });
         }
         if let Some(echo) = &self.echo {

@@ -61,7 +61,13 @@ fn the_example_file_parses() {
         sms.bridge.numbers.get("+15550001111").map(String::as_str),
         Some("alice@example.org")
     );
-    assert_eq!(c.transports().len(), 3);
+    let email = c.email.as_ref().expect("the email section");
+    assert_eq!(email.bridge.smtp.relay, "smtp.example.org:587");
+    assert_eq!(
+        email.bridge.smtp.password.as_deref(),
+        Some("value-of-SMTP_PASSWORD")
+    );
+    assert_eq!(c.transports().len(), 4);
 }
 
 #[test]
@@ -113,7 +119,7 @@ fn no_transport_and_empty_allow_are_errors() {
         problems(text),
         vec![
             "t.yaml: xmpp.allow: empty: nobody could use the gateway (list domains or JIDs, or \"*\" for everyone)",
-            "t.yaml: no transport is configured (add an `irc`, `sms` or `echo` section)",
+            "t.yaml: no transport is configured (add an `irc`, `sms`, `email` or `echo` section)",
         ]
     );
 }

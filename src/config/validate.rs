@@ -99,7 +99,7 @@ pub(super) fn validate(config: &Config) -> Vec<Problem> {
     check(
         !transports.is_empty(),
         "",
-        "no transport is configured (add an `irc`, `sms` or `echo` section)".into(),
+        "no transport is configured (add an `irc`, `sms`, `email` or `echo` section)".into(),
     );
     let mut seen: HashMap<String, &str> = HashMap::new();
     for t in &transports {

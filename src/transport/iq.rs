@@ -292,6 +292,9 @@ impl Transport {
         if let Err(text) = register::check_values(&form, &values) {
             return Answer::Error(ErrorType::Modify, DefinedCondition::NotAcceptable, text);
         }
+        // The bridge learns who registers (to keep names such as mail aliases unique).
+        let mut values = values;
+        values.insert(switchboard_bridge::OWNER_KEY.into(), jid.to_string());
         let data = match self.connector.register(&values).await {
             Ok(data) => data,
             Err(e) => return Answer::Bridge(e),

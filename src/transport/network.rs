@@ -31,6 +31,14 @@ impl Transport {
     /// network needs no registration), turned into stanzas, then acknowledged.
     pub(super) async fn handle_delivery(self: &Arc<Self>, delivery: Delivery) {
         let Delivery { to, event, done } = delivery;
+        // What the bridge hands over here it may then forget (an SMS answered 200, a mail
+        // removed from its store): take it only while the XMPP server can have it.
+        if self.link.state() != crate::link::LinkState::Up {
+            let _ = done.send(Err(BridgeError::Transient(
+                "the XMPP server is not connected".into(),
+            )));
+            return;
+        }
         let login = match to {
             Recipient::Login(login) => match self.sessions().get(&login) {
                 Some(_) => Ok(login),

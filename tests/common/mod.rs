@@ -17,8 +17,10 @@ pub mod inspircd;
 pub mod irc_client;
 pub mod kannel;
 pub mod kannel_smsc;
+pub mod mail;
 mod prosody;
 pub mod sms;
+pub mod smtp;
 pub mod twilio;
 mod twilio_http;
 
@@ -35,6 +37,8 @@ pub use irc_client::{IrcClient, IrcLine};
 pub use kannel::{Kannel, Mt, MtMessage};
 #[allow(unused_imports)]
 pub use prosody::Prosody;
+#[allow(unused_imports)]
+pub use smtp::{send_mail, smtp_session, swaks, CaptureOptions, CapturedMail, SmtpCapture};
 #[allow(unused_imports)]
 pub use twilio::{FakeTwilio, TwilioMessage};
 

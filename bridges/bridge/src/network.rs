@@ -53,8 +53,9 @@ impl Inbox {
     }
 
     /// Hands one event to the core and waits until it is queued for the user. An `Err`
-    /// from the core says why it was refused (unknown or refused owner); the outer error
-    /// says the core is gone.
+    /// from the core says why it was refused: transient while the XMPP server is not
+    /// connected (keep the event and try again), permanent for an unknown or refused
+    /// owner. The outer error says the core is gone.
     pub async fn deliver(
         &self,
         to: Recipient,

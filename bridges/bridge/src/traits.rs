@@ -51,7 +51,8 @@ pub trait Connector: Send + Sync + 'static {
     fn registration_form(&self) -> RegistrationForm;
 
     /// Validates a registration and returns what to keep of it. May talk to the network to
-    /// check credentials.
+    /// check credentials. `form` also carries [`crate::OWNER_KEY`]: who registers (a
+    /// normalised bare JID).
     async fn register(&self, form: &FormValues) -> Result<LoginData, BridgeError>;
 
     /// Parses the (already XEP-0106-unescaped) local part of a JID into a chat. Pure.

@@ -14,9 +14,19 @@
 //! later and build on these modules. Like every bridge crate, this one knows nothing of XMPP.
 
 pub mod address;
+pub mod compose;
+pub mod config;
+mod connector;
 pub mod error;
 pub mod header;
 pub mod html;
+pub mod inbound;
+mod listener;
+mod relay;
 pub mod reply;
+mod session;
+mod shared;
+pub mod smtp;
 
+pub use connector::EmailConnector;
 pub use error::AddressError;

@@ -182,6 +182,8 @@ impl Shared {
                 self.counters.received.fetch_add(1, Ordering::Relaxed);
                 Ok(true)
             }
+            // The XMPP side cannot take it now: the provider is told to retry.
+            Err(e) if e.is_transient() => Err(switchboard_bridge::InboxClosed),
             Err(e) => {
                 self.counters.unrouted.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, "SMS owner refused by the gateway; not delivered");
@@ -230,6 +232,7 @@ impl Shared {
             .await
         {
             Err(_) => return Err(BridgeError::Transient("the gateway is stopping".into())),
+            Ok(Err(e)) if e.is_transient() => return Err(e),
             Ok(Err(e)) => tracing::debug!(error = %e, "Delivery report for a closed session"),
             Ok(Ok(())) => {}
         }

@@ -1,0 +1,166 @@
+//! The `email` section of the configuration (besides the component `domain` and `secret`,
+//! which the core reads).
+
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::time::Duration;
+
+/// Email bridge settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// The domain of users' own addresses: `<alias>@<address_domain>` (its MX must point at
+    /// `listen`).
+    pub address_domain: String,
+    /// The relay that sends the gateway's mail.
+    pub smtp: SmtpConfig,
+    /// Where the inbound SMTP listener listens, `ip:port` (replies and new mail).
+    pub listen: String,
+    /// The name the listener greets with and puts in Message-IDs. Default: `address_domain`.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// Largest inbound message taken, in bytes. Default 10 MiB.
+    #[serde(default = "default_max_message")]
+    pub max_message_bytes: u64,
+    /// Recipients per inbound message. Default 20.
+    #[serde(default = "default_max_recipients")]
+    pub max_recipients: usize,
+}
+
+/// How outgoing mail is sent.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// The relay, `host:port`.
+    pub relay: String,
+    /// `starttls` (default), `tls` (implicit, port 465) or `none` (loopback relays only).
+    #[serde(default)]
+    pub security: Security,
+    /// Login at the relay, with `password`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password at the relay.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// How long one delivery attempt may take. Default `30s`.
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("relay", &self.relay)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Transport security toward the relay.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// STARTTLS, required.
+    #[default]
+    Starttls,
+    /// TLS from the first byte.
+    Tls,
+    /// Plain text (for a relay on loopback).
+    None,
+}
+
+fn default_max_message() -> u64 {
+    10 * 1024 * 1024
+}
+fn default_max_recipients() -> usize {
+    20
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+impl EmailConfig {
+    /// Problems serde cannot see, as (key below `email.`, message).
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if crate::address::MailAddress::parse(&format!("x@{}", self.address_domain)).is_err() {
+            out.push((
+                "address_domain".into(),
+                format!("'{}' is not a mail domain", self.address_domain),
+            ));
+        }
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            out.push(("listen".into(), format!("'{}' is not ip:port", self.listen)));
+        }
+        if !host_port(&self.smtp.relay) {
+            out.push((
+                "smtp.relay".into(),
+                format!("'{}' is not host:port", self.smtp.relay),
+            ));
+        }
+        if self.smtp.username.is_some() != self.smtp.password.is_some() {
+            out.push((
+                "smtp.password".into(),
+                "username and password go together".into(),
+            ));
+        }
+        if self.max_message_bytes < 1024 {
+            out.push(("max_message_bytes".into(), "must be at least 1024".into()));
+        }
+        if self.max_recipients == 0 {
+            out.push(("max_recipients".into(), "must be at least 1".into()));
+        }
+        out
+    }
+
+    /// The host name for the greeting and Message-IDs.
+    pub fn hostname(&self) -> &str {
+        self.hostname.as_deref().unwrap_or(&self.address_domain)
+    }
+}
+
+fn host_port(s: &str) -> bool {
+    s.rsplit_once(':')
+        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_with_defaults_and_hides_the_password() {
+        let c: EmailConfig = serde_yaml_ng::from_str(
+            "address_domain: mail.example.org\nlisten: 127.0.0.1:2525\nsmtp: {relay: \"smtp.example.org:587\", username: u, password: secret-pw}\n",
+        )
+        .unwrap();
+        assert_eq!(c.smtp.security, Security::Starttls);
+        assert_eq!(c.max_recipients, 20);
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        assert!(!format!("{c:?}").contains("secret-pw"));
+    }
+
+    #[test]
+    fn refuses_unknown_keys_and_reports_bad_values() {
+        assert!(serde_yaml_ng::from_str::<EmailConfig>(
+            "address_domain: m.example\nlisten: 127.0.0.1:1\nsmtp: {relay: \"h:1\", securty: tls}\n"
+        )
+        .is_err());
+        let c: EmailConfig = serde_yaml_ng::from_str(
+            "address_domain: nodot\nlisten: anywhere\nsmtp: {relay: nohost, username: u}\n",
+        )
+        .unwrap();
+        let keys: Vec<String> = c.problems().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            ["address_domain", "listen", "smtp.relay", "smtp.password"]
+        );
+    }
+}

@@ -1,0 +1,202 @@
+//! Inbound mail: the SMTP listener's decisions (which recipients exist) and the durable
+//! hand-over to users. A mail is stored before the listener answers 250, and removed
+//! once the gateway queued it for its user; what a crash interrupted is delivered at the
+//! next start.
+
+use crate::address::MailAddress;
+use crate::inbound::{self, InboundMail};
+use crate::shared::Shared;
+use crate::smtp::{self, DeliverError, Envelope, RcptVerdict, SmtpHandler, SmtpServerConfig};
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_bridge::{
+    BridgeError, Chat, IncomingMessage, MessageContent, Recipient, RemoteEvent, Sender, UserId,
+};
+
+/// How long an accepted mail waits in the store for its user.
+const KEEP: Duration = Duration::from_secs(7 * 86_400);
+
+/// A stored mail and the users it is for (one store write: atomic).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Pending {
+    owners: Vec<String>,
+    mail: InboundMail,
+}
+
+/// Binds the listener, delivers what an earlier run accepted, and serves until shutdown.
+pub async fn start(shared: Arc<Shared>) -> Result<(), BridgeError> {
+    let network = shared.network()?.clone();
+    let listener = tokio::net::TcpListener::bind(&shared.config.listen)
+        .await
+        .map_err(|e| {
+            BridgeError::Unreachable(format!(
+                "cannot listen on {} for SMTP: {e}",
+                shared.config.listen
+            ))
+        })?;
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "SMTP listening");
+    }
+    let pending = network.store.scan("inmail:").await?;
+    if !pending.is_empty() {
+        tracing::info!(
+            mails = pending.len(),
+            "Delivering mail accepted before the restart"
+        );
+    }
+    let config = SmtpServerConfig {
+        hostname: shared.config.hostname().to_string(),
+        max_message_bytes: shared.config.max_message_bytes,
+        max_recipients: shared.config.max_recipients,
+        ..SmtpServerConfig::default()
+    };
+    let handler = Arc::new(Handler {
+        shared: shared.clone(),
+    });
+    tokio::spawn(async move {
+        for (key, json) in pending {
+            hand_over(&handler.shared, key, json).await;
+        }
+    });
+    let handler: Arc<dyn SmtpHandler> = Arc::new(Handler { shared });
+    tokio::spawn(smtp::serve(
+        listener,
+        config,
+        handler,
+        network.shutdown.clone(),
+    ));
+    Ok(())
+}
+
+struct Handler {
+    shared: Arc<Shared>,
+}
+
+impl Handler {
+    /// The owner of a recipient address, if it is one of ours.
+    async fn owner(&self, rcpt: &str) -> Result<Option<String>, BridgeError> {
+        let Ok(address) = MailAddress::parse(rcpt) else {
+            return Ok(None);
+        };
+        if !address
+            .domain()
+            .eq_ignore_ascii_case(&self.shared.config.address_domain)
+        {
+            return Ok(None);
+        }
+        self.shared
+            .owner_of_alias(&address.local().to_ascii_lowercase())
+            .await
+    }
+}
+
+#[async_trait]
+impl SmtpHandler for Handler {
+    async fn check_recipient(&self, rcpt: &str) -> RcptVerdict {
+        match self.owner(rcpt).await {
+            Ok(Some(_)) => RcptVerdict::Accept,
+            Ok(None) => RcptVerdict::Reject("5.1.1 no such user here".into()),
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot look up a recipient");
+                RcptVerdict::TempFail("4.3.0 try again later".into())
+            }
+        }
+    }
+
+    async fn deliver(&self, envelope: Envelope, message: Vec<u8>) -> Result<String, DeliverError> {
+        let mail =
+            inbound::parse(&message).map_err(|e| DeliverError::Permanent(format!("5.6.0 {e}")))?;
+        let store = &self
+            .shared
+            .network()
+            .map_err(|_| DeliverError::Transient("4.3.0 starting".into()))?
+            .store;
+        let id = format!("{:016x}", rand::random::<u64>());
+        let mut owners = Vec::new();
+        for rcpt in &envelope.rcpt_to {
+            match self.owner(rcpt).await {
+                Ok(Some(owner)) if !owners.contains(&owner) => owners.push(owner),
+                Ok(_) => {} // a duplicate, or unassigned since RCPT
+                Err(_) => return Err(DeliverError::Transient("4.3.0 try again later".into())),
+            }
+        }
+        let json = serde_json::to_string(&Pending { owners, mail }).unwrap_or_default();
+        let key = format!("inmail:{id}");
+        store
+            .put(&key, &json, Some(KEEP))
+            .await
+            .map_err(|_| DeliverError::Transient("4.3.0 cannot store the mail".into()))?;
+        let shared = self.shared.clone();
+        tokio::spawn(async move { hand_over(&shared, key, json).await });
+        Ok(id)
+    }
+}
+
+/// Passes one stored mail to its users; removes it once taken (or once it can never be).
+async fn hand_over(shared: &Shared, key: String, json: String) {
+    let Ok(network) = shared.network() else {
+        return;
+    };
+    let Ok(Pending { owners, mail }) = serde_json::from_str::<Pending>(&json) else {
+        let _ = network.store.delete(&key).await;
+        return;
+    };
+    let from = mail.from.to_string();
+    for owner in owners {
+        let event = RemoteEvent::Message(IncomingMessage {
+            id: mail
+                .message_id
+                .clone()
+                .map(switchboard_bridge::MessageId::new),
+            chat: Chat::Direct(UserId::new(from.clone())),
+            sender: Sender {
+                user: UserId::new(from.clone()),
+                display_name: mail.from_name.clone(),
+                is_self: false,
+            },
+            content: MessageContent {
+                text: mail.text.clone(),
+                subject: mail.subject.clone(),
+                ..MessageContent::default()
+            },
+            txn: None,
+            timestamp: None,
+        });
+        let mut backoff = Duration::from_secs(1);
+        let answer = loop {
+            match network
+                .inbox
+                .deliver(Recipient::Owner(owner.clone()), event.clone())
+                .await
+            {
+                // The XMPP server is away: the mail stays stored; try again later.
+                Ok(Err(e)) if e.is_transient() => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = network.shutdown.cancelled() => return,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                }
+                answer => break answer,
+            }
+        };
+        match answer {
+            Err(_) => return, // stopping: delivered again at the next start
+            Ok(Err(e)) => tracing::warn!(error = %e, "Accepted mail has no user any more; dropped"),
+            Ok(Ok(())) => {
+                // The answer continues the sender's thread.
+                if let Ok(mut thread) = shared.thread(&owner, &from).await {
+                    if let Some(id) = &mail.message_id {
+                        thread.push(id.clone());
+                    }
+                    if thread.subject.is_none() {
+                        thread.subject = mail.subject.clone();
+                    }
+                    let _ = shared.save_thread(&owner, &from, &thread).await;
+                }
+            }
+        }
+    }
+    let _ = network.store.delete(&key).await;
+}

@@ -1,0 +1,105 @@
+//! State shared by the connector, its sessions and the SMTP listener.
+
+use crate::compose::Thread;
+use crate::config::EmailConfig;
+use crate::relay::Relay;
+use std::sync::OnceLock;
+use switchboard_bridge::{BridgeError, Network};
+
+/// Store key of an alias (its owner, a bare JID).
+pub fn alias_key(alias: &str) -> String {
+    format!("alias:{alias}")
+}
+
+/// Store key of the alias an owner holds.
+pub fn owner_key(owner: &str) -> String {
+    format!("owner:{owner}")
+}
+
+/// Store key of a conversation thread.
+pub fn thread_key(owner: &str, correspondent: &str) -> String {
+    format!("thread:{owner}:{}", correspondent.to_ascii_lowercase())
+}
+
+/// Everything the connector, sessions and the listener share.
+pub struct Shared {
+    /// The configuration.
+    pub config: EmailConfig,
+    /// The outgoing relay.
+    pub relay: Relay,
+    /// Set when the transport starts.
+    pub network: OnceLock<Network>,
+}
+
+impl Shared {
+    /// The network context; the core starts a connector before anything else runs.
+    pub fn network(&self) -> Result<&Network, BridgeError> {
+        self.network
+            .get()
+            .ok_or_else(|| BridgeError::Transient("the email bridge is starting".into()))
+    }
+
+    /// Gives `alias` to `owner` (releasing the owner's earlier alias), unless someone
+    /// else holds it.
+    pub async fn claim_alias(&self, alias: &str, owner: &str) -> Result<(), BridgeError> {
+        let store = &self.network()?.store;
+        if let Some(holder) = store.get(&alias_key(alias)).await? {
+            if holder != owner {
+                return Err(BridgeError::Conflict(format!(
+                    "{alias}@{} is taken; choose another alias",
+                    self.config.address_domain
+                )));
+            }
+        }
+        if let Some(old) = store.get(&owner_key(owner)).await? {
+            if old != alias {
+                store.delete(&alias_key(&old)).await?;
+            }
+        }
+        store.put(&alias_key(alias), owner, None).await?;
+        store.put(&owner_key(owner), alias, None).await?;
+        Ok(())
+    }
+
+    /// Frees the alias of `owner` (on unregistration).
+    pub async fn release_alias(&self, owner: &str) -> Result<(), BridgeError> {
+        let store = &self.network()?.store;
+        if let Some(alias) = store.get(&owner_key(owner)).await? {
+            store.delete(&alias_key(&alias)).await?;
+            store.delete(&owner_key(owner)).await?;
+        }
+        Ok(())
+    }
+
+    /// Who holds `alias`.
+    pub async fn owner_of_alias(&self, alias: &str) -> Result<Option<String>, BridgeError> {
+        Ok(self.network()?.store.get(&alias_key(alias)).await?)
+    }
+
+    /// The thread with a correspondent.
+    pub async fn thread(&self, owner: &str, correspondent: &str) -> Result<Thread, BridgeError> {
+        let json = self
+            .network()?
+            .store
+            .get(&thread_key(owner, correspondent))
+            .await?;
+        Ok(json
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default())
+    }
+
+    /// Saves the thread with a correspondent.
+    pub async fn save_thread(
+        &self,
+        owner: &str,
+        correspondent: &str,
+        thread: &Thread,
+    ) -> Result<(), BridgeError> {
+        let json = serde_json::to_string(thread).unwrap_or_default();
+        self.network()?
+            .store
+            .put(&thread_key(owner, correspondent), &json, None)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,377 @@
+//! The SMTP state machine, without I/O: commands in, [`Step`]s out.
+//!
+//! States go Fresh → Greeted (EHLO/HELO) → Mail (MAIL) → Rcpt (an accepted RCPT) → Data
+//! (DATA answered 354). Out of order commands get `503`. The driver does what a step asks
+//! and reports back: [`Step::CheckRecipient`] → [`Session::recipient_checked`],
+//! [`Step::StartData`] → read with a [`DataReader`](super::DataReader) →
+//! [`Session::data_received`] → [`Step::Deliver`] → [`Session::delivered`],
+//! [`Step::StartTls`] → handshake → [`Session::tls_started`].
+
+use super::command::Command;
+use super::data::DataOutcome;
+use super::reply::{excerpt, Reply, MAX_REPLY_TEXT};
+use super::MAX_ERRORS;
+use std::net::SocketAddr;
+use thiserror::Error;
+
+/// What the session needs to know about the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Our host name, in the banner and replies (trusted: from the configuration).
+    pub hostname: String,
+    /// Largest message taken, in octets (advertised as `SIZE`).
+    pub max_message_bytes: u64,
+    /// Most recipients per message.
+    pub max_recipients: usize,
+    /// Whether STARTTLS can be offered (a certificate is configured).
+    pub tls_available: bool,
+}
+
+/// Where a session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Connected (or just switched to TLS); EHLO/HELO expected.
+    Fresh,
+    /// Greeted, no transaction.
+    Greeted,
+    /// MAIL taken, no recipient yet.
+    Mail,
+    /// At least one recipient taken.
+    Rcpt,
+    /// DATA answered 354: the message is being read.
+    Data,
+}
+
+/// The answer of a recipient check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RcptVerdict {
+    /// The recipient is ours: `250`.
+    Accept,
+    /// No such recipient: `550` with this text.
+    Reject(String),
+    /// Cannot tell now (storage down): `451` with this text.
+    TempFail(String),
+}
+
+/// Why a message was not stored.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DeliverError {
+    /// Try again later: `451`.
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// Never: `554`.
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+/// The envelope of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// The reverse-path; empty for the null sender (bounces).
+    pub mail_from: String,
+    /// The accepted recipients, in order, without duplicates.
+    pub rcpt_to: Vec<String>,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// What the client said in EHLO/HELO (printable ASCII, bounded).
+    pub helo: String,
+    /// Whether the message came over TLS.
+    pub tls: bool,
+}
+
+/// What the driver must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Send this reply, then read the next command.
+    Reply(Reply),
+    /// Ask the handler about this recipient, then call [`Session::recipient_checked`].
+    CheckRecipient(String),
+    /// Send this `354`, then read the message and call [`Session::data_received`].
+    StartData(Reply),
+    /// Store the message durably, then call [`Session::delivered`] and send its reply.
+    Deliver(Envelope, Vec<u8>),
+    /// Send this `220`, drop any input already buffered, run the TLS handshake, then call
+    /// [`Session::tls_started`].
+    StartTls(Reply),
+    /// Send this reply and close the connection.
+    Close(Reply),
+}
+
+/// One SMTP session (one connection).
+#[derive(Debug)]
+pub struct Session {
+    config: SessionConfig,
+    peer: SocketAddr,
+    state: State,
+    helo: Option<String>,
+    tls: bool,
+    mail_from: String,
+    rcpt_to: Vec<String>,
+    pending_rcpt: Option<String>,
+    errors: u32,
+}
+
+impl Session {
+    /// A new session for a client at `peer`.
+    pub fn new(config: SessionConfig, peer: SocketAddr) -> Self {
+        Session {
+            config,
+            peer,
+            state: State::Fresh,
+            helo: None,
+            tls: false,
+            mail_from: String::new(),
+            rcpt_to: Vec::new(),
+            pending_rcpt: None,
+            errors: 0,
+        }
+    }
+
+    /// The `220` banner.
+    pub fn greeting(&self) -> Reply {
+        Reply::new(220, format!("{} ESMTP Switchboard", self.config.hostname))
+    }
+
+    /// Where the session is.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Whether the session runs over TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// The `421` for a client that went quiet too long.
+    pub fn timeout(&self) -> Reply {
+        Reply::new(
+            421,
+            format!("{} Timeout, closing connection", self.config.hostname),
+        )
+    }
+
+    /// The `421` for a server going down.
+    pub fn shutting_down(&self) -> Reply {
+        Reply::new(
+            421,
+            format!(
+                "{} Service shutting down, try again later",
+                self.config.hostname
+            ),
+        )
+    }
+
+    /// One command line as received (CRLF removed).
+    /// A line that does not parse gets its [`ParseError`](super::ParseError) code.
+    pub fn line(&mut self, line: &[u8]) -> Step {
+        match Command::parse(line) {
+            Ok(command) => self.command(command),
+            Err(e) => self.error(e.code(), e.to_string()),
+        }
+    }
+
+    /// A command line longer than [`MAX_COMMAND_LINE`](super::MAX_COMMAND_LINE) (all of
+    /// it was dropped).
+    pub fn line_too_long(&mut self) -> Step {
+        self.error(500, "Line too long")
+    }
+
+    /// One parsed command.
+    pub fn command(&mut self, command: Command) -> Step {
+        use State::*;
+        match (command, self.state) {
+            (_, Data) => self.error(503, "Bad sequence of commands: message data expected"),
+            (Command::Ehlo(domain), _) => {
+                self.greet(domain);
+                let mut lines = vec![
+                    format!("{} Hello", self.config.hostname),
+                    "PIPELINING".to_string(),
+                    format!("SIZE {}", self.config.max_message_bytes),
+                    "8BITMIME".to_string(),
+                ];
+                if self.config.tls_available && !self.tls {
+                    lines.push("STARTTLS".to_string());
+                }
+                Step::Reply(Reply::multi(250, lines))
+            }
+            (Command::Helo(domain), _) => {
+                self.greet(domain);
+                Step::Reply(Reply::new(250, self.config.hostname.clone()))
+            }
+            (Command::Quit, _) => Step::Close(Reply::new(
+                221,
+                format!("{} closing connection", self.config.hostname),
+            )),
+            (Command::Noop, _) => ok(),
+            (Command::Vrfy, _) => Step::Reply(Reply::new(
+                252,
+                "Cannot VRFY user, but will accept message and attempt delivery",
+            )),
+            (Command::Rset, _) => {
+                self.reset();
+                ok()
+            }
+            (Command::Unknown(verb), _) => match verb.as_str() {
+                "EXPN" | "HELP" | "TURN" | "ETRN" | "AUTH" | "BDAT" | "ATRN" => {
+                    self.error(502, "Command not implemented")
+                }
+                _ => self.error(500, "Syntax error, command unrecognized"),
+            },
+            (Command::StartTls, _) if !self.config.tls_available => {
+                self.error(502, "Command not implemented")
+            }
+            (Command::StartTls, _) if self.tls => self.error(503, "TLS already active"),
+            (Command::StartTls, Greeted) => Step::StartTls(Reply::new(220, "Ready to start TLS")),
+            (Command::StartTls, Fresh) => self.error(503, "Send EHLO first"),
+            (Command::StartTls, _) => self.error(503, "Not during a mail transaction"),
+            (_, Fresh) => self.error(503, "Bad sequence of commands: send EHLO/HELO first"),
+            (Command::MailFrom { path, size }, Greeted) => {
+                if size.is_some_and(|s| s > self.config.max_message_bytes) {
+                    return Step::Reply(Reply::new(
+                        552,
+                        "Message size exceeds fixed maximum message size",
+                    ));
+                }
+                self.mail_from = path;
+                self.state = Mail;
+                ok()
+            }
+            (Command::MailFrom { .. }, _) => {
+                self.error(503, "Bad sequence of commands: nested MAIL")
+            }
+            (Command::RcptTo(_), Greeted) => {
+                self.error(503, "Bad sequence of commands: need MAIL first")
+            }
+            (Command::RcptTo(rcpt), _) => {
+                if self.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(&rcpt)) {
+                    return ok();
+                }
+                if self.rcpt_to.len() >= self.config.max_recipients {
+                    return Step::Reply(Reply::new(452, "Too many recipients"));
+                }
+                self.pending_rcpt = Some(rcpt.clone());
+                Step::CheckRecipient(rcpt)
+            }
+            (Command::Data, Greeted) => {
+                self.error(503, "Bad sequence of commands: need MAIL first")
+            }
+            (Command::Data, Mail) => self.error(503, "Bad sequence of commands: need RCPT first"),
+            (Command::Data, _) => {
+                self.state = Data;
+                Step::StartData(Reply::new(354, "End data with <CR><LF>.<CR><LF>"))
+            }
+        }
+    }
+
+    /// The handler's answer for the recipient of the last [`Step::CheckRecipient`].
+    pub fn recipient_checked(&mut self, verdict: RcptVerdict) -> Reply {
+        let Some(rcpt) = self.pending_rcpt.take() else {
+            return Reply::new(503, "Bad sequence of commands");
+        };
+        match verdict {
+            RcptVerdict::Accept => {
+                self.rcpt_to.push(rcpt);
+                self.state = State::Rcpt;
+                Reply::new(250, "OK")
+            }
+            RcptVerdict::Reject(text) => Reply::new(550, bounded(&text, "No such user here")),
+            RcptVerdict::TempFail(text) => Reply::new(451, bounded(&text, "Try again later")),
+        }
+    }
+
+    /// The result of the DATA phase: a message to deliver, or the refusal to send.
+    pub fn data_received(&mut self, outcome: DataOutcome) -> Step {
+        if self.state != State::Data {
+            return self.error(503, "Bad sequence of commands");
+        }
+        match outcome {
+            DataOutcome::Message(message) => {
+                let envelope = Envelope {
+                    mail_from: std::mem::take(&mut self.mail_from),
+                    rcpt_to: std::mem::take(&mut self.rcpt_to),
+                    peer: self.peer,
+                    helo: self.helo.clone().unwrap_or_default(),
+                    tls: self.tls,
+                };
+                self.reset();
+                Step::Deliver(envelope, message)
+            }
+            DataOutcome::TooBig { .. } => {
+                self.reset();
+                Step::Reply(Reply::new(552, "Too much mail data"))
+            }
+            DataOutcome::LineTooLong => {
+                self.reset();
+                Step::Reply(Reply::new(500, "Line too long"))
+            }
+        }
+    }
+
+    /// The handler's answer for the message of the last [`Step::Deliver`].
+    pub fn delivered(&mut self, result: Result<String, DeliverError>) -> Reply {
+        match result {
+            Ok(id) => Reply::new(250, format!("OK queued as {}", excerpt(id.as_bytes(), 64))),
+            Err(DeliverError::Transient(text)) => {
+                Reply::new(451, bounded(&text, "Try again later"))
+            }
+            Err(DeliverError::Permanent(text)) => {
+                Reply::new(554, bounded(&text, "Transaction failed"))
+            }
+        }
+    }
+
+    /// The TLS handshake succeeded: everything known before is forgotten (RFC 3207 §4.2),
+    /// the client must EHLO again.
+    pub fn tls_started(&mut self) {
+        self.reset();
+        self.state = State::Fresh;
+        self.helo = None;
+        self.tls = true;
+    }
+
+    fn greet(&mut self, domain: String) {
+        self.reset();
+        self.helo = Some(domain);
+        self.state = State::Greeted;
+    }
+
+    /// Ends any transaction.
+    fn reset(&mut self) {
+        self.mail_from.clear();
+        self.rcpt_to.clear();
+        self.pending_rcpt = None;
+        self.state = if self.helo.is_some() {
+            State::Greeted
+        } else {
+            State::Fresh
+        };
+    }
+
+    /// A protocol error: its reply, or `421` and the end once there were too many.
+    fn error(&mut self, code: u16, text: impl Into<String>) -> Step {
+        self.errors += 1;
+        if self.errors >= MAX_ERRORS {
+            return Step::Close(Reply::new(
+                421,
+                format!(
+                    "{} Too many errors, closing connection",
+                    self.config.hostname
+                ),
+            ));
+        }
+        Step::Reply(Reply::new(code, text))
+    }
+}
+
+fn ok() -> Step {
+    Step::Reply(Reply::new(250, "OK"))
+}
+
+/// A handler's text, bounded and printable, or `default` when there is none.
+fn bounded(text: &str, default: &str) -> String {
+    if text.trim().is_empty() {
+        default.to_string()
+    } else {
+        excerpt(text.as_bytes(), MAX_REPLY_TEXT)
+    }
+}

@@ -1,0 +1,106 @@
+//! The email transport set up end to end: Prosody with the `mail.localhost` component, the
+//! gateway relaying to a real aiosmtpd capture and listening for SMTP itself, and users.
+
+use super::{escape_xml, Agent, Gateway, Prosody, NS_CLIENT};
+use minidom::Element;
+use std::path::Path;
+use std::time::Duration;
+
+pub const MAIL: &str = "mail.localhost";
+pub const SECRET: &str = "mail-secret";
+pub const T: Duration = Duration::from_secs(15);
+pub const NS_REGISTER: &str = "jabber:iq:register";
+
+/// Prosody with the mail component and alice, bob (allowed) and mallory (not).
+pub fn prosody(dir: &Path) -> Prosody {
+    Prosody::start(
+        dir,
+        &[(MAIL, SECRET)],
+        &[
+            ("alice", "localhost", "pw"),
+            ("bob", "localhost", "pw"),
+            ("mallory", "other.localhost", "pw"),
+        ],
+    )
+}
+
+/// The gateway's config: mail relayed to `relay`, SMTP in on `smtp_port`.
+pub fn config(prosody: &Prosody, relay: &str, smtp_port: u16, extra: &str) -> String {
+    format!(
+        r#"
+xmpp:
+  server: "127.0.0.1:{}"
+  allow: ["localhost"]
+  keepalive: 5s
+storage: "sqlite://switchboard.db"
+email:
+  domain: {MAIL}
+  secret: "${{MAIL_SECRET}}"
+  address_domain: {MAIL}
+  smtp: {{relay: "{relay}", security: none, timeout: 5s}}
+  listen: "127.0.0.1:{smtp_port}"
+  max_message_bytes: 20000
+{extra}"#,
+        prosody.component_port()
+    )
+}
+
+pub fn start_gateway(dir: &Path, config: &str) -> Gateway {
+    let gw = Gateway::start_with_env(dir, config, &[("MAIL_SECRET", SECRET)]);
+    gw.wait_for_log("Component link up", T);
+    gw.wait_for_log("SMTP listening", T);
+    gw
+}
+
+pub fn user(dir: &Path, prosody: &Prosody, jid: &str) -> Agent {
+    let agent = Agent::connect(dir, jid, "pw", prosody.c2s_port(), true);
+    agent.wait_for_service(MAIL, T);
+    agent
+}
+
+/// Registers `alias` (and a name) with the mail transport; returns the answer.
+pub fn register(agent: &Agent, alias: &str, name: &str) -> Element {
+    let id = agent.new_id();
+    agent.iq(
+        &format!(
+            "<iq type='set' id='{id}' to='{MAIL}'><query xmlns='{NS_REGISTER}'>\
+             <username>{}</username><nick>{}</nick></query></iq>",
+            escape_xml(alias),
+            escape_xml(name)
+        ),
+        &id,
+        T,
+    )
+}
+
+/// The JID of a mail address (`bob%example.net@mail.localhost`).
+pub fn contact(address: &str) -> String {
+    format!("{}@{MAIL}", address.replace('@', "%"))
+}
+
+pub fn body(stanza: &Element) -> String {
+    stanza
+        .get_child("body", NS_CLIENT)
+        .map(Element::text)
+        .unwrap_or_default()
+}
+
+pub fn subject(stanza: &Element) -> String {
+    stanza
+        .get_child("subject", NS_CLIENT)
+        .map(Element::text)
+        .unwrap_or_default()
+}
+
+/// The error answered to the message with `id`: (condition, text).
+pub fn expect_error(agent: &Agent, id: &str) -> (String, String) {
+    let e = agent.expect(T, &format!("the error for {id}"), |s| {
+        s.name() == "message" && s.attr("id") == Some(id) && s.attr("type") == Some("error")
+    });
+    let text = e
+        .get_child("error", NS_CLIENT)
+        .and_then(|e| e.get_child("text", super::NS_STANZAS))
+        .map(Element::text)
+        .unwrap_or_default();
+    (super::error_condition(&e).unwrap_or_default(), text)
+}
