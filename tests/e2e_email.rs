@@ -4,7 +4,7 @@
 mod common;
 
 use common::mail::*;
-use common::smtp::{send_mail, smtp_session, CaptureOptions, SmtpCapture};
+use common::smtp::{send_mail, send_mail_with, smtp_session, CaptureOptions, SmtpCapture, TlsMode};
 use common::{escape_xml, free_port, workdir};
 use std::time::Duration;
 
@@ -205,4 +205,114 @@ fn relay_failures_are_retried_or_returned_and_accepted_mail_waits_for_the_link()
         Some(contact("carol@example.com").as_str())
     );
     assert_eq!(subject(&got), "while away");
+}
+
+#[test]
+fn tls_both_ways_with_relay_login_and_a_refused_password() {
+    let dir = workdir("mail-tls");
+    let prosody = prosody(dir.path());
+    // The relay wants STARTTLS before MAIL, and a login; its certificate is signed by a
+    // private CA that only `ca_file` makes trusted.
+    let capture = SmtpCapture::start(
+        dir.path(),
+        CaptureOptions {
+            auth: Some(("gw".into(), "pw".into())),
+            tls: TlsMode::StarttlsRequired,
+            ..CaptureOptions::default()
+        },
+    );
+    let relay = |password: &str| {
+        format!(
+            r#"{{relay: "{}", security: starttls, username: gw, password: "{password}", ca_file: "{}", timeout: 5s}}"#,
+            capture.addr(),
+            capture.ca_path().display()
+        )
+    };
+    // Our listener offers STARTTLS with the capture's certificate (localhost, 127.0.0.1).
+    let listener_tls = format!(
+        "  tls: {{cert: \"{}\", key: \"{}\"}}\n",
+        capture.dir().join("cert.pem").display(),
+        capture.dir().join("key.pem").display()
+    );
+    let smtp = free_port();
+    let gw = start_gateway(
+        dir.path(),
+        &config_with_smtp(&prosody, &relay("pw"), smtp, &listener_tls),
+    );
+    let alice = user(dir.path(), &prosody, "alice@localhost");
+    assert_eq!(
+        register(&alice, "alice", "Alice").attr("type"),
+        Some("result")
+    );
+
+    // Out: STARTTLS (the private CA trusted), then AUTH as gw.
+    let bob_mail = contact("bob@example.net");
+    chat(&alice, &bob_mail, None, "Over TLS", "m1");
+    let mail = capture.expect_mail(T);
+    assert!(mail.tls.is_some(), "{mail:#?}");
+    assert_eq!(mail.auth_user.as_deref(), Some("gw"));
+    assert_eq!(mail.rcpt_tos, vec!["bob@example.net".to_string()]);
+    assert!(mail.body.contains("Over TLS"), "{}", mail.body);
+
+    // In: EHLO offers STARTTLS; swaks takes it and the mail reaches alice.
+    let replies = smtp_session(smtp, &["EHLO client.test", "QUIT"]);
+    assert!(
+        replies.get(1).is_some_and(|r| r.contains("STARTTLS")),
+        "{replies:?}"
+    );
+    let sent = send_mail_with(
+        smtp,
+        "bob@example.net",
+        "alice@mail.localhost",
+        "From: Bob <bob@example.net>\r\nSubject: sealed\r\n\r\nSent over TLS.\r\n",
+        &["--tls"],
+    );
+    assert!(sent.ok, "{}", sent.transcript);
+    assert!(
+        sent.transcript.contains("TLS started"),
+        "{}",
+        sent.transcript
+    );
+    let got = alice.expect(T, "bob's mail over TLS", |s| {
+        s.name() == "message" && s.attr("from") == Some(bob_mail.as_str())
+    });
+    assert_eq!(body(&got), "Sent over TLS.");
+    assert_eq!(subject(&got), "sealed");
+
+    // A password the relay refuses (535) is permanent for lettre: the user's message
+    // comes back at once with the relay's reason, and nothing is sent.
+    drop(gw);
+    let gw = start_gateway(
+        dir.path(),
+        &config_with_smtp(&prosody, &relay("wrong-pw"), smtp, &listener_tls),
+    );
+    chat(&alice, &bob_mail, None, "Refused", "m2");
+    let (condition, why) = expect_error(&alice, "m2");
+    assert_eq!(condition, "not-acceptable");
+    assert!(why.contains("535"), "{why}");
+    assert!(!why.contains("wrong-pw"), "{why}");
+    capture.expect_no_mail(Duration::from_secs(1));
+
+    // Implicit TLS (port-465 style) trusts `ca_file` too.
+    let implicit = SmtpCapture::start(
+        dir.path(),
+        CaptureOptions {
+            tls: TlsMode::Implicit,
+            ..CaptureOptions::default()
+        },
+    );
+    let smtp_config = format!(
+        r#"{{relay: "{}", security: tls, ca_file: "{}", timeout: 5s}}"#,
+        implicit.addr(),
+        implicit.ca_path().display()
+    );
+    drop(gw);
+    let _gw = start_gateway(
+        dir.path(),
+        &config_with_smtp(&prosody, &smtp_config, smtp, &listener_tls),
+    );
+    chat(&alice, &bob_mail, None, "Wrapped", "m3");
+    let mail = implicit.expect_mail(T);
+    assert!(mail.tls.is_some(), "{mail:#?}");
+    assert!(mail.body.contains("Wrapped"), "{}", mail.body);
 }

@@ -26,6 +26,13 @@ pub fn prosody(dir: &Path) -> Prosody {
 
 /// The gateway's config: mail relayed to `relay`, SMTP in on `smtp_port`.
 pub fn config(prosody: &Prosody, relay: &str, smtp_port: u16, extra: &str) -> String {
+    let smtp = format!(r#"{{relay: "{relay}", security: none, timeout: 5s}}"#);
+    config_with_smtp(prosody, &smtp, smtp_port, extra)
+}
+
+/// Like `config`, with the whole `email.smtp` value (YAML flow mapping) given. `extra`:
+/// more `email` keys, each line indented by two spaces.
+pub fn config_with_smtp(prosody: &Prosody, smtp: &str, smtp_port: u16, extra: &str) -> String {
     format!(
         r#"
 xmpp:
@@ -37,7 +44,7 @@ email:
   domain: {MAIL}
   secret: "${{MAIL_SECRET}}"
   address_domain: {MAIL}
-  smtp: {{relay: "{relay}", security: none, timeout: 5s}}
+  smtp: {smtp}
   listen: "127.0.0.1:{smtp_port}"
   max_message_bytes: 20000
 {extra}"#,

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Deserializer};
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Email bridge settings.
@@ -25,6 +26,20 @@ pub struct EmailConfig {
     /// Recipients per inbound message. Default 20.
     #[serde(default = "default_max_recipients")]
     pub max_recipients: usize,
+    /// The listener's certificate: with it, EHLO offers STARTTLS. Without it mail comes
+    /// in as plain text only.
+    #[serde(default)]
+    pub tls: Option<ListenerTls>,
+}
+
+/// The certificate and key the inbound listener uses for STARTTLS (read at start).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerTls {
+    /// PEM certificate chain, the server's own certificate first.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of that certificate.
+    pub key: PathBuf,
 }
 
 /// How outgoing mail is sent.
@@ -45,6 +60,10 @@ pub struct SmtpConfig {
     /// How long one delivery attempt may take. Default `30s`.
     #[serde(default = "default_timeout", deserialize_with = "duration")]
     pub timeout: Duration,
+    /// PEM file of extra root certificates trusted for the relay's certificate (a private
+    /// CA), besides the built-in Mozilla roots (webpki-roots). Only with `starttls`/`tls`.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for SmtpConfig {
@@ -54,6 +73,7 @@ impl fmt::Debug for SmtpConfig {
             .field("security", &self.security)
             .field("username", &self.username)
             .field("timeout", &self.timeout)
+            .field("ca_file", &self.ca_file)
             .finish_non_exhaustive()
     }
 }
@@ -111,6 +131,19 @@ impl EmailConfig {
                 "username and password go together".into(),
             ));
         }
+        if let Some(ca_file) = &self.smtp.ca_file {
+            if self.smtp.security == Security::None {
+                out.push((
+                    "smtp.ca_file".into(),
+                    "only used with security: starttls or tls".into(),
+                ));
+            } else if let Err(e) = crate::relay::load_roots(ca_file) {
+                out.push(("smtp.ca_file".into(), e));
+            }
+        }
+        if let Some(tls) = &self.tls {
+            out.extend(tls.problem());
+        }
         if self.max_message_bytes < 1024 {
             out.push(("max_message_bytes".into(), "must be at least 1024".into()));
         }
@@ -123,6 +156,28 @@ impl EmailConfig {
     /// The host name for the greeting and Message-IDs.
     pub fn hostname(&self) -> &str {
         self.hostname.as_deref().unwrap_or(&self.address_domain)
+    }
+}
+
+impl ListenerTls {
+    /// What is wrong with the files (they are read and the rustls configuration is built,
+    /// as at start), as (key below `email.`, message).
+    fn problem(&self) -> Option<(String, String)> {
+        use crate::smtp::TlsConfigError;
+        match crate::smtp::load_tls_config(&self.cert, &self.key) {
+            Ok(_) => None,
+            Err(TlsConfigError::Pem { path, reason }) => {
+                // One file for both: which part is wrong is in the message.
+                let key = match (path == self.cert, path == self.key) {
+                    (true, false) => "tls.cert",
+                    (false, true) => "tls.key",
+                    _ => "tls",
+                };
+                Some((key.into(), format!("{}: {reason}", path.display())))
+            }
+            // rustls refused the chain or the key, or they do not belong together.
+            Err(e) => Some(("tls".into(), e.to_string())),
+        }
     }
 }
 
@@ -162,5 +217,69 @@ mod tests {
             keys,
             ["address_domain", "listen", "smtp.relay", "smtp.password"]
         );
+    }
+
+    #[test]
+    fn certificate_files_are_read_and_named_when_wrong() {
+        let dir = std::env::temp_dir().join(format!("sb-email-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let made = rcgen::generate_simple_self_signed(vec!["mail.example.org".into()]).unwrap();
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        let other = rcgen::generate_simple_self_signed(vec!["x.example".into()]).unwrap();
+        let other_key = dir.join("other-key.pem");
+        std::fs::write(&other_key, other.signing_key.serialize_pem()).unwrap();
+        let parse = |tls: &str, smtp: &str| -> EmailConfig {
+            serde_yaml_ng::from_str(&format!(
+                "address_domain: mail.example.org\nlisten: 127.0.0.1:2525\n\
+                 smtp: {{relay: \"smtp.example.org:587\"{smtp}}}\n{tls}"
+            ))
+            .unwrap()
+        };
+        let path = |p: &std::path::Path| p.display().to_string();
+        let tls = |cert: &std::path::Path, key: &std::path::Path| {
+            format!(
+                "tls: {{cert: \"{}\", key: \"{}\"}}\n",
+                path(cert),
+                path(key)
+            )
+        };
+        let keys = |c: &EmailConfig| -> Vec<String> {
+            c.problems().into_iter().map(|(k, _)| k).collect::<Vec<_>>()
+        };
+
+        let good = parse(
+            &tls(&cert, &key),
+            &format!(", ca_file: \"{}\"", path(&cert)),
+        );
+        assert!(good.problems().is_empty(), "{:?}", good.problems());
+        assert_eq!(good.tls.as_ref().unwrap().cert, cert);
+        assert_eq!(good.smtp.ca_file.as_deref(), Some(cert.as_path()));
+
+        let missing = dir.join("missing.pem");
+        let no_cert = parse(
+            &tls(&missing, &key),
+            &format!(", ca_file: \"{}\"", path(&key)),
+        );
+        assert_eq!(keys(&no_cert), ["smtp.ca_file", "tls.cert"]);
+        assert!(no_cert.problems()[1].1.contains("missing.pem"));
+        let no_key = parse(&tls(&cert, &cert), "");
+        assert_eq!(keys(&no_key), ["tls"]);
+        let no_key = parse(&tls(&cert, &missing), "");
+        assert_eq!(keys(&no_key), ["tls.key"]);
+        let mismatch = parse(&tls(&cert, &other_key), "");
+        assert_eq!(keys(&mismatch), ["tls"], "{:?}", mismatch.problems());
+        let plain = parse(
+            "",
+            &format!(", security: none, ca_file: \"{}\"", path(&cert)),
+        );
+        assert_eq!(keys(&plain), ["smtp.ca_file"]);
+        assert!(serde_yaml_ng::from_str::<EmailConfig>(
+            "address_domain: m.example\nlisten: 127.0.0.1:1\nsmtp: {relay: \"h:1\"}\n\
+             tls: {cert: a, key: b, chain: c}\n"
+        )
+        .is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -27,6 +27,13 @@ struct Pending {
 /// Binds the listener, delivers what an earlier run accepted, and serves until shutdown.
 pub async fn start(shared: Arc<Shared>) -> Result<(), BridgeError> {
     let network = shared.network()?.clone();
+    // Read before binding: a bad certificate stops the gateway at start.
+    let tls = match &shared.config.tls {
+        Some(tls) => Some(smtp::load_tls_config(&tls.cert, &tls.key).map_err(|e| {
+            BridgeError::Invalid(format!("email.tls: cannot use the certificate: {e}"))
+        })?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(&shared.config.listen)
         .await
         .map_err(|e| {
@@ -36,7 +43,7 @@ pub async fn start(shared: Arc<Shared>) -> Result<(), BridgeError> {
             ))
         })?;
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "SMTP listening");
+        tracing::info!(%addr, starttls = tls.is_some(), "SMTP listening");
     }
     let pending = network.store.scan("inmail:").await?;
     if !pending.is_empty() {
@@ -49,6 +56,7 @@ pub async fn start(shared: Arc<Shared>) -> Result<(), BridgeError> {
         hostname: shared.config.hostname().to_string(),
         max_message_bytes: shared.config.max_message_bytes,
         max_recipients: shared.config.max_recipients,
+        tls,
         ..SmtpServerConfig::default()
     };
     let handler = Arc::new(Handler {
