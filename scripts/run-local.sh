@@ -2,8 +2,10 @@
 # Sets up and runs Switchboard locally on its embedded defaults: SQLite storage, a local
 # Prosody, InspIRCd and Kannel on loopback, with the IRC transport on irc.localhost (network
 # `local`: join #chan%local@irc.localhost/yournick), the SMS transport on sms.localhost
-# (admin@localhost owns +15550000001; Kannel's fake SMSC stands in for the phones) and the
-# echo transport on echo.localhost.
+# (admin@localhost owns +15550000001; Kannel's fake SMSC stands in for the phones), the
+# email transport on mail.localhost (register an alias; outgoing mail is printed by a local
+# aiosmtpd into .local/mail/outbox.log; mail comes in on 127.0.0.1:2525) and the echo
+# transport on echo.localhost.
 #
 #   scripts/run-local.sh            build, start Prosody, run the gateway in the foreground
 #
@@ -24,6 +26,8 @@ HTTP_PORT=${SWITCHBOARD_HTTP_PORT:-8080}
 IRC_PORT=${SWITCHBOARD_IRC_PORT:-6667}
 IRC_TLS_PORT=${SWITCHBOARD_IRC_TLS_PORT:-6697}
 KANNEL_SENDSMS_PORT=${SWITCHBOARD_KANNEL_PORT:-13013}
+SMTP_IN_PORT=${SWITCHBOARD_SMTP_PORT:-2525}
+SMTP_OUT_PORT=${SWITCHBOARD_RELAY_PORT:-2526}
 L="$ROOT/.local"
 
 scripts/install-deps.sh
@@ -33,18 +37,20 @@ mkdir -p "$L/prosody/data" "$L/prosody/certs" "$L/inspircd/tls"
 [ -f "$L/echo-secret" ] || head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$L/echo-secret"
 [ -f "$L/irc-secret" ] || head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$L/irc-secret"
 [ -f "$L/sms-secret" ] || head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$L/sms-secret"
+[ -f "$L/mail-secret" ] || head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$L/mail-secret"
 [ -f "$L/kannel-secret" ] || head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$L/kannel-secret"
 [ -f "$L/admin-password" ] || head -c 12 /dev/urandom | base64 | tr -d '/+=' > "$L/admin-password"
 SECRET=$(cat "$L/echo-secret")
 IRC_SECRET=$(cat "$L/irc-secret")
 SMS_SECRET=$(cat "$L/sms-secret")
 KANNEL_SECRET=$(cat "$L/kannel-secret")
+MAIL_SECRET=$(cat "$L/mail-secret")
 
 # The tests' Prosody template: loopback only, plaintext c2s (never expose it).
 sed -e "s#@DATA_DIR@#\"$L/prosody/data\"#" \
     -e "s#@C2S_PORT@#$C2S_PORT#" \
     -e "s#@COMPONENT_PORT@#$COMPONENT_PORT#" \
-    -e "s#@COMPONENTS@#Component \"echo.localhost\"\n    component_secret = \"$SECRET\"\nComponent \"irc.localhost\"\n    component_secret = \"$IRC_SECRET\"\nComponent \"sms.localhost\"\n    component_secret = \"$SMS_SECRET\"#" \
+    -e "s#@COMPONENTS@#Component \"echo.localhost\"\n    component_secret = \"$SECRET\"\nComponent \"irc.localhost\"\n    component_secret = \"$IRC_SECRET\"\nComponent \"sms.localhost\"\n    component_secret = \"$SMS_SECRET\"\nComponent \"mail.localhost\"\n    component_secret = \"$MAIL_SECRET\"#" \
     tests/support/prosody.cfg.lua.in > "$L/prosody/prosody.cfg.lua"
 prosodyctl --config "$L/prosody/prosody.cfg.lua" register admin localhost "$(cat "$L/admin-password")" >/dev/null
 
@@ -71,6 +77,12 @@ sms:
     password: gwpass
     webhook_secret: "\${KANNEL_HOOK_SECRET}"
   numbers: {"+15550000001": "admin@localhost"}
+email:
+  domain: mail.localhost
+  secret: "\${MAIL_COMPONENT_SECRET}"
+  address_domain: mail.localhost
+  smtp: {relay: "127.0.0.1:$SMTP_OUT_PORT", security: none}
+  listen: "127.0.0.1:$SMTP_IN_PORT"
 echo:
   domain: echo.localhost
   secret: "\${ECHO_COMPONENT_SECRET}"
@@ -105,9 +117,15 @@ SMSBOX_PID=$!
 /usr/lib/kannel/test/fakesmsc -H 127.0.0.1 -r 13002 -m 0 "0 0 text unused" > "$L/kannel/phones.log" 2>&1 &
 PHONES_PID=$!
 
+# Outgoing mail goes to a local aiosmtpd that prints it (Debian's python3-aiosmtpd).
+mkdir -p "$L/mail"
+/usr/bin/python3 -m aiosmtpd -n -c aiosmtpd.handlers.Debugging -l "127.0.0.1:$SMTP_OUT_PORT" \
+  > "$L/mail/outbox.log" 2>&1 &
+RELAY_PID=$!
+
 prosody -F --config "$L/prosody/prosody.cfg.lua" > "$L/prosody/prosody.log" 2>&1 &
 PROSODY_PID=$!
-trap 'kill $PROSODY_PID $IRCD_PID $PHONES_PID $SMSBOX_PID $BEARERBOX_PID 2>/dev/null; wait $PROSODY_PID $IRCD_PID $PHONES_PID $SMSBOX_PID $BEARERBOX_PID 2>/dev/null || true' EXIT
+trap 'kill $PROSODY_PID $IRCD_PID $PHONES_PID $SMSBOX_PID $BEARERBOX_PID $RELAY_PID 2>/dev/null; wait $PROSODY_PID $IRCD_PID $PHONES_PID $SMSBOX_PID $BEARERBOX_PID $RELAY_PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
   grep -q "Activated service 'c2s' on \[127.0.0.1\]:$C2S_PORT" "$L/prosody/prosody.log" && break
   kill -0 $PROSODY_PID 2>/dev/null || { cat "$L/prosody/prosody.log"; exit 1; }
@@ -118,11 +136,14 @@ echo "Prosody on 127.0.0.1:$C2S_PORT; log in as admin@localhost with password $(
 echo "IRC on 127.0.0.1:$IRC_PORT; from XMPP join #test%local@irc.localhost/yournick"
 echo "SMS: text +4917000000@sms.localhost; texts land in $L/kannel/phones.log. Fake a reply:"
 echo "  curl 'http://127.0.0.1:$HTTP_PORT/sms/kannel?secret=$KANNEL_SECRET&from=%2B4917000000&to=%2B15550000001&text=hello'"
+echo "Email: register an alias with mail.localhost, then write to bob%example.net@mail.localhost;"
+echo "  sent mail is printed in $L/mail/outbox.log; mail in: swaks --server 127.0.0.1:$SMTP_IN_PORT --to <alias>@mail.localhost"
 echo "Gateway health: http://127.0.0.1:$HTTP_PORT/healthz  (Ctrl-C stops everything)"
 cd "$L"
 ECHO_COMPONENT_SECRET=$SECRET IRC_COMPONENT_SECRET=$IRC_SECRET \
   SMS_COMPONENT_SECRET=$SMS_SECRET KANNEL_HOOK_SECRET=$KANNEL_SECRET \
+  MAIL_COMPONENT_SECRET=$MAIL_SECRET \
   "$ROOT/target/release/switchboard" --config switchboard.yaml &
 GW_PID=$!
-trap 'kill -TERM $GW_PID 2>/dev/null; wait $GW_PID 2>/dev/null; kill $PROSODY_PID $IRCD_PID $PHONES_PID $SMSBOX_PID $BEARERBOX_PID 2>/dev/null; wait $PROSODY_PID $IRCD_PID $PHONES_PID $SMSBOX_PID $BEARERBOX_PID 2>/dev/null || true' EXIT INT TERM
+trap 'kill -TERM $GW_PID 2>/dev/null; wait $GW_PID 2>/dev/null; kill $PROSODY_PID $IRCD_PID $PHONES_PID $SMSBOX_PID $BEARERBOX_PID $RELAY_PID 2>/dev/null; wait $PROSODY_PID $IRCD_PID $PHONES_PID $SMSBOX_PID $BEARERBOX_PID $RELAY_PID 2>/dev/null || true' EXIT INT TERM
 wait $GW_PID
