@@ -59,12 +59,10 @@ pub async fn start(shared: Arc<Shared>) -> Result<(), BridgeError> {
         tls,
         ..SmtpServerConfig::default()
     };
-    let handler = Arc::new(Handler {
-        shared: shared.clone(),
-    });
+    let redeliver = shared.clone();
     tokio::spawn(async move {
         for (key, json) in pending {
-            hand_over(&handler.shared, key, json).await;
+            hand_over(&redeliver, key, json).await;
         }
     });
     let handler: Arc<dyn SmtpHandler> = Arc::new(Handler { shared });

@@ -115,6 +115,7 @@ impl Connector for SmsConnector {
     }
 
     async fn start(&self, network: Network) -> Result<Option<Router>, BridgeError> {
+        // (A scan also drops the transport's expired records, `out:` ones included.)
         let stored = network.store.scan("number:").await?;
         for (key, owner) in stored {
             let raw = key.trim_start_matches("number:");
@@ -127,8 +128,6 @@ impl Connector for SmsConnector {
                 Err(e) => tracing::warn!(error = %e, "Unreadable stored number"),
             }
         }
-        // Expired message records are dropped by the scan.
-        let _ = network.store.scan("out:").await?;
         tracing::info!(
             provider = self.shared.provider.name(),
             numbers = self.shared.numbers.len(),

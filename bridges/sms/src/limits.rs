@@ -2,7 +2,7 @@
 //!
 //! Counted in memory: a restart gives everyone a fresh allowance.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switchboard_bridge::BridgeError;
@@ -13,7 +13,7 @@ const DAY_SECS: u64 = 86_400;
 #[derive(Default)]
 struct Usage {
     /// Sends within the last minute, oldest first.
-    recent: Vec<SystemTime>,
+    recent: VecDeque<SystemTime>,
     /// Day number (since the epoch, UTC) of `today`.
     day: u64,
     today: u32,
@@ -48,9 +48,14 @@ impl Limits {
             usage.day = day;
             usage.today = 0;
         }
-        usage
+        // Oldest first: drop what left the minute, without walking the rest.
+        while usage
             .recent
-            .retain(|t| now.duration_since(*t).map_or(true, |age| age < MINUTE));
+            .front()
+            .is_some_and(|t| now.duration_since(*t).is_ok_and(|age| age >= MINUTE))
+        {
+            usage.recent.pop_front();
+        }
         if usage.today >= self.per_day {
             return Err(BridgeError::LimitReached(format!(
                 "you have sent {} SMS today, the most allowed per day; try again tomorrow (UTC)",
@@ -63,7 +68,7 @@ impl Limits {
                 self.per_minute
             )));
         }
-        usage.recent.push(now);
+        usage.recent.push_back(now);
         usage.today += 1;
         Ok(())
     }

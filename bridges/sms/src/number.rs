@@ -32,11 +32,23 @@ pub const MAX_INPUT_LEN: usize = 64;
 /// A phone number in canonical E.164 form: `+` followed by the country code and the
 /// national significant number, digits only (`+15551234567`).
 ///
-/// Only [`normalize`] builds one, so every value is a checked number.
+/// Only [`normalize`] builds one (and [`E164::from_canonical`], for strings `normalize`
+/// produced earlier), so every value is a checked number.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct E164(String);
 
 impl E164 {
+    /// A string [`normalize`] produced earlier (a contact id of this bridge, stored or in
+    /// flight), taken back without parsing it again: `+`, a non-zero digit, 6 to 14 more.
+    /// Anything else is `None`, and must go through [`normalize`].
+    pub fn from_canonical(s: &str) -> Option<E164> {
+        let digits = s.strip_prefix('+')?;
+        let shape = (7..=15).contains(&digits.len())
+            && !digits.starts_with('0')
+            && digits.bytes().all(|b| b.is_ascii_digit());
+        shape.then(|| E164(s.to_string()))
+    }
+
     /// The number as a string, `+` and digits (`+15551234567`).
     pub fn as_str(&self) -> &str {
         &self.0
@@ -211,6 +223,23 @@ mod tests {
         assert_eq!(ok("  +44 20 7946 0958 ", None), "+442079460958");
         assert_eq!(ok("+49 151 12345678", None), "+4915112345678");
         assert_eq!(ok("+1 (212) 555.1212", None), "+12125551212");
+    }
+
+    #[test]
+    fn canonical_strings_come_back_without_parsing_and_nothing_else_does() {
+        let n = normalize("+1 555 123 4567", None).unwrap();
+        assert_eq!(E164::from_canonical(n.as_str()), Some(n));
+        for other in [
+            "15551234567",
+            "+0123456789",
+            "+1 555",
+            "+123456",
+            "+1234567890123456",
+            "+1555abc4567",
+            "",
+        ] {
+            assert_eq!(E164::from_canonical(other), None, "{other:?}");
+        }
     }
 
     #[test]

@@ -45,8 +45,12 @@ impl SmsSession {
 
     fn phone_number(&self, chat: &Chat) -> Result<E164, BridgeError> {
         match chat {
-            Chat::Direct(user) => number::normalize(user.as_str(), None)
-                .map_err(|e| BridgeError::InvalidAddress(e.to_string())),
+            // Contact ids come from `parse_address`: already E.164.
+            Chat::Direct(user) => match E164::from_canonical(user.as_str()) {
+                Some(n) => Ok(n),
+                None => number::normalize(user.as_str(), None)
+                    .map_err(|e| BridgeError::InvalidAddress(e.to_string())),
+            },
             Chat::Group(_) => Err(BridgeError::Unsupported("group texts")),
         }
     }
