@@ -16,13 +16,6 @@ impl ConfigDuration {
 
 impl<'de> Deserialize<'de> for ConfigDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text)
-            .map(ConfigDuration)
-            .map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "'{text}' is not a duration like 30s, 5m or 6h ({e})"
-                ))
-            })
+        switchboard_bridge::config::duration(d).map(ConfigDuration)
     }
 }

@@ -11,6 +11,7 @@
 //! Connection health is data ([`SessionState`] events), never a return value.
 
 mod command;
+pub mod config;
 mod content;
 mod error;
 mod event;

@@ -1,7 +1,7 @@
 //! The `email` section of the configuration (besides the component `domain` and `secret`,
 //! which the core reads).
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -58,7 +58,10 @@ pub struct SmtpConfig {
     #[serde(default)]
     pub password: Option<String>,
     /// How long one delivery attempt may take. Default `30s`.
-    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    #[serde(
+        default = "default_timeout",
+        deserialize_with = "switchboard_bridge::config::duration"
+    )]
     pub timeout: Duration,
     /// PEM file of extra root certificates trusted for the relay's certificate (a private
     /// CA), besides the built-in Mozilla roots (webpki-roots). Only with `starttls`/`tls`.
@@ -99,11 +102,6 @@ fn default_max_recipients() -> usize {
 }
 fn default_timeout() -> Duration {
     Duration::from_secs(30)
-}
-
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    humantime::parse_duration(&text).map_err(serde::de::Error::custom)
 }
 
 impl EmailConfig {

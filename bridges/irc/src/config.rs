@@ -1,7 +1,7 @@
 //! The `irc` section of the configuration (besides the component `domain` and `secret`,
 //! which the core reads).
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -28,7 +28,10 @@ pub struct IrcConfig {
     pub max_connections_per_network: usize,
     /// How long a connection stays after its last channel is left, before QUIT.
     /// Default `10s`.
-    #[serde(default = "default_quit_grace", deserialize_with = "duration")]
+    #[serde(
+        default = "default_quit_grace",
+        deserialize_with = "switchboard_bridge::config::duration"
+    )]
     pub quit_grace: Duration,
     /// The QUIT message. Default "Switchboard".
     #[serde(default = "default_quit_message")]
@@ -74,14 +77,20 @@ pub struct NetworkDefaults {
     #[serde(default = "default_burst")]
     pub burst: u32,
     /// One more line per this interval once the burst is spent. Default `2s`.
-    #[serde(default = "default_interval", deserialize_with = "duration")]
+    #[serde(
+        default = "default_interval",
+        deserialize_with = "switchboard_bridge::config::duration"
+    )]
     pub interval: Duration,
     /// How bytes that are not UTF-8 are read. Default `latin-1`.
     #[serde(default = "default_encoding")]
     pub encoding: String,
     /// Silence after which the server is pinged; a server silent for as long again is
     /// dropped and reconnected. Default `90s`.
-    #[serde(default = "default_keepalive", deserialize_with = "duration")]
+    #[serde(
+        default = "default_keepalive",
+        deserialize_with = "switchboard_bridge::config::duration"
+    )]
     pub keepalive: Duration,
 }
 
@@ -192,12 +201,6 @@ impl IrcConfig {
         }
         out
     }
-}
-
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    humantime::parse_duration(&text)
-        .map_err(|e| serde::de::Error::custom(format!("'{text}' is not a duration like 10s ({e})")))
 }
 
 fn default_max_channels() -> usize {

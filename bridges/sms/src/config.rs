@@ -2,7 +2,7 @@
 //! which the core reads).
 
 use crate::number;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
@@ -33,7 +33,10 @@ pub struct SmsConfig {
     pub daily_cap: u32,
     /// How long one provider request may take before it counts as failed (and is
     /// retried). Default `30s`.
-    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    #[serde(
+        default = "default_timeout",
+        deserialize_with = "switchboard_bridge::config::duration"
+    )]
     pub request_timeout: Duration,
 }
 
@@ -117,11 +120,6 @@ fn default_timeout() -> Duration {
 }
 fn default_twilio_base() -> String {
     "https://api.twilio.com".into()
-}
-
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    humantime::parse_duration(&text).map_err(serde::de::Error::custom)
 }
 
 impl SmsConfig {
