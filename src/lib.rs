@@ -100,7 +100,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
             inbound_tx,
             abort_links.clone(),
         );
-        let (transport, events_rx) = Transport::new(TransportParts {
+        let (transport, bridge_inputs) = Transport::new(TransportParts {
             domain: t.link.domain.clone(),
             connector: connector_for(&config, t.key),
             store: store.clone(),
@@ -120,7 +120,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
         routes.extend(router);
         transport_tasks.push(tokio::spawn(transport.clone().run(
             inbound_rx,
-            events_rx,
+            bridge_inputs,
             shutdown.clone(),
             SESSION_GRACE,
         )));

@@ -42,7 +42,8 @@ mod common;
 use common::kannel::Kannel;
 use common::kannel_smsc::url_encode;
 use common::sms::{
-    contact, kannel as kannel_provider, metric, start_gateway, user, KANNEL_SECRET, SECRET, SMS,
+    config_with_numbers, contact, kannel as kannel_provider, metric, start_gateway, user,
+    KANNEL_SECRET, SECRET, SMS,
 };
 use common::{free_port, workdir, Agent, Gateway, Prosody};
 use std::collections::BTreeMap;
@@ -677,29 +678,8 @@ fn gateway_config(
     let numbers: Vec<String> = (0..users)
         .map(|u| format!("\"{}\": \"u{}@localhost\"", numbers(u).0, u + 1))
         .collect();
-    format!(
-        r#"
-xmpp:
-  server: "127.0.0.1:{}"
-  allow: ["localhost"]
-  admins: ["admin@localhost"]
-storage: "sqlite://switchboard.db"
-http:
-  listen: "127.0.0.1:{http}"
-  public_url: "http://127.0.0.1:{http}"
-sms:
-  domain: {SMS}
-  secret: "${{SMS_SECRET}}"
-  provider: {}
-  numbers: {{{}}}
-  request_timeout: 30s
-  rate_per_minute: 1000000
-  daily_cap: 1000000
-"#,
-        prosody.component_port(),
-        provider,
-        numbers.join(", ")
-    )
+    let limits = "  rate_per_minute: 1000000\n  daily_cap: 1000000\n";
+    config_with_numbers(prosody, http, &provider, &numbers.join(", "), limits)
 }
 
 fn command_output(program: &str, args: &[&str]) -> String {

@@ -49,10 +49,16 @@ pub struct Transport {
     rooms: Mutex<muc::Rooms>,
     events_tx: mpsc::Sender<Envelope>,
     inbox: Inbox,
-    deliveries: Mutex<Option<mpsc::Receiver<Delivery>>>,
     session_shutdown: CancellationToken,
     tasks: TaskTracker,
     started: Instant,
+}
+
+/// What the bridge sends a transport: events of its sessions, and network-wide
+/// deliveries (inbound SMS, mail) for users who may have no session yet.
+pub struct BridgeInputs {
+    events: mpsc::Receiver<Envelope>,
+    deliveries: mpsc::Receiver<Delivery>,
 }
 
 /// What a transport needs to run.
@@ -73,8 +79,8 @@ pub struct TransportParts {
 
 impl Transport {
     /// Builds a transport; `run` starts it.
-    pub fn new(parts: TransportParts) -> (Arc<Self>, mpsc::Receiver<Envelope>) {
-        let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+    pub fn new(parts: TransportParts) -> (Arc<Self>, BridgeInputs) {
+        let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
         let (inbox_tx, deliveries) = mpsc::channel(INBOX_QUEUE);
         let me = Jid::new(&parts.domain).expect("the configured domain is a valid JID");
         let t = Arc::new(Transport {
@@ -89,12 +95,11 @@ impl Transport {
             rooms: Mutex::new(muc::Rooms::default()),
             events_tx,
             inbox: Inbox::new(inbox_tx),
-            deliveries: Mutex::new(Some(deliveries)),
             session_shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             started: Instant::now(),
         });
-        (t, events_rx)
+        (t, BridgeInputs { events, deliveries })
     }
 
     /// The component domain.
@@ -118,17 +123,15 @@ impl Transport {
     pub async fn run(
         self: Arc<Self>,
         mut inbound: mpsc::Receiver<Stanza>,
-        mut events: mpsc::Receiver<Envelope>,
+        inputs: BridgeInputs,
         shutdown: CancellationToken,
         grace: std::time::Duration,
     ) {
+        let BridgeInputs {
+            mut events,
+            mut deliveries,
+        } = inputs;
         self.restore_sessions().await;
-        let mut deliveries = self
-            .deliveries
-            .lock()
-            .expect("deliveries mutex poisoned")
-            .take()
-            .expect("a transport runs once");
         loop {
             tokio::select! {
                 Some(stanza) = inbound.recv() => self.handle_stanza(stanza).await,

@@ -1,7 +1,9 @@
 //! The echo transport set up end to end: a Prosody with its component, the gateway, users,
 //! and the stanzas tests send and expect.
 
-use super::{escape_xml, Agent, Gateway, Prosody, NS_CLIENT};
+#[allow(unused_imports)]
+pub use super::body;
+use super::{escape_xml, Agent, Gateway, Prosody};
 use minidom::Element;
 use std::path::Path;
 use std::time::Duration;
@@ -77,13 +79,6 @@ pub fn is_from(stanza: &Element, name: &str, from: &str) -> bool {
         && stanza
             .attr("from")
             .is_some_and(|f| f == from || f.starts_with(&format!("{from}/")))
-}
-
-pub fn body(stanza: &Element) -> String {
-    stanza
-        .get_child("body", NS_CLIENT)
-        .map(Element::text)
-        .unwrap_or_default()
 }
 
 pub fn register(agent: &Agent, name: &str) -> Element {

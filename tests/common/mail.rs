@@ -1,6 +1,8 @@
 //! The email transport set up end to end: Prosody with the `mail.localhost` component, the
 //! gateway relaying to a real aiosmtpd capture and listening for SMTP itself, and users.
 
+#[allow(unused_imports)]
+pub use super::body;
 use super::{escape_xml, Agent, Gateway, Prosody, NS_CLIENT};
 use minidom::Element;
 use std::path::Path;
@@ -85,13 +87,6 @@ pub fn contact(address: &str) -> String {
     format!("{}@{MAIL}", address.replace('@', "%"))
 }
 
-pub fn body(stanza: &Element) -> String {
-    stanza
-        .get_child("body", NS_CLIENT)
-        .map(Element::text)
-        .unwrap_or_default()
-}
-
 pub fn subject(stanza: &Element) -> String {
     stanza
         .get_child("subject", NS_CLIENT)
@@ -101,13 +96,5 @@ pub fn subject(stanza: &Element) -> String {
 
 /// The error answered to the message with `id`: (condition, text).
 pub fn expect_error(agent: &Agent, id: &str) -> (String, String) {
-    let e = agent.expect(T, &format!("the error for {id}"), |s| {
-        s.name() == "message" && s.attr("id") == Some(id) && s.attr("type") == Some("error")
-    });
-    let text = e
-        .get_child("error", NS_CLIENT)
-        .and_then(|e| e.get_child("text", super::NS_STANZAS))
-        .map(Element::text)
-        .unwrap_or_default();
-    (super::error_condition(&e).unwrap_or_default(), text)
+    super::expect_message_error(agent, id, T)
 }

@@ -105,6 +105,31 @@ pub fn error_condition(stanza: &Element) -> Option<String> {
         .map(|child| child.name().to_owned())
 }
 
+/// The body of a message stanza ("" when it has none).
+pub fn body(stanza: &Element) -> String {
+    stanza
+        .get_child("body", NS_CLIENT)
+        .map(Element::text)
+        .unwrap_or_default()
+}
+
+/// The human text of an error stanza ("" when it has none).
+pub fn error_text(stanza: &Element) -> String {
+    stanza
+        .get_child("error", NS_CLIENT)
+        .and_then(|e| e.get_child("text", NS_STANZAS))
+        .map(Element::text)
+        .unwrap_or_default()
+}
+
+/// The error answered to the message `agent` sent with `id`: (condition, text).
+pub fn expect_message_error(agent: &Agent, id: &str, timeout: Duration) -> (String, String) {
+    let e = agent.expect(timeout, &format!("the error for {id}"), |s| {
+        s.name() == "message" && s.attr("id") == Some(id) && s.attr("type") == Some("error")
+    });
+    (error_condition(&e).unwrap_or_default(), error_text(&e))
+}
+
 /// Escapes text for an XML attribute value or text node.
 pub fn escape_xml(text: &str) -> String {
     text.replace('&', "&amp;")

@@ -1,6 +1,8 @@
 //! The SMS transport set up end to end: Prosody with the `sms.localhost` component, the
 //! gateway with a Twilio-shaped endpoint or a real Kannel behind it, and users.
 
+#[allow(unused_imports)]
+pub use super::body;
 use super::{escape_xml, Agent, Gateway, Prosody, NS_CLIENT};
 use minidom::Element;
 use std::path::Path;
@@ -31,8 +33,20 @@ pub fn prosody(dir: &Path) -> Prosody {
     )
 }
 
-/// The gateway's config with `provider` (a YAML flow mapping).
+/// The gateway's config with `provider` (a YAML flow mapping); alice owns ALICE_NUMBER.
 pub fn config(prosody: &Prosody, http_port: u16, provider: &str, extra: &str) -> String {
+    let numbers = format!("\"{ALICE_NUMBER}\": \"alice@localhost\"");
+    config_with_numbers(prosody, http_port, provider, &numbers, extra)
+}
+
+/// The same with `numbers`, the inside of the `sms.numbers` flow mapping.
+pub fn config_with_numbers(
+    prosody: &Prosody,
+    http_port: u16,
+    provider: &str,
+    numbers: &str,
+    extra: &str,
+) -> String {
     format!(
         r#"
 xmpp:
@@ -48,7 +62,7 @@ sms:
   domain: {SMS}
   secret: "${{SMS_SECRET}}"
   provider: {provider}
-  numbers: {{"{ALICE_NUMBER}": "alice@localhost"}}
+  numbers: {{{numbers}}}
   request_timeout: 5s
 {extra}"#,
         prosody.component_port()
@@ -89,30 +103,9 @@ pub fn text(agent: &Agent, to: &str, body: &str, id: &str) {
     ));
 }
 
-pub fn body(stanza: &Element) -> String {
-    stanza
-        .get_child("body", NS_CLIENT)
-        .map(Element::text)
-        .unwrap_or_default()
-}
-
-pub fn error_text(stanza: &Element) -> String {
-    stanza
-        .get_child("error", NS_CLIENT)
-        .and_then(|e| e.get_child("text", super::NS_STANZAS))
-        .map(Element::text)
-        .unwrap_or_default()
-}
-
 /// The error answered to the message with `id`: (condition, text).
 pub fn expect_error(agent: &Agent, id: &str) -> (String, String) {
-    let e = agent.expect(T, &format!("the error for {id}"), |s| {
-        s.name() == "message" && s.attr("id") == Some(id) && s.attr("type") == Some("error")
-    });
-    (
-        super::error_condition(&e).unwrap_or_default(),
-        error_text(&e),
-    )
+    super::expect_message_error(agent, id, T)
 }
 
 /// Expects a chat message from `from` with `text` as its body.
