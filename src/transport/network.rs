@@ -23,6 +23,8 @@ impl Transport {
                 store,
                 shutdown,
                 public_url,
+                // Watching chats for bridges comes with digests (issue 5).
+                watcher: Arc::new(switchboard_bridge::NoWatcher),
             })
             .await
     }

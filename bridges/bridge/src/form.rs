@@ -58,3 +58,23 @@ pub struct CommandForm {
     /// The fields.
     pub fields: Vec<FormField>,
 }
+
+/// One value in the answer to a command (shown as a read-only form field).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplyField {
+    /// Field name (`id`).
+    pub name: &'static str,
+    /// Human label.
+    pub label: &'static str,
+    /// The value.
+    pub value: String,
+}
+
+/// A bridge's answer to a user command: a note, and values to show.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommandReply {
+    /// One or more lines for the user.
+    pub note: String,
+    /// Values, shown in a result form (ids a client may want to copy).
+    pub fields: Vec<ReplyField>,
+}

@@ -21,6 +21,7 @@ mod ids;
 mod network;
 mod sink;
 mod traits;
+mod watch;
 
 pub use command::{Availability, OutgoingMessage, PresenceUpdate, Sent};
 pub use content::{Attachment, MessageContent, TextKind};
@@ -29,7 +30,10 @@ pub use event::{
     Envelope, GroupSnapshot, IncomingMessage, LeaveReason, MembershipChange, RemoteEvent, Sender,
     SessionState,
 };
-pub use form::{CommandForm, FieldKind, FormField, FormValues, LoginData, RegistrationForm};
+pub use form::{
+    CommandForm, CommandReply, FieldKind, FormField, FormValues, LoginData, RegistrationForm,
+    ReplyField,
+};
 pub use group::{GroupListing, JoinRequest, Occupant, Rank};
 pub use ids::{Chat, GroupId, LoginId, MessageId, TxnId, UserId};
 pub use network::{
@@ -38,6 +42,7 @@ pub use network::{
 };
 pub use sink::{EventSink, SinkClosed};
 pub use traits::{Capabilities, Connector, NetworkInfo, Session};
+pub use watch::{MissedMessage, NoWatcher, Observation, RoomMessage, Watcher};
 
 /// Re-exported so that bridges and the core agree on one cancellation type.
 pub use tokio_util::sync::CancellationToken;

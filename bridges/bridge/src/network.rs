@@ -106,6 +106,9 @@ pub struct Network {
     pub shutdown: CancellationToken,
     /// The gateway's public HTTP base URL (`http.public_url`), for callback URLs.
     pub public_url: Option<String>,
+    /// Chats the gateway watches for the bridge; what it sees arrives at
+    /// [`crate::Connector::observe`].
+    pub watcher: Arc<dyn crate::Watcher>,
 }
 
 /// How a network as a whole is doing (a provider's API, a mail relay), shown in the

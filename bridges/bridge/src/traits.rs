@@ -105,6 +105,30 @@ pub trait Connector: Send + Sync + 'static {
         Err(BridgeError::Unsupported("admin commands"))
     }
 
+    /// Commands any user of the gateway may run on the transport JID (subscriptions,
+    /// settings that belong to no one address). A command without fields runs at once.
+    fn user_commands(&self) -> Vec<crate::CommandForm> {
+        Vec::new()
+    }
+
+    /// Runs a user command with the values of its form. `values` also carries
+    /// [`crate::OWNER_KEY`]: who runs it (a normalised bare JID). JID fields arrive checked
+    /// and normalised.
+    async fn user_command(
+        &self,
+        _node: &str,
+        _values: &FormValues,
+    ) -> Result<crate::CommandReply, BridgeError> {
+        Err(BridgeError::Unsupported("user commands"))
+    }
+
+    /// Something the gateway saw for the bridge (see [`crate::Watcher`]). `Ok` means the
+    /// bridge took it (stored it durably where it must survive a restart); an `Err` is
+    /// logged by the core and the observation is dropped.
+    async fn observe(&self, _seen: crate::Observation) -> Result<(), BridgeError> {
+        Ok(())
+    }
+
     /// Opens a session for a login. Must not do slow I/O: connecting happens in
     /// [`Session::run`], which reports progress as events.
     async fn open_session(

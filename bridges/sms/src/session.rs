@@ -276,6 +276,7 @@ mod tests {
             store: store.clone(),
             shutdown: CancellationToken::new(),
             public_url: Some("http://gw".into()),
+            watcher: Arc::new(switchboard_bridge::NoWatcher),
         });
         let (etx, _) = tokio::sync::mpsc::channel(8);
         let login = LoginId::new("l1");
