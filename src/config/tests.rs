@@ -213,3 +213,35 @@ fn the_sms_section_is_checked_with_its_keys() {
         problems(&bad)
     );
 }
+
+#[test]
+fn the_email_section_needs_http_and_checks_its_digest_keys() {
+    let email = "email:\n  domain: mail.example.org\n  secret: s\n  address_domain: mail.example.org\n  smtp: {relay: \"127.0.0.1:25\", security: none}\n  listen: \"127.0.0.1:2525\"\n  digest: {nick: \"two words\", min_interval: 30m, max_items: 0}\n";
+    let text = format!("{GOOD}{email}");
+    let p = problems(&text);
+    assert_eq!(
+        p,
+        vec![
+            "t.yaml: email.digest.nick: 'two words' is not a nick (1 to 32 characters, no spaces or '/')",
+            "t.yaml: email.digest.max_items: must be at least 1",
+        ]
+    );
+    let text = text.replace(
+        "nick: \"two words\", min_interval: 30m, max_items: 0",
+        "min_interval: 30m",
+    );
+    let c = Config::parse(Path::new("t.yaml"), &text, &env).unwrap();
+    let digest = &c.email.as_ref().unwrap().bridge.digest;
+    assert_eq!(
+        (digest.nick.as_str(), digest.min_interval.as_secs()),
+        ("digest", 1800)
+    );
+    let no_http = text.replace(
+        "http:\n  listen: \"127.0.0.1:8080\"\n  public_url: \"https://gw.example.org\"\n",
+        "",
+    );
+    assert_eq!(
+        problems(&no_http),
+        vec!["t.yaml: email: needs the `http` section: digest mails carry one-click unsubscribe links to http.public_url"]
+    );
+}

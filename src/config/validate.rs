@@ -95,6 +95,14 @@ pub(super) fn validate(config: &Config) -> Vec<Problem> {
         );
     }
 
+    if config.email.is_some() {
+        check(
+            config.http.is_some(),
+            "email",
+            "needs the `http` section: digest mails carry one-click unsubscribe links to http.public_url".into(),
+        );
+    }
+
     let transports = config.transports();
     check(
         !transports.is_empty(),

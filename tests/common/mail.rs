@@ -33,7 +33,8 @@ pub fn config(prosody: &Prosody, relay: &str, smtp_port: u16, extra: &str) -> St
 }
 
 /// Like `config`, with the whole `email.smtp` value (YAML flow mapping) given. `extra`:
-/// more `email` keys, each line indented by two spaces.
+/// more `email` keys, each line indented by two spaces. HTTP (digest unsubscribe links)
+/// listens on a free port; digest mails carry its URL.
 pub fn config_with_smtp(prosody: &Prosody, smtp: &str, smtp_port: u16, extra: &str) -> String {
     format!(
         r#"
@@ -42,6 +43,8 @@ xmpp:
   allow: ["localhost"]
   keepalive: 5s
 storage: "sqlite://switchboard.db"
+http:
+  listen: "127.0.0.1:{}"
 email:
   domain: {MAIL}
   secret: "${{MAIL_SECRET}}"
@@ -50,7 +53,8 @@ email:
   listen: "127.0.0.1:{smtp_port}"
   max_message_bytes: 20000
 {extra}"#,
-        prosody.component_port()
+        prosody.component_port(),
+        super::free_port()
     )
 }
 

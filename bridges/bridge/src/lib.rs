@@ -18,6 +18,7 @@ mod event;
 mod form;
 mod group;
 mod ids;
+mod memory;
 mod network;
 mod sink;
 mod traits;
@@ -36,6 +37,7 @@ pub use form::{
 };
 pub use group::{GroupListing, JoinRequest, Occupant, Rank};
 pub use ids::{Chat, GroupId, LoginId, MessageId, TxnId, UserId};
+pub use memory::MemoryStore;
 pub use network::{
     BridgeStore, Counter, Delivery, Inbox, InboxClosed, Network, NetworkHealth, Recipient,
     StoreFailed, OWNER_KEY,

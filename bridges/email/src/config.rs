@@ -30,6 +30,72 @@ pub struct EmailConfig {
     /// in as plain text only.
     #[serde(default)]
     pub tls: Option<ListenerTls>,
+    /// Digests of chat by mail.
+    #[serde(default)]
+    pub digest: DigestConfig,
+}
+
+/// Digest settings (`email.digest`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestConfig {
+    /// The nick the gateway joins followed rooms with. Default `digest`.
+    #[serde(default = "default_nick")]
+    pub nick: String,
+    /// The shortest `every` a subscription may ask for. Default `5m`.
+    #[serde(
+        default = "default_min_interval",
+        deserialize_with = "switchboard_bridge::config::duration"
+    )]
+    pub min_interval: Duration,
+    /// A message counts as missed once it has waited this long with its user offline.
+    /// Default `10m`.
+    #[serde(
+        default = "default_missed_after",
+        deserialize_with = "switchboard_bridge::config::duration"
+    )]
+    pub missed_after: Duration,
+    /// Messages shown per source in one digest; the rest are counted. Default 20.
+    #[serde(default = "default_max_items")]
+    pub max_items: usize,
+    /// Subscriptions one user may hold. Default 20.
+    #[serde(default = "default_max_subscriptions")]
+    pub max_subscriptions: usize,
+    /// Digests handed to the relay at once. Default 8.
+    #[serde(default = "default_send_parallel")]
+    pub send_parallel: usize,
+}
+
+impl Default for DigestConfig {
+    fn default() -> Self {
+        Self {
+            nick: default_nick(),
+            min_interval: default_min_interval(),
+            missed_after: default_missed_after(),
+            max_items: default_max_items(),
+            max_subscriptions: default_max_subscriptions(),
+            send_parallel: default_send_parallel(),
+        }
+    }
+}
+
+fn default_nick() -> String {
+    "digest".into()
+}
+fn default_min_interval() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_missed_after() -> Duration {
+    Duration::from_secs(600)
+}
+fn default_max_items() -> usize {
+    20
+}
+fn default_max_subscriptions() -> usize {
+    20
+}
+fn default_send_parallel() -> usize {
+    8
 }
 
 /// The certificate and key the inbound listener uses for STARTTLS (read at start).
@@ -147,6 +213,30 @@ impl EmailConfig {
         }
         if self.max_recipients == 0 {
             out.push(("max_recipients".into(), "must be at least 1".into()));
+        }
+        let nick = self.digest.nick.trim();
+        if nick.is_empty()
+            || nick.len() > 32
+            || nick
+                .chars()
+                .any(|c| c.is_control() || c == '/' || c.is_whitespace())
+        {
+            out.push((
+                "digest.nick".into(),
+                format!(
+                    "'{}' is not a nick (1 to 32 characters, no spaces or '/')",
+                    self.digest.nick
+                ),
+            ));
+        }
+        if self.digest.min_interval < Duration::from_secs(1) {
+            out.push(("digest.min_interval".into(), "must be at least 1s".into()));
+        }
+        if self.digest.max_items == 0 {
+            out.push(("digest.max_items".into(), "must be at least 1".into()));
+        }
+        if self.digest.send_parallel == 0 {
+            out.push(("digest.send_parallel".into(), "must be at least 1".into()));
         }
         out
     }

@@ -2,15 +2,16 @@
 
 use crate::address::{self, MailAddress};
 use crate::config::EmailConfig;
+use crate::digests::{Clock, Digests, SystemClock};
 use crate::relay::Relay;
 use crate::session::EmailSession;
 use crate::shared::Shared;
 use async_trait::async_trait;
 use std::sync::{Arc, OnceLock};
 use switchboard_bridge::{
-    axum::Router, BridgeError, Capabilities, Chat, Connector, EventSink, FieldKind, FormField,
-    FormValues, LoginData, LoginId, Network, NetworkInfo, RegistrationForm, Session, UserId,
-    OWNER_KEY,
+    axum::Router, BridgeError, Capabilities, Chat, CommandForm, CommandReply, Connector, Counter,
+    EventSink, FieldKind, FormField, FormValues, LoginData, LoginId, Network, NetworkInfo,
+    Observation, RegistrationForm, Session, UserId, OWNER_KEY,
 };
 
 static INFO: NetworkInfo = NetworkInfo {
@@ -31,17 +32,25 @@ static INFO: NetworkInfo = NetworkInfo {
 /// The email bridge.
 pub struct EmailConnector {
     shared: Arc<Shared>,
+    digests: Arc<Digests>,
 }
 
 impl EmailConnector {
     /// A connector for a checked configuration (see [`EmailConfig::problems`]).
     pub fn new(config: EmailConfig) -> Self {
+        Self::with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// A connector whose digests read the time from `clock`.
+    pub fn with_clock(config: EmailConfig, clock: Arc<dyn Clock>) -> Self {
+        let shared = Arc::new(Shared {
+            relay: Relay::new(&config.smtp),
+            config,
+            network: OnceLock::new(),
+        });
         Self {
-            shared: Arc::new(Shared {
-                relay: Relay::new(&config.smtp),
-                config,
-                network: OnceLock::new(),
-            }),
+            digests: Digests::new(shared.clone(), clock),
+            shared,
         }
     }
 }
@@ -110,8 +119,31 @@ impl Connector for EmailConnector {
 
     async fn start(&self, network: Network) -> Result<Option<Router>, BridgeError> {
         let _ = self.shared.network.set(network);
-        crate::listener::start(self.shared.clone()).await?;
-        Ok(None)
+        crate::listener::start(self.shared.clone(), self.digests.clone()).await?;
+        self.digests.start().await?;
+        Ok(Some(crate::digests::unsubscribe_routes(
+            self.digests.clone(),
+        )))
+    }
+
+    fn counters(&self) -> Vec<Counter> {
+        self.digests.counters()
+    }
+
+    fn user_commands(&self) -> Vec<CommandForm> {
+        crate::digests::command_forms()
+    }
+
+    async fn user_command(
+        &self,
+        node: &str,
+        values: &FormValues,
+    ) -> Result<CommandReply, BridgeError> {
+        self.digests.command(node, values).await
+    }
+
+    async fn observe(&self, seen: Observation) -> Result<(), BridgeError> {
+        self.digests.observe(seen).await
     }
 
     async fn open_session(

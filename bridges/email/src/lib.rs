@@ -18,6 +18,7 @@ pub mod compose;
 pub mod config;
 mod connector;
 pub mod digest;
+pub mod digests;
 pub mod error;
 pub mod header;
 pub mod html;

@@ -4,6 +4,7 @@
 //! next start.
 
 use crate::address::MailAddress;
+use crate::digests::Digests;
 use crate::inbound::{self, InboundMail};
 use crate::shared::Shared;
 use crate::smtp::{self, DeliverError, Envelope, RcptVerdict, SmtpHandler, SmtpServerConfig};
@@ -25,7 +26,7 @@ struct Pending {
 }
 
 /// Binds the listener, delivers what an earlier run accepted, and serves until shutdown.
-pub async fn start(shared: Arc<Shared>) -> Result<(), BridgeError> {
+pub async fn start(shared: Arc<Shared>, digests: Arc<Digests>) -> Result<(), BridgeError> {
     let network = shared.network()?.clone();
     // Read before binding: a bad certificate stops the gateway at start.
     let tls = match &shared.config.tls {
@@ -65,7 +66,7 @@ pub async fn start(shared: Arc<Shared>) -> Result<(), BridgeError> {
             hand_over(&redeliver, key, json).await;
         }
     });
-    let handler: Arc<dyn SmtpHandler> = Arc::new(Handler { shared });
+    let handler: Arc<dyn SmtpHandler> = Arc::new(Handler { shared, digests });
     tokio::spawn(smtp::serve(
         listener,
         config,
@@ -77,11 +78,20 @@ pub async fn start(shared: Arc<Shared>) -> Result<(), BridgeError> {
 
 struct Handler {
     shared: Arc<Shared>,
+    digests: Arc<Digests>,
+}
+
+/// Who a recipient address of ours is.
+enum Local {
+    /// A user's alias: the user.
+    Alias(String),
+    /// A digest's unsubscribe address (`unsubscribe+<token>@`): the token.
+    Unsubscribe(String),
 }
 
 impl Handler {
-    /// The owner of a recipient address, if it is one of ours.
-    async fn owner(&self, rcpt: &str) -> Result<Option<String>, BridgeError> {
+    /// What a recipient address is, if it is one of ours.
+    async fn local(&self, rcpt: &str) -> Result<Option<Local>, BridgeError> {
         let Ok(address) = MailAddress::parse(rcpt) else {
             return Ok(None);
         };
@@ -91,16 +101,19 @@ impl Handler {
         {
             return Ok(None);
         }
-        self.shared
-            .owner_of_alias(&address.local().to_ascii_lowercase())
-            .await
+        let local = address.local().to_ascii_lowercase();
+        if let Some(token) = local.strip_prefix("unsubscribe+") {
+            // Any token is taken: whether it was live is not told to strangers.
+            return Ok(Some(Local::Unsubscribe(token.to_string())));
+        }
+        Ok(self.shared.owner_of_alias(&local).await?.map(Local::Alias))
     }
 }
 
 #[async_trait]
 impl SmtpHandler for Handler {
     async fn check_recipient(&self, rcpt: &str) -> RcptVerdict {
-        match self.owner(rcpt).await {
+        match self.local(rcpt).await {
             Ok(Some(_)) => RcptVerdict::Accept,
             Ok(None) => RcptVerdict::Reject("5.1.1 no such user here".into()),
             Err(e) => {
@@ -121,11 +134,23 @@ impl SmtpHandler for Handler {
         let id = format!("{:016x}", rand::random::<u64>());
         let mut owners = Vec::new();
         for rcpt in &envelope.rcpt_to {
-            match self.owner(rcpt).await {
-                Ok(Some(owner)) if !owners.contains(&owner) => owners.push(owner),
+            match self.local(rcpt).await {
+                Ok(Some(Local::Alias(owner))) if !owners.contains(&owner) => owners.push(owner),
+                Ok(Some(Local::Unsubscribe(token))) => {
+                    // RFC 2369 mailto unsubscribe: the mail itself is the request.
+                    match self.digests.unsubscribe_token(&token).await {
+                        Ok(ended) => tracing::info!(ended, "Unsubscribe mail taken"),
+                        Err(_) => {
+                            return Err(DeliverError::Transient("4.3.0 try again later".into()))
+                        }
+                    }
+                }
                 Ok(_) => {} // a duplicate, or unassigned since RCPT
                 Err(_) => return Err(DeliverError::Transient("4.3.0 try again later".into())),
             }
+        }
+        if owners.is_empty() {
+            return Ok(id); // only unsubscribe requests: nothing to hand over
         }
         let json = serde_json::to_string(&Pending { owners, mail }).unwrap_or_default();
         let key = format!("inmail:{id}");

@@ -179,43 +179,11 @@ mod tests {
     use crate::limits::Limits;
     use crate::numbers::{Numbers, Origin};
     use crate::provider::{Accepted, Provider};
-    use std::collections::BTreeMap;
     use std::sync::atomic::AtomicUsize;
     use std::sync::Mutex;
-    use std::time::Duration;
     use switchboard_bridge::{
-        BridgeStore, Inbox, MessageContent, Network, StoreFailed, TxnId, UserId,
+        BridgeStore, Inbox, MemoryStore, MessageContent, Network, TxnId, UserId,
     };
-
-    #[derive(Default)]
-    struct MemStore(Mutex<BTreeMap<String, String>>);
-
-    #[async_trait]
-    impl BridgeStore for MemStore {
-        async fn get(&self, key: &str) -> Result<Option<String>, StoreFailed> {
-            Ok(self.0.lock().unwrap().get(key).cloned())
-        }
-        async fn put(
-            &self,
-            key: &str,
-            value: &str,
-            _: Option<Duration>,
-        ) -> Result<(), StoreFailed> {
-            self.0.lock().unwrap().insert(key.into(), value.into());
-            Ok(())
-        }
-        async fn delete(&self, key: &str) -> Result<bool, StoreFailed> {
-            Ok(self.0.lock().unwrap().remove(key).is_some())
-        }
-        async fn scan(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreFailed> {
-            let map = self.0.lock().unwrap();
-            Ok(map
-                .iter()
-                .filter(|(k, _)| k.starts_with(prefix))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect())
-        }
-    }
 
     /// Fails with the scripted errors first, then accepts; counts calls.
     struct Scripted {
@@ -244,7 +212,7 @@ mod tests {
 
     struct Rig {
         session: SmsSession,
-        store: Arc<MemStore>,
+        store: Arc<MemoryStore>,
         calls: Arc<AtomicUsize>,
     }
 
@@ -256,7 +224,7 @@ mod tests {
         let numbers = Numbers::default();
         let mine = number::normalize("+15550001111", None).unwrap();
         numbers.assign(mine, "alice@x", Origin::Config).unwrap();
-        let store = Arc::new(MemStore::default());
+        let store = Arc::new(MemoryStore::default());
         let calls = Arc::new(AtomicUsize::new(0));
         let shared = Arc::new(Shared {
             provider: Box::new(Scripted {
