@@ -24,7 +24,11 @@ fn direct_mail_both_ways_in_one_thread_with_refusals() {
     let prosody = prosody(dir.path());
     let capture = SmtpCapture::start(dir.path(), CaptureOptions::default());
     let smtp = free_port();
-    let _gw = start_gateway(dir.path(), &config(&prosody, &capture.addr(), smtp, ""));
+    let postmaster = "  postmaster: \"Alice@Localhost\"\n";
+    let _gw = start_gateway(
+        dir.path(),
+        &config(&prosody, &capture.addr(), smtp, postmaster),
+    );
     let alice = user(dir.path(), &prosody, "alice@localhost");
     let bob = user(dir.path(), &prosody, "bob@localhost");
 
@@ -114,6 +118,15 @@ fn direct_mail_both_ways_in_one_thread_with_refusals() {
         "Subject: x\r\n\r\nx\r\n",
     );
     assert_eq!(other_domain.code, 550, "{}", other_domain.transcript);
+    // postmaster (RFC 5321 §4.5.1) reaches the configured JID (registered), in any case.
+    let to_postmaster = send_mail(
+        smtp,
+        "mx@example.net",
+        "PostMaster@mail.localhost",
+        "From: mx@example.net\r\nSubject: bounce storm\r\n\r\nplease look\r\n",
+    );
+    assert!(to_postmaster.ok, "{}", to_postmaster.transcript);
+    alice.expect(T, "postmaster mail", |s| subject(s) == "bounce storm");
     let lines = format!("{}\r\n", "x".repeat(70)).repeat(430); // 30 KB in 72-byte lines
     let huge = format!("Subject: big\r\n\r\n{lines}");
     let big = send_mail(smtp, "bob@example.net", "alice.a@mail.localhost", &huge);

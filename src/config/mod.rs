@@ -227,9 +227,19 @@ impl Config {
         config.irc = irc;
         config.sms = sms;
         config.email = email;
-        if let Some(email) = &config.email {
+        if let Some(email) = &mut config.email {
             for (key, message) in email.bridge.problems() {
                 problems.push(Problem::new(format!("email.{key}"), message));
+            }
+            // Like SMS owners: checked and normalised here, compared as strings later.
+            if let Some(postmaster) = email.bridge.postmaster.as_mut() {
+                match xmpp_parsers::jid::BareJid::new(postmaster.trim()) {
+                    Ok(jid) => *postmaster = jid.to_string(),
+                    Err(e) => problems.push(Problem::new(
+                        "email.postmaster".to_string(),
+                        format!("'{postmaster}' is not a bare JID: {e}"),
+                    )),
+                }
             }
         }
         if let Some(irc) = &config.irc {

@@ -21,6 +21,7 @@ pub mod mail;
 mod prosody;
 pub mod sms;
 pub mod smtp;
+mod smtp_client;
 pub mod twilio;
 mod twilio_http;
 
@@ -276,4 +277,42 @@ pub(crate) fn spawn_or_explain(command: &mut Command, what: &str) -> Child {
         }
         panic!("cannot start {what}: {e}")
     })
+}
+
+/// Runs the ad-hoc command `node` on `to`: executes it, and when a form comes back, submits
+/// `fields`. Returns the final answer (a result or an error).
+pub fn run_command(agent: &Agent, to: &str, node: &str, fields: &[(&str, &str)]) -> Element {
+    const NS: &str = "http://jabber.org/protocol/commands";
+    let id = agent.new_id();
+    let first = agent.iq(
+        &format!("<iq type='set' id='{id}' to='{to}'><command xmlns='{NS}' node='{node}' action='execute'/></iq>"),
+        &id,
+        Duration::from_secs(20),
+    );
+    let Some(sid) = first
+        .get_child("command", NS)
+        .filter(|c| c.attr("status") == Some("executing"))
+        .and_then(|c| c.attr("sessionid"))
+    else {
+        return first;
+    };
+    let values: String = fields
+        .iter()
+        .map(|(k, v)| format!("<field var='{k}'><value>{}</value></field>", escape_xml(v)))
+        .collect();
+    let id = agent.new_id();
+    agent.iq(
+        &format!("<iq type='set' id='{id}' to='{to}'><command xmlns='{NS}' node='{node}' sessionid='{sid}'><x xmlns='jabber:x:data' type='submit'>{values}</x></command></iq>"),
+        &id,
+        Duration::from_secs(20),
+    )
+}
+
+/// The `<note/>` of a command's answer.
+pub fn command_note(answer: &Element) -> String {
+    answer
+        .get_child("command", "http://jabber.org/protocol/commands")
+        .and_then(|c| c.get_child("note", "http://jabber.org/protocol/commands"))
+        .map(Element::text)
+        .unwrap_or_default()
 }

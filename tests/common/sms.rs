@@ -118,30 +118,10 @@ pub fn expect_text(agent: &Agent, from: &str, text: &str) -> Element {
     })
 }
 
-/// Runs an admin command with its form values; returns the final answer.
+/// Runs an admin command on the SMS transport with its form values; returns the final
+/// answer.
 pub fn admin_command(admin: &Agent, node: &str, fields: &[(&str, &str)]) -> Element {
-    let id = admin.new_id();
-    let first = admin.iq(
-        &format!("<iq type='set' id='{id}' to='{SMS}'><command xmlns='{NS_COMMANDS}' node='{node}' action='execute'/></iq>"),
-        &id,
-        T,
-    );
-    let Some(sid) = first
-        .get_child("command", NS_COMMANDS)
-        .and_then(|c| c.attr("sessionid"))
-    else {
-        return first;
-    };
-    let values: String = fields
-        .iter()
-        .map(|(k, v)| format!("<field var='{k}'><value>{}</value></field>", escape_xml(v)))
-        .collect();
-    let id = admin.new_id();
-    admin.iq(
-        &format!("<iq type='set' id='{id}' to='{SMS}'><command xmlns='{NS_COMMANDS}' node='{node}' sessionid='{sid}'><x xmlns='jabber:x:data' type='submit'>{values}</x></command></iq>"),
-        &id,
-        T,
-    )
+    super::run_command(admin, SMS, node, fields)
 }
 
 /// The value of one metric line (`name{domain="sms.localhost"}`) on `/metrics`.

@@ -33,6 +33,11 @@ pub struct EmailConfig {
     /// Digests of chat by mail.
     #[serde(default)]
     pub digest: DigestConfig,
+    /// Who gets mail for `postmaster` (RFC 5321 §4.5.1), as chat: a bare JID that has
+    /// registered with the transport. Without it (or before that registration), the
+    /// listener refuses such mail with 550.
+    #[serde(default)]
+    pub postmaster: Option<String>,
 }
 
 /// Digest settings (`email.digest`).

@@ -90,8 +90,21 @@ enum Local {
 }
 
 impl Handler {
+    /// The postmaster (`email.postmaster`), once registered with the transport: mail is
+    /// only taken for a user it can be handed to.
+    async fn postmaster(&self) -> Result<Option<Local>, BridgeError> {
+        let Some(jid) = &self.shared.config.postmaster else {
+            return Ok(None);
+        };
+        let registered = self.shared.alias_of(jid).await?.is_some();
+        Ok(registered.then(|| Local::Alias(jid.clone())))
+    }
+
     /// What a recipient address is, if it is one of ours.
     async fn local(&self, rcpt: &str) -> Result<Option<Local>, BridgeError> {
+        if rcpt.eq_ignore_ascii_case("postmaster") {
+            return self.postmaster().await;
+        }
         let Ok(address) = MailAddress::parse(rcpt) else {
             return Ok(None);
         };
@@ -102,6 +115,9 @@ impl Handler {
             return Ok(None);
         }
         let local = address.local().to_ascii_lowercase();
+        if local == "postmaster" {
+            return self.postmaster().await;
+        }
         if let Some(token) = local.strip_prefix("unsubscribe+") {
             // Any token is taken: whether it was live is not told to strangers.
             return Ok(Some(Local::Unsubscribe(token.to_string())));

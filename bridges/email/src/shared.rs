@@ -71,6 +71,11 @@ impl Shared {
         Ok(())
     }
 
+    /// The alias `owner` holds, if they registered.
+    pub async fn alias_of(&self, owner: &str) -> Result<Option<String>, BridgeError> {
+        Ok(self.network()?.store.get(&owner_key(owner)).await?)
+    }
+
     /// Who holds `alias`.
     pub async fn owner_of_alias(&self, alias: &str) -> Result<Option<String>, BridgeError> {
         Ok(self.network()?.store.get(&alias_key(alias)).await?)

@@ -24,6 +24,9 @@ pub mod session;
 pub mod tls;
 
 #[cfg(test)]
+mod command_tests;
+
+#[cfg(test)]
 mod session_tests;
 
 #[cfg(test)]
