@@ -8,6 +8,9 @@ pub struct Access {
     everyone: bool,
     allow: Vec<BareJid>,
     admins: Vec<BareJid>,
+    /// The gateway's own transport domains: a transport may use another (the mail
+    /// transport follows an IRC channel through the IRC transport).
+    transports: Vec<BareJid>,
 }
 
 impl Access {
@@ -22,7 +25,19 @@ impl Access {
             everyone: allow.iter().any(|a| a == "*"),
             allow: parse(allow),
             admins: parse(admins),
+            transports: Vec::new(),
         }
+    }
+
+    /// The same rules, also letting in the gateway's own transport domains (exactly those
+    /// domains, bare or with a resource; not their contacts, not other hosts under them).
+    pub fn with_transports<'a>(mut self, domains: impl IntoIterator<Item = &'a str>) -> Self {
+        self.transports = domains
+            .into_iter()
+            .filter_map(|d| BareJid::new(d).ok())
+            .filter(|d| d.node().is_none())
+            .collect();
+        self
     }
 
     /// May `who` use the gateway? Its domain, or its bare JID, must be listed.
@@ -31,6 +46,9 @@ impl Access {
             return true;
         }
         let bare = who.to_bare();
+        if self.transports.contains(&bare) {
+            return true;
+        }
         self.allow.iter().any(|entry| match entry.node() {
             None => entry.domain() == bare.domain(),
             Some(_) => *entry == bare,
@@ -60,6 +78,22 @@ mod tests {
         assert!(!a.allowed(&j("eve@other.org/x")));
         assert!(!a.allowed(&j("alice@sub.example.org")));
         assert!(!a.allowed(&j("example.org.evil.com")));
+    }
+
+    #[test]
+    fn own_transport_domains_are_allowed_exactly() {
+        let a = Access::new(&["example.org".into()], &[])
+            .with_transports(["mail.localhost", "irc.localhost"]);
+        assert!(a.allowed(&j("mail.localhost")));
+        assert!(a.allowed(&j("mail.localhost/digest")));
+        assert!(a.allowed(&j("irc.localhost")));
+        assert!(!a.allowed(&j("evil.mail.localhost")));
+        assert!(!a.allowed(&j("mail.localhost.evil")));
+        assert!(!a.allowed(&j("someone@mail.localhost")));
+        assert!(!a.allowed(&j("sms.localhost")));
+        let without = Access::new(&["example.org".into()], &[]);
+        assert!(!without.allowed(&j("mail.localhost")));
+        assert!(!a.is_admin(&j("mail.localhost")));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod http;
 pub mod link;
 pub mod store;
 pub mod transport;
+pub mod watch;
 pub mod xmpp;
 
 pub use error::Error;
@@ -82,7 +83,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
         }
         None => None,
     };
-    let access = Access::new(&config.xmpp.allow, &config.xmpp.admins);
+    let domains: Vec<String> = config
+        .transports()
+        .into_iter()
+        .map(|t| t.link.domain.clone())
+        .collect();
+    let access = Access::new(&config.xmpp.allow, &config.xmpp.admins)
+        .with_transports(domains.iter().map(String::as_str));
+    // Watching chats for bridges (digests) is gateway-wide: one presence book, one
+    // registry of who watches whom, for every transport.
+    let hub = Arc::new(watch::Hub::default());
     let abort_links = CancellationToken::new();
     let mut transports = Vec::new();
     let mut transport_tasks = Vec::new();
@@ -107,6 +117,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
             link,
             access: access.clone(),
             user_queue: config.xmpp.user_queue as u64,
+            hub: hub.clone(),
         });
         tracing::info!(transport = t.key, domain = %t.link.domain, "Transport starting");
         let kv = Arc::new(store::BridgeKv::new(sqlite.clone(), t.link.domain.clone()));

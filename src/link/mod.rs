@@ -143,6 +143,12 @@ impl LinkHandle {
         self.state.borrow().clone()
     }
 
+    /// Follows the link's state: every change, including each new connection (tell them
+    /// apart from an unbroken one with [`LinkStats::connects`]).
+    pub fn state_changes(&self) -> watch::Receiver<LinkState> {
+        self.state.clone()
+    }
+
     /// Waits until the link is up (or `deadline` passes); true when up.
     pub async fn wait_up(&self, deadline: Duration) -> bool {
         let mut state = self.state.clone();
@@ -255,6 +261,24 @@ async fn run(
     }
     state.send_replace(LinkState::Closed);
     tracing::info!(domain = %config.domain, "Component link closed");
+}
+
+/// A link without a server, for in-process tests: what the code under test sends comes
+/// out of the receiver, and the state is set by hand.
+#[cfg(test)]
+pub(crate) fn test_link(
+    queue: usize,
+) -> (LinkHandle, mpsc::Receiver<Queued>, watch::Sender<LinkState>) {
+    let (tx, rx) = mpsc::channel(queue + 16);
+    let (state_tx, state) = watch::channel(LinkState::Connecting);
+    let handle = LinkHandle {
+        tx,
+        budget: Arc::new(Semaphore::new(queue)),
+        limit: queue,
+        state,
+        stats: Arc::default(),
+    };
+    (handle, rx, state_tx)
 }
 
 #[cfg(test)]

@@ -11,19 +11,25 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
 
 impl Transport {
-    /// The core's commands and the bridge's admin commands.
+    /// The core's commands, the bridge's admin commands, and the bridge's user commands
+    /// (for anyone who may use the gateway).
     pub(super) fn commands(&self) -> Vec<adhoc::Command> {
         let mut all = adhoc::CORE_COMMANDS.to_vec();
-        all.extend(
-            self.connector
-                .admin_commands()
-                .into_iter()
-                .map(|f| adhoc::Command {
-                    node: f.node,
-                    name: f.name.into(),
-                    admin_only: true,
-                }),
-        );
+        let admin = self
+            .connector
+            .admin_commands()
+            .into_iter()
+            .map(|f| (f, true));
+        let user = self
+            .connector
+            .user_commands()
+            .into_iter()
+            .map(|f| (f, false));
+        all.extend(admin.chain(user).map(|(f, admin_only)| adhoc::Command {
+            node: f.node,
+            name: f.name.into(),
+            admin_only,
+        }));
         all
     }
 
@@ -74,7 +80,7 @@ impl Transport {
                     &fields,
                 )))
             }
-            node => match self
+            node if command.admin_only => match self
                 .connector
                 .admin_commands()
                 .into_iter()
@@ -83,42 +89,18 @@ impl Transport {
                 Some(form) => self.bridge_admin_command(&form, &session, payload).await,
                 None => unsupported("this command"),
             },
-        }
-    }
-
-    /// A bridge's admin command: its form first, then the values, run by the bridge.
-    async fn bridge_admin_command(
-        &self,
-        form: &switchboard_bridge::CommandForm,
-        session: &str,
-        payload: &Element,
-    ) -> Answer {
-        let submitted = match adhoc::submitted(payload) {
-            None => {
-                return Answer::Result(Some(adhoc::form_stage(session, form, &FormValues::new())))
-            }
-            Some(Err(text)) => {
-                return Answer::Error(ErrorType::Modify, DefinedCondition::BadRequest, text)
-            }
-            Some(Ok(values)) => values,
-        };
-        let values = match register::check_fields(&form.fields, &submitted) {
-            Ok(()) => match normalise_jids(&form.fields, submitted) {
-                Ok(values) => values,
-                Err(text) => {
-                    return Answer::Error(ErrorType::Modify, DefinedCondition::JidMalformed, text)
+            node => match self
+                .connector
+                .user_commands()
+                .into_iter()
+                .find(|f| f.node == node)
+            {
+                Some(form) => {
+                    self.bridge_user_command(&form, &session, from, payload)
+                        .await
                 }
+                None => unsupported("this command"),
             },
-            Err(text) => {
-                return Answer::Error(ErrorType::Modify, DefinedCondition::NotAcceptable, text)
-            }
-        };
-        match self.connector.admin_command(form.node, &values).await {
-            Ok(note) => {
-                tracing::info!(domain = %self.domain, node = form.node, "Admin command run");
-                Answer::Result(Some(adhoc::completed(form.node, session, &note, &[])))
-            }
-            Err(e) => Answer::Bridge(e),
         }
     }
 
@@ -173,21 +155,6 @@ impl Transport {
         ];
         (note, fields)
     }
-}
-
-/// JID fields of a form, checked and replaced by their normalised bare form.
-fn normalise_jids(
-    fields: &[switchboard_bridge::FormField],
-    mut values: FormValues,
-) -> Result<FormValues, String> {
-    for f in fields.iter().filter(|f| f.kind == FieldKind::Jid) {
-        if let Some(v) = values.get_mut(f.name) {
-            let jid = xmpp_parsers::jid::BareJid::new(v.trim())
-                .map_err(|e| format!("{}: '{}' is not a JID: {e}", f.label, v))?;
-            *v = jid.to_string();
-        }
-    }
-    Ok(values)
 }
 
 /// The settings key under which a command's values on an address are kept.

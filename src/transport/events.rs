@@ -138,6 +138,9 @@ impl Transport {
     }
 
     pub(super) async fn forward(&self, stanza: Stanza) {
+        // The one place messages for users leave a transport: a watched user who is
+        // offline misses what is said to them here.
+        self.watch.sent(&stanza);
         if self.link.send_wait(stanza).await.is_err() {
             tracing::warn!(domain = %self.domain, "Link closed; an event for a user was not sent");
         }

@@ -5,6 +5,7 @@
 //! so they survive a link restart.
 
 mod adhoc;
+mod bridge_commands;
 mod events;
 mod iq;
 mod messages;
@@ -14,10 +15,15 @@ mod network;
 mod outbox;
 mod presence;
 mod sessions;
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod watch_tests;
 
 use crate::access::Access;
 use crate::link::{LinkHandle, QueueFull};
 use crate::store::Store;
+use crate::watch::{Hub, Observations, TransportWatch};
 use crate::xmpp::errors;
 use crate::xmpp::presence::Health;
 use sessions::Sessions;
@@ -47,6 +53,8 @@ pub struct Transport {
     user_queue: u64,
     sessions: Mutex<Sessions>,
     rooms: Mutex<muc::Rooms>,
+    /// What the bridge watches (followed rooms, missed messages).
+    watch: Arc<TransportWatch>,
     events_tx: mpsc::Sender<Envelope>,
     inbox: Inbox,
     session_shutdown: CancellationToken,
@@ -59,6 +67,7 @@ pub struct Transport {
 pub struct BridgeInputs {
     events: mpsc::Receiver<Envelope>,
     deliveries: mpsc::Receiver<Delivery>,
+    observations: Observations,
 }
 
 /// What a transport needs to run.
@@ -75,6 +84,9 @@ pub struct TransportParts {
     pub access: Access,
     /// Per-user bound on waiting messages.
     pub user_queue: u64,
+    /// The gateway-wide watching state (presence book, who watches whom), shared by every
+    /// transport.
+    pub hub: Arc<Hub>,
 }
 
 impl Transport {
@@ -83,6 +95,8 @@ impl Transport {
         let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
         let (inbox_tx, deliveries) = mpsc::channel(INBOX_QUEUE);
         let me = Jid::new(&parts.domain).expect("the configured domain is a valid JID");
+        let (watch, observations) =
+            TransportWatch::new(parts.hub, &parts.domain, parts.link.clone());
         let t = Arc::new(Transport {
             domain: parts.domain,
             me,
@@ -93,13 +107,21 @@ impl Transport {
             user_queue: parts.user_queue,
             sessions: Mutex::new(Sessions::default()),
             rooms: Mutex::new(muc::Rooms::default()),
+            watch,
             events_tx,
             inbox: Inbox::new(inbox_tx),
             session_shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             started: Instant::now(),
         });
-        (t, BridgeInputs { events, deliveries })
+        (
+            t,
+            BridgeInputs {
+                events,
+                deliveries,
+                observations,
+            },
+        )
     }
 
     /// The component domain.
@@ -130,7 +152,15 @@ impl Transport {
         let BridgeInputs {
             mut events,
             mut deliveries,
+            observations,
         } = inputs;
+        tokio::spawn(crate::watch::deliver(
+            observations,
+            self.connector.clone(),
+            self.domain.clone(),
+            shutdown.clone(),
+        ));
+        tokio::spawn(self.watch.clone().follow_link(shutdown.clone()));
         self.restore_sessions().await;
         loop {
             tokio::select! {
@@ -161,6 +191,11 @@ impl Transport {
 
     /// Dispatches one stanza from the server.
     async fn handle_stanza(self: &Arc<Self>, stanza: Stanza) {
+        // Followed rooms speak to the transport itself and are not users: taken first
+        // (their MUC service is usually not in xmpp.allow).
+        let Some(stanza) = self.watch.intercept(stanza).await else {
+            return;
+        };
         let Some(from) = sender(&stanza) else {
             tracing::debug!("Dropping a stanza without from");
             return;

@@ -23,8 +23,7 @@ impl Transport {
                 store,
                 shutdown,
                 public_url,
-                // Watching chats for bridges comes with digests (issue 5).
-                watcher: Arc::new(switchboard_bridge::NoWatcher),
+                watcher: self.watch.clone(),
             })
             .await
     }

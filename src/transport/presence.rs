@@ -33,10 +33,11 @@ impl Transport {
                         return self.room_presence(from, group, nick, p).await;
                     }
                 }
-                Ok(Chat::Direct(_)) => {}
+                Ok(Chat::Direct(_)) => self.watch.user_presence(&p),
             }
         }
         if target == Target::Transport {
+            self.watch.user_presence(&p);
             match p.type_ {
                 Type::None => {
                     self.sessions().resource_online(&from);

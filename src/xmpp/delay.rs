@@ -25,7 +25,7 @@ pub fn delay(when: Option<SystemTime>, from: &Jid, now: SystemTime) -> Option<De
 }
 
 /// `2026-11-23T10:00:00.123Z` for a time after 1970.
-fn rfc3339(t: SystemTime) -> String {
+pub(crate) fn rfc3339(t: SystemTime) -> String {
     let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);

@@ -1,0 +1,359 @@
+//! Following a MUC room as an occupant on a bridge's behalf (digests): the join and leave
+//! presences, and what the room sends that occupant. Pure; the I/O is in `crate::watch`.
+//!
+//! The occupant is the transport's own domain with the fixed resource [`RESOURCE`]
+//! (`mail.example.org/digest`), so a room sees one occupant per transport, and nothing a
+//! user sends ever reaches that full JID.
+
+use super::delay::rfc3339;
+use minidom::Element;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use xmpp_parsers::date::DateTime;
+use xmpp_parsers::delay::Delay;
+use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::message::{Message, MessageType};
+use xmpp_parsers::muc::muc::History;
+use xmpp_parsers::muc::user::{MucUser, Status};
+use xmpp_parsers::muc::Muc;
+use xmpp_parsers::ns;
+use xmpp_parsers::presence::{Presence, Type};
+use xmpp_parsers::stanza_id::StanzaId;
+
+/// The resource of the transport's occupant JID in followed rooms.
+pub const RESOURCE: &str = "digest";
+
+/// The full JID `domain/digest` that joins followed rooms.
+pub fn occupant_of(domain: &str) -> Option<Jid> {
+    Jid::new(&format!("{domain}/{RESOURCE}")).ok()
+}
+
+/// The join: `<x xmlns='…/muc'><history since='…'/></x>` with `since`, else
+/// `maxstanzas='0'` (no history).
+pub fn join(from: &Jid, room: &BareJid, nick: &str, since: Option<SystemTime>) -> Option<Presence> {
+    let to = room.with_resource_str(nick).ok()?;
+    let history = match since.and_then(|t| DateTime::from_str(&rfc3339(t)).ok()) {
+        Some(stamp) => History::new().with_since(stamp),
+        None => History::new().with_maxstanzas(0),
+    };
+    let mut p = Presence::available()
+        .with_from(from.clone())
+        .with_to(Jid::from(to));
+    p.payloads.push(Muc::new().with_history(history).into());
+    Some(p)
+}
+
+/// Leaving a followed room.
+pub fn leave(from: &Jid, room: &BareJid, nick: &str) -> Option<Presence> {
+    let to = room.with_resource_str(nick).ok()?;
+    Some(
+        Presence::unavailable()
+            .with_from(from.clone())
+            .with_to(Jid::from(to)),
+    )
+}
+
+/// A message said in a room, as read from a groupchat message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Said {
+    /// The occupant's nick.
+    pub nick: String,
+    /// The text.
+    pub body: String,
+    /// The XEP-0203 stamp of a message the room replays from its history.
+    pub at: Option<SystemTime>,
+    /// The same for the live message and its replay: the room's XEP-0359 stanza id when it
+    /// stamps one, else a hash of nick, message id and body.
+    pub dedupe: String,
+}
+
+/// Reads a groupchat message from `room/nick`: `None` for subject changes, messages
+/// without a body, messages from the room itself, and our own (`own_nick`).
+pub fn said(m: &Message, room: &BareJid, own_nick: &str) -> Option<Said> {
+    if m.type_ != MessageType::Groupchat {
+        return None;
+    }
+    let from = m.from.as_ref()?;
+    let nick = from.resource()?.as_str();
+    if nick == own_nick {
+        return None;
+    }
+    let (_, body) = m.get_best_body(vec!["en", ""])?;
+    if body.trim().is_empty() {
+        return None;
+    }
+    let at = m
+        .payloads
+        .iter()
+        .filter(|p| p.is("delay", ns::DELAY))
+        .find_map(|p| Delay::try_from(p.clone()).ok())
+        .and_then(|d| system_time(&d.stamp));
+    let by_room = m
+        .payloads
+        .iter()
+        .filter(|p| p.is("stanza-id", ns::SID))
+        .filter_map(|p| StanzaId::try_from(p.clone()).ok())
+        .find(|s| same_bare(&s.by.to_bare(), room));
+    let dedupe = match by_room {
+        Some(sid) => format!("sid:{}", sid.id),
+        None => {
+            let id = m.id.as_ref().map(|i| i.0.as_str()).unwrap_or("");
+            format!("h:{:016x}", fnv1a(&[nick, id, body]))
+        }
+    };
+    Some(Said {
+        nick: nick.to_string(),
+        body: body.clone(),
+        at,
+        dedupe,
+    })
+}
+
+/// What a presence from a followed room says about our occupant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Occupancy {
+    /// We are in, under this nick (self-presence, status 110).
+    Joined(String),
+    /// We are out (our unavailable self-presence: kicked, room destroyed).
+    Left,
+    /// The room refused us: `"<condition>: <text>"`.
+    Refused(String),
+    /// About someone else.
+    Other,
+}
+
+/// Reads a presence from a followed room.
+pub fn occupancy(p: &Presence) -> Occupancy {
+    if p.type_ == Type::Error {
+        return Occupancy::Refused(error_reason(&p.payloads));
+    }
+    let own = p
+        .payloads
+        .iter()
+        .filter(|x| x.is("x", ns::MUC_USER))
+        .filter_map(|x| MucUser::try_from(x.clone()).ok())
+        .any(|x| x.status.contains(&Status::SelfPresence));
+    match (own, p.type_ == Type::Unavailable, p.from.as_ref()) {
+        (true, true, _) => Occupancy::Left,
+        (true, false, Some(from)) => match from.resource() {
+            Some(nick) => Occupancy::Joined(nick.as_str().to_string()),
+            None => Occupancy::Other,
+        },
+        _ => Occupancy::Other,
+    }
+}
+
+/// `condition: text` of the `<error/>` among payloads.
+pub fn error_reason(payloads: &[Element]) -> String {
+    let Some(error) = payloads.iter().find(|p| p.name() == "error") else {
+        return "error: the room gave no reason".into();
+    };
+    let condition = error
+        .children()
+        .find(|c| c.ns() == ns::XMPP_STANZAS && c.name() != "text")
+        .map(|c| c.name().to_string())
+        .unwrap_or_else(|| "undefined-condition".into());
+    match error.get_child("text", ns::XMPP_STANZAS).map(Element::text) {
+        Some(text) if !text.trim().is_empty() => format!("{condition}: {}", text.trim()),
+        _ => condition,
+    }
+}
+
+/// Room JIDs compare as JIDs normalise: the bare part without regard to case.
+pub fn same_bare(a: &BareJid, b: &BareJid) -> bool {
+    a.as_str().eq_ignore_ascii_case(b.as_str())
+}
+
+fn system_time(stamp: &DateTime) -> Option<SystemTime> {
+    let millis = u64::try_from(stamp.0.timestamp_millis()).ok()?;
+    Some(UNIX_EPOCH + Duration::from_millis(millis))
+}
+
+/// FNV-1a over length-prefixed parts: stable across builds and restarts (unlike std's
+/// hasher), so a bridge may keep the keys.
+fn fnv1a(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        let len = (part.len() as u64).to_le_bytes();
+        for b in len.iter().chain(part.as_bytes()) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xmpp::testing::element_xml;
+
+    fn room() -> BareJid {
+        BareJid::new("lobby@conference.localhost").unwrap()
+    }
+
+    fn message(xml: &str) -> Message {
+        let e: Element = xml.parse().unwrap();
+        Message::try_from(e).unwrap()
+    }
+
+    fn presence(xml: &str) -> Presence {
+        let e: Element = xml.parse().unwrap();
+        Presence::try_from(e).unwrap()
+    }
+
+    #[test]
+    fn joins_with_or_without_history() {
+        let me = occupant_of("mail.localhost").unwrap();
+        assert_eq!(me.to_string(), "mail.localhost/digest");
+        let xml = element_xml(join(&me, &room(), "digest", None).unwrap());
+        assert_eq!(
+            xml,
+            "<presence xmlns='jabber:component:accept' from='mail.localhost/digest' \
+             to='lobby@conference.localhost/digest'><priority>0</priority>\
+             <x xmlns='http://jabber.org/protocol/muc'>\
+             <history maxstanzas='0'/></x></presence>"
+        );
+        let since = UNIX_EPOCH + Duration::from_millis(1_795_428_000_123);
+        let xml = element_xml(join(&me, &room(), "digest", Some(since)).unwrap());
+        assert!(
+            xml.contains("<history since='2026-11-23T10:00:00.123+00:00'/>")
+                || xml.contains("<history since='2026-11-23T10:00:00.123Z'/>"),
+            "{xml}"
+        );
+        let xml = element_xml(leave(&me, &room(), "digest").unwrap());
+        assert_eq!(
+            xml,
+            "<presence xmlns='jabber:component:accept' from='mail.localhost/digest' \
+             to='lobby@conference.localhost/digest' type='unavailable'><priority>0</priority></presence>"
+        );
+    }
+
+    #[test]
+    fn reads_what_occupants_say_live_and_replayed_with_the_same_key() {
+        let live = message(
+            "<message xmlns='jabber:component:accept' type='groupchat' id='m1' \
+             from='lobby@conference.localhost/ann' to='mail.localhost/digest'>\
+             <body>hello all</body></message>",
+        );
+        let said_live = said(&live, &room(), "digest").unwrap();
+        assert_eq!(said_live.nick, "ann");
+        assert_eq!(said_live.body, "hello all");
+        assert_eq!(said_live.at, None);
+        assert!(said_live.dedupe.starts_with("h:"), "{}", said_live.dedupe);
+        let replay = message(
+            "<message xmlns='jabber:component:accept' type='groupchat' id='m1' \
+             from='lobby@conference.localhost/ann' to='mail.localhost/digest'>\
+             <body>hello all</body>\
+             <delay xmlns='urn:xmpp:delay' from='lobby@conference.localhost' stamp='2026-11-23T10:00:00Z'/>\
+             </message>",
+        );
+        let said_replay = said(&replay, &room(), "digest").unwrap();
+        assert_eq!(said_replay.dedupe, said_live.dedupe);
+        assert_eq!(
+            said_replay.at,
+            Some(UNIX_EPOCH + Duration::from_secs(1_795_428_000))
+        );
+        // Another id or body is another message.
+        let other = message(
+            "<message xmlns='jabber:component:accept' type='groupchat' id='m2' \
+             from='lobby@conference.localhost/ann'><body>hello all</body></message>",
+        );
+        assert_ne!(
+            said(&other, &room(), "digest").unwrap().dedupe,
+            said_live.dedupe
+        );
+    }
+
+    #[test]
+    fn the_rooms_stanza_id_is_the_key_when_present() {
+        let m = message(
+            "<message xmlns='jabber:component:accept' type='groupchat' id='m1' \
+             from='lobby@conference.localhost/ann'><body>hi</body>\
+             <stanza-id xmlns='urn:xmpp:sid:0' id='someone-else' by='ann@localhost'/>\
+             <stanza-id xmlns='urn:xmpp:sid:0' id='abc-123' by='Lobby@conference.localhost'/>\
+             </message>",
+        );
+        assert_eq!(said(&m, &room(), "digest").unwrap().dedupe, "sid:abc-123");
+    }
+
+    #[test]
+    fn skips_subjects_our_own_messages_the_room_and_other_types() {
+        let cases = [
+            // subject only
+            "<message xmlns='jabber:component:accept' type='groupchat' \
+             from='lobby@conference.localhost/ann'><subject>topic</subject></message>",
+            // our own
+            "<message xmlns='jabber:component:accept' type='groupchat' \
+             from='lobby@conference.localhost/digest'><body>me</body></message>",
+            // the room itself
+            "<message xmlns='jabber:component:accept' type='groupchat' \
+             from='lobby@conference.localhost'><body>room notice</body></message>",
+            // a private message through the room
+            "<message xmlns='jabber:component:accept' type='chat' \
+             from='lobby@conference.localhost/ann'><body>psst</body></message>",
+            // no text
+            "<message xmlns='jabber:component:accept' type='groupchat' \
+             from='lobby@conference.localhost/ann'><body>  </body></message>",
+        ];
+        for xml in cases {
+            assert_eq!(said(&message(xml), &room(), "digest"), None, "{xml}");
+        }
+    }
+
+    #[test]
+    fn reads_our_occupancy() {
+        let joined = presence(
+            "<presence xmlns='jabber:component:accept' from='lobby@conference.localhost/digest_' \
+             to='mail.localhost/digest'><x xmlns='http://jabber.org/protocol/muc#user'>\
+             <item affiliation='none' role='participant'/><status code='110'/><status code='210'/>\
+             </x></presence>",
+        );
+        assert_eq!(occupancy(&joined), Occupancy::Joined("digest_".into()));
+        let someone = presence(
+            "<presence xmlns='jabber:component:accept' from='lobby@conference.localhost/ann' \
+             to='mail.localhost/digest'><x xmlns='http://jabber.org/protocol/muc#user'>\
+             <item affiliation='owner' role='moderator'/></x></presence>",
+        );
+        assert_eq!(occupancy(&someone), Occupancy::Other);
+        let kicked = presence(
+            "<presence xmlns='jabber:component:accept' type='unavailable' \
+             from='lobby@conference.localhost/digest' to='mail.localhost/digest'>\
+             <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='none'/>\
+             <status code='110'/><status code='307'/></x></presence>",
+        );
+        assert_eq!(occupancy(&kicked), Occupancy::Left);
+        let refused = presence(
+            "<presence xmlns='jabber:component:accept' type='error' \
+             from='lobby@conference.localhost/digest' to='mail.localhost/digest'>\
+             <error type='auth'><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>\
+             <text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>password required</text></error>\
+             </presence>",
+        );
+        assert_eq!(
+            occupancy(&refused),
+            Occupancy::Refused("not-authorized: password required".into())
+        );
+        let bare_error = presence(
+            "<presence xmlns='jabber:component:accept' type='error' \
+             from='lobby@conference.localhost/digest'><error type='cancel'>\
+             <conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>",
+        );
+        assert_eq!(
+            occupancy(&bare_error),
+            Occupancy::Refused("conflict".into())
+        );
+    }
+
+    #[test]
+    fn room_jids_compare_without_case() {
+        assert!(same_bare(
+            &BareJid::new("Lobby@Conference.localhost").unwrap(),
+            &room()
+        ));
+        assert!(!same_bare(
+            &BareJid::new("lobby2@conference.localhost").unwrap(),
+            &room()
+        ));
+    }
+}
