@@ -256,7 +256,7 @@ fn a_busy_room_arrives_as_one_digest_and_both_unsubscribe_ways_stop_it() {
         smtp,
         "carol@example.net",
         &carol_mailto,
-        "Subject: unsubscribe\r\n\r\nstop\r\n",
+        "From: carol@example.net\r\nSubject: unsubscribe\r\n\r\nstop\r\n",
     );
     assert!(sent.ok, "{}", sent.transcript);
     let (_, alice_url) = unsubscribe_targets(&digests[0]);
@@ -340,19 +340,29 @@ fn messages_missed_while_offline_are_mailed_unless_the_user_comes_back() {
     let prosody = prosody(dir.path());
     let capture = SmtpCapture::start(dir.path(), CaptureOptions::default());
     let smtp = free_port();
-    let _gw = start(dir.path(), &prosody, &capture, smtp);
+    // Missed after 3 s: long enough for alice to come back in the last part.
+    let digest = "  digest: {min_interval: 1s, missed_after: 3s}\n";
+    let _gw = start_gateway(dir.path(), &config(&prosody, &capture.addr(), smtp, digest));
     let alice = user(dir.path(), &prosody, "alice@localhost");
     assert_eq!(
         register(&alice, "alice", "Alice").attr("type"),
         Some("result")
     );
+    // The transport asks for alice's presence at registration; she shares it (as a client
+    // asks its user to): that is how the gateway knows when she is away.
+    alice.expect(T, "the transport's subscription request", |s| {
+        s.name() == "presence"
+            && s.attr("type") == Some("subscribe")
+            && s.attr("from") == Some(MAIL)
+    });
+    alice.send("<presence to='mail.localhost' type='subscribed'/>");
     subscribe_verified(&alice, &capture, "missed", "alice@example.net", "2s");
     // Online: a mail to alice reaches her in XMPP and is not mailed back.
     let sent = send_mail(
         smtp,
         "bob@example.net",
         "alice@mail.localhost",
-        "Subject: one\r\n\r\nwhile you are here\r\n",
+        "From: bob@example.net\r\nSubject: one\r\n\r\nwhile you are here\r\n",
     );
     assert!(sent.ok, "{}", sent.transcript);
     alice.expect(T, "the mail as chat", |s| {
@@ -365,7 +375,7 @@ fn messages_missed_while_offline_are_mailed_unless_the_user_comes_back() {
         smtp,
         "bob@example.net",
         "alice@mail.localhost",
-        "Subject: two\r\n\r\nwhile you are away\r\n",
+        "From: bob@example.net\r\nSubject: two\r\n\r\nwhile you are away\r\n",
     );
     assert!(sent.ok, "{}", sent.transcript);
     let mail = digest_for(&capture, "alice@example.net", Duration::from_secs(15));
@@ -377,4 +387,61 @@ fn messages_missed_while_offline_are_mailed_unless_the_user_comes_back() {
     assert!(text.contains("bob%example.net@mail.localhost"), "{text}");
     assert!(!text.contains("while you are here"), "{text}");
     capture.expect_no_mail(Duration::from_secs(4));
+
+    // Missed, but alice is back before missed_after: her client has it; nothing is mailed.
+    let sent = send_mail(
+        smtp,
+        "bob@example.net",
+        "alice@mail.localhost",
+        "From: bob@example.net\r\nSubject: three\r\n\r\nbrief absence\r\n",
+    );
+    assert!(sent.ok, "{}", sent.transcript);
+    let _alice = user(dir.path(), &prosody, "alice@localhost");
+    capture.expect_no_mail(Duration::from_secs(7));
+}
+
+#[test]
+fn an_irc_channel_is_followed_through_the_irc_transport() {
+    const IRC: &str = "irc.localhost";
+    let dir = workdir("digest-irc");
+    let prosody = common::Prosody::start(
+        dir.path(),
+        &[(MAIL, SECRET), (IRC, "irc-secret")],
+        &[("alice", "localhost", "pw")],
+    );
+    let ircd = common::Inspircd::start(dir.path());
+    let capture = SmtpCapture::start(dir.path(), CaptureOptions::default());
+    let smtp = free_port();
+    let irc = format!(
+        "irc:\n  domain: {IRC}\n  secret: irc-secret\n  quit_grace: 1s\n  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
+        ircd.port()
+    );
+    let _gw = start_gateway(
+        dir.path(),
+        &config(&prosody, &capture.addr(), smtp, &format!("{DIGEST}{irc}")),
+    );
+    let alice = user(dir.path(), &prosody, "alice@localhost");
+    let dave = common::IrcClient::connect(ircd.port(), "dave");
+    dave.join("#news");
+
+    let channel = format!("#news%127.0.0.1@{IRC}");
+    subscribe_verified(&alice, &capture, &channel, "alice@example.net", "6s");
+    // The gateway's own IRC connection joins with the digest nick.
+    dave.expect(T, "the digest nick joining", |l| {
+        l.command == "JOIN" && l.is_from("digest")
+    });
+    for n in 0..3 {
+        dave.privmsg("#news", &format!("headline {n}"));
+    }
+    let mail = digest_for(&capture, "alice@example.net", Duration::from_secs(20));
+    let subject = mail.decoded_header("Subject").unwrap();
+    assert!(
+        subject.contains(&format!("3 new messages in {channel}")),
+        "{subject}"
+    );
+    let text = mail.text().unwrap();
+    assert!(
+        text.contains("dave (3)") && text.contains("headline 2"),
+        "{text}"
+    );
 }

@@ -170,6 +170,7 @@ impl Transport {
                 _ = shutdown.cancelled() => break,
             }
         }
+        self.watch.leave_rooms();
         self.announce_unavailable().await;
         self.session_shutdown.cancel();
         self.tasks.close();

@@ -99,6 +99,26 @@ impl TransportWatch {
         }
     }
 
+    /// Leaves every followed room without forgetting it (the gateway stops: no occupant
+    /// is left behind in the rooms; the next start joins them again).
+    pub fn leave_rooms(&self) {
+        let leaves: Vec<Presence> = {
+            let followed = self.rooms();
+            followed
+                .rooms
+                .values()
+                .filter(|room| room.joined_as.is_some())
+                .filter_map(|room| {
+                    let nick = room.joined_as.as_deref().unwrap_or(&room.nick);
+                    follow::leave(&self.occupant, &room.jid, nick)
+                })
+                .collect()
+        };
+        for leave in leaves {
+            self.send(leave, "leave");
+        }
+    }
+
     /// Joins every followed room again (a new component connection).
     pub(super) fn rejoin_rooms(&self) {
         let joins: Vec<Presence> = {

@@ -69,7 +69,10 @@ impl Digests {
         if self.index().active_for(&source).next().is_none() {
             return Ok(());
         }
-        let sender = if message.sender.is_empty() || message.sender == message.from {
+        // The core names a contact by its address's local part when the network gave no
+        // name: the address alone says it better.
+        let local_only = message.from.starts_with(&format!("{}@", message.sender));
+        let sender = if message.sender.is_empty() || message.sender == message.from || local_only {
             message.from.clone()
         } else {
             format!("{} ({})", message.sender, message.from)
