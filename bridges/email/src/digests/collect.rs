@@ -82,7 +82,7 @@ impl Digests {
             .await
     }
 
-    /// Stores one item of a source.
+    /// Stores one item of a source (`at`: when it was said, as shown).
     async fn keep(
         &self,
         source: &SourceRef,
@@ -96,7 +96,11 @@ impl Digests {
             text: capped(text),
             at,
         };
-        let key = subscription::item_key(source, at, &subscription::short_hash(tie)[..8]);
+        // Keyed by when the gateway collected it, not by its own time: a message a room
+        // replays after a rejoin carries a stamp to the second (it may look older than a
+        // subscription made in that second), yet no digest has had it.
+        let collected = self.clock.now();
+        let key = subscription::item_key(source, collected, &subscription::short_hash(tie)[..8]);
         let json = serde_json::to_string(&item).unwrap_or_default();
         self.shared.network()?.store.put(&key, &json, None).await?;
         self.stats.collected.fetch_add(1, Ordering::Relaxed);

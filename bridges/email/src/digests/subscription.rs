@@ -182,7 +182,8 @@ pub fn items_prefix(source: &SourceRef) -> String {
     format!("digest:item:{}:", source.key())
 }
 
-/// Store key of one collected item: ordered by time, then by a short tie-breaker.
+/// Store key of one collected item: ordered by when it was collected, then by a short
+/// tie-breaker.
 pub fn item_key(source: &SourceRef, at: DateTime<Utc>, tie: &str) -> String {
     let micros = at.timestamp_micros().max(0);
     format!("{}{micros:020}:{tie}", items_prefix(source))

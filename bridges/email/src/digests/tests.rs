@@ -532,7 +532,21 @@ async fn a_restart_mid_period_loses_nothing_and_rejoins_since_the_newest_message
         rig.asked().last().unwrap(),
         &format!("follow {ROOM} as digest since")
     );
-    for n in 0..10 {
+    // The room replays what was said while the gateway was away, with stamps to the
+    // second: older than the subscription, by the clock, yet never sent.
+    rig.digests
+        .observe(Observation::Room(RoomMessage {
+            room: ROOM.into(),
+            sender: "bob".into(),
+            body: "said while away".into(),
+            at: (rig.clock.now() - chrono::Duration::seconds(1)).into(),
+            dedupe: "w0".into(),
+        }))
+        .await
+        .unwrap();
+    // …and replays the last ones the gateway had: kept once.
+    rig.say("bob", "before 9", "b9").await;
+    for n in 0..9 {
         rig.say("bob", &format!("after {n}"), &format!("a{n}"))
             .await;
     }
