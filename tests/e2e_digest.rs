@@ -135,6 +135,13 @@ fn digest_for(capture: &SmtpCapture, address: &str, timeout: Duration) -> Captur
     mail
 }
 
+/// bob@example.net mails alice's alias through the gateway's listener.
+fn bob_mails_alice(smtp: u16, subject: &str, text: &str) {
+    let raw = format!("From: bob@example.net\r\nSubject: {subject}\r\n\r\n{text}\r\n");
+    let sent = send_mail(smtp, "bob@example.net", "alice@mail.localhost", &raw);
+    assert!(sent.ok, "{}", sent.transcript);
+}
+
 fn start(
     dir: &std::path::Path,
     prosody: &common::Prosody,
@@ -358,26 +365,14 @@ fn messages_missed_while_offline_are_mailed_unless_the_user_comes_back() {
     alice.send("<presence to='mail.localhost' type='subscribed'/>");
     subscribe_verified(&alice, &capture, "missed", "alice@example.net", "2s");
     // Online: a mail to alice reaches her in XMPP and is not mailed back.
-    let sent = send_mail(
-        smtp,
-        "bob@example.net",
-        "alice@mail.localhost",
-        "From: bob@example.net\r\nSubject: one\r\n\r\nwhile you are here\r\n",
-    );
-    assert!(sent.ok, "{}", sent.transcript);
+    bob_mails_alice(smtp, "one", "while you are here");
     alice.expect(T, "the mail as chat", |s| {
         s.name() == "message" && body(s).contains("while you are here")
     });
     capture.expect_no_mail(Duration::from_secs(4));
     alice.quit();
     std::thread::sleep(Duration::from_millis(500));
-    let sent = send_mail(
-        smtp,
-        "bob@example.net",
-        "alice@mail.localhost",
-        "From: bob@example.net\r\nSubject: two\r\n\r\nwhile you are away\r\n",
-    );
-    assert!(sent.ok, "{}", sent.transcript);
+    bob_mails_alice(smtp, "two", "while you are away");
     let mail = digest_for(&capture, "alice@example.net", Duration::from_secs(15));
     let text = mail.text().unwrap();
     assert!(
@@ -389,13 +384,7 @@ fn messages_missed_while_offline_are_mailed_unless_the_user_comes_back() {
     capture.expect_no_mail(Duration::from_secs(4));
 
     // Missed, but alice is back before missed_after: her client has it; nothing is mailed.
-    let sent = send_mail(
-        smtp,
-        "bob@example.net",
-        "alice@mail.localhost",
-        "From: bob@example.net\r\nSubject: three\r\n\r\nbrief absence\r\n",
-    );
-    assert!(sent.ok, "{}", sent.transcript);
+    bob_mails_alice(smtp, "three", "brief absence");
     let _alice = user(dir.path(), &prosody, "alice@localhost");
     capture.expect_no_mail(Duration::from_secs(7));
 }
