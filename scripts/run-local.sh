@@ -4,8 +4,9 @@
 # `local`: join #chan%local@irc.localhost/yournick), the SMS transport on sms.localhost
 # (admin@localhost owns +15550000001; Kannel's fake SMSC stands in for the phones), the
 # email transport on mail.localhost (register an alias; outgoing mail is printed by a local
-# aiosmtpd into .local/mail/outbox.log; mail comes in on 127.0.0.1:2525) and the echo
-# transport on echo.localhost.
+# aiosmtpd into .local/mail/outbox.log; mail comes in on 127.0.0.1:2525; digests of rooms
+# on conference.localhost, IRC channels or missed messages with the digest-subscribe command
+# on mail.localhost) and the echo transport on echo.localhost.
 #
 #   scripts/run-local.sh            build, start Prosody, run the gateway in the foreground
 #
@@ -83,6 +84,10 @@ email:
   address_domain: mail.localhost
   smtp: {relay: "127.0.0.1:$SMTP_OUT_PORT", security: none}
   listen: "127.0.0.1:$SMTP_IN_PORT"
+  postmaster: admin@localhost
+  # Digests (ad-hoc digest-subscribe on mail.localhost; rooms on conference.localhost):
+  # short periods allowed here, for trying it out.
+  digest: {min_interval: 1m, missed_after: 2m}
 echo:
   domain: echo.localhost
   secret: "\${ECHO_COMPONENT_SECRET}"

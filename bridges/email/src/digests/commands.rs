@@ -128,27 +128,12 @@ impl Digests {
             .schedule(config.digest.min_interval)
             .map_err(|e| BridgeError::Invalid(e.to_string()))?;
         let network = self.shared.network()?;
-        let _writes = self.writes.lock().await;
-        let (held, pending) = {
-            let index = self.index();
-            let mine: Vec<_> = index.owned_by(owner).collect();
-            (mine.len(), mine.iter().filter(|s| !s.active()).count())
-        };
-        if held >= config.digest.max_subscriptions {
-            return Err(BridgeError::LimitReached(format!(
-                "you have {held} digests, the most one user may have"
-            )));
-        }
         let verified = network
             .store
             .get(&subscription::verified_key(owner, &address.to_string()))
             .await?
             .is_some();
-        if !verified && pending >= MAX_PENDING {
-            return Err(BridgeError::LimitReached(format!(
-                "{pending} digests are waiting for digest-verify; confirm or end them first"
-            )));
-        }
+        self.check_limits(owner, verified)?;
         let now = self.clock.now();
         let source_prefix = subscription::items_prefix(&source);
         let sub = Subscription {
@@ -177,6 +162,9 @@ impl Digests {
                 other => other,
             })?;
         }
+        // Taken only now: the relay may be slow, and the scheduler saves under this lock.
+        let _writes = self.writes.lock().await;
+        self.check_limits(owner, verified)?;
         network
             .store
             .put(&subscription::token_key(&sub.token), sub.id.as_str(), None)
@@ -205,6 +193,28 @@ impl Digests {
                 value: sub.id.to_string(),
             }],
         })
+    }
+
+    /// The per-user limits: subscriptions held, and those waiting for a code (each mailed
+    /// a code to an address the user has not proven).
+    fn check_limits(&self, owner: &str, verified: bool) -> Result<(), BridgeError> {
+        let config = &self.shared.config;
+        let (held, pending) = {
+            let index = self.index();
+            let mine: Vec<_> = index.owned_by(owner).collect();
+            (mine.len(), mine.iter().filter(|s| !s.active()).count())
+        };
+        if held >= config.digest.max_subscriptions {
+            return Err(BridgeError::LimitReached(format!(
+                "you have {held} digests, the most one user may have"
+            )));
+        }
+        if !verified && pending >= MAX_PENDING {
+            return Err(BridgeError::LimitReached(format!(
+                "{pending} digests are waiting for digest-verify; confirm or end them first"
+            )));
+        }
+        Ok(())
     }
 
     /// The mail that carries a verification code.
