@@ -39,38 +39,27 @@
 
 mod common;
 
+use common::bench::{self, env_usize, median, missing, parse_tagged, repeated, tagged, tail, Run};
 use common::kannel::Kannel;
 use common::kannel_smsc::url_encode;
+use common::procs::{self, pids_matching, Procs, SMS_RIVALS};
 use common::sms::{
     config_with_numbers, contact, kannel as kannel_provider, metric, start_gateway, user,
     KANNEL_SECRET, SECRET, SMS,
 };
 use common::{free_port, workdir, Agent, Gateway, Prosody};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// Kannel's delivery-report mask the gateway asks for (`bridges/sms/src/provider/kannel.rs`).
 const DLR_MASK: &str = "19";
-const PASSWORD: &str = "pw";
 /// How long the rig's SMSC reader holds a GSM text MT when no further line follows.
 const RIG_TEXT_HOLD: Duration = Duration::from_millis(50);
-
-fn env_usize(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
-        _ => default,
-    }
-}
 
 /// The user number of sender `u` (0-based) and the phone it texts.
 fn numbers(u: usize) -> (String, String) {
@@ -91,19 +80,6 @@ fn sender_of(n: usize, users: usize, seq: usize) -> usize {
     (0..users)
         .find(|&u| share(n, users, u).contains(&seq))
         .expect("a sequence number within 0..n")
-}
-
-/// The SMS text of message `seq` of phase `tag`: short GSM-7, one segment.
-fn sms_text(tag: &str, seq: usize) -> String {
-    format!("bench {tag} {seq:06}")
-}
-
-fn parse_text(text: &str) -> Option<(&str, usize)> {
-    let mut words = text.split(' ');
-    match (words.next(), words.next(), words.next(), words.next()) {
-        (Some("bench"), Some(tag), Some(seq), None) => Some((tag, seq.parse().ok()?)),
-        _ => None,
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -244,89 +220,6 @@ fn sendsms_path(from: &str, to: &str, text: &str, dlr_url: Option<&str>) -> Stri
 }
 
 // ---------------------------------------------------------------------------------------
-// CPU time of the processes involved, from /proc.
-
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// utime + stime of a process (all its threads), in ticks.
-fn cpu_ticks(pid: &str) -> u64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0;
-    };
-    let Some((_, rest)) = stat.rsplit_once(')') else {
-        return 0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After the command: state is field 3, utime 14, stime 15.
-    let field = |i: usize| {
-        fields
-            .get(i - 3)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    field(14) + field(15)
-}
-
-/// Pids whose command line (arguments joined by spaces) contains every one of `needles`.
-fn pids_matching(needles: &[&str]) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
-        .filter(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            needles.iter().all(|n| cmdline.contains(n))
-        })
-        .collect()
-}
-
-/// The processes whose CPU time a phase reports, in groups.
-struct Procs {
-    groups: Vec<(&'static str, Vec<String>)>,
-    tick: f64,
-}
-
-impl Procs {
-    fn snapshot(&self) -> Vec<u64> {
-        self.groups
-            .iter()
-            .map(|(_, pids)| pids.iter().map(|p| cpu_ticks(p)).sum())
-            .collect()
-    }
-
-    /// "gateway 1.23 s (0.61 core), …" between two snapshots over `wall`.
-    fn describe(&self, before: &[u64], after: &[u64], wall: Duration) -> String {
-        let mut text = String::new();
-        for (i, (name, _)) in self.groups.iter().enumerate() {
-            let secs = after[i].saturating_sub(before[i]) as f64 / self.tick;
-            if secs == 0.0 && matches!(*name, "gateway" | "prosody" | "agents") {
-                continue;
-            }
-            if !text.is_empty() {
-                text.push_str(", ");
-            }
-            let _ = write!(
-                text,
-                "{name} {secs:.2} s ({:.2} core)",
-                secs / wall.as_secs_f64()
-            );
-        }
-        text
-    }
-}
-
-// ---------------------------------------------------------------------------------------
 // Counting the MTs at the fake SMSC.
 
 struct Tally {
@@ -340,7 +233,7 @@ struct Tally {
 
 /// Counts one MT into `tally`.
 fn record(mt: common::Mt, tag: &str, n: usize, users: usize, tally: &mut Tally) {
-    match parse_text(&mt.text) {
+    match parse_tagged(&mt.text) {
         Some((t, seq)) if t == tag && seq < n => {
             let (from, to) = numbers(sender_of(n, users, seq));
             if !mt.from.ends_with(&from[1..]) || !mt.to.ends_with(&to[1..]) {
@@ -377,10 +270,7 @@ fn collect(
     while tally.seen.len() < n {
         let now = Instant::now();
         if now >= deadline || stop() {
-            let missing: Vec<usize> = (0..n)
-                .filter(|s| !tally.seen.contains_key(s))
-                .take(20)
-                .collect();
+            let missing = missing(&tally.seen, n);
             panic!(
                 "phase {tag}: {} of {n} MTs before the deadline or a failure; first missing: {missing:?}; \
                  stray: {:?}\n{}",
@@ -409,18 +299,13 @@ fn linger(kannel: &Kannel, tag: &str, n: usize, users: usize, mut tally: Tally) 
 
 /// Panics unless every message of the phase arrived exactly once and nothing else came.
 fn check(tag: &str, n: usize, tally: &Tally) {
-    let duplicates: Vec<(usize, u32)> = tally
-        .seen
-        .iter()
-        .filter(|(_, &c)| c != 1)
-        .map(|(&s, &c)| (s, c))
-        .collect();
+    let duplicates = repeated(&tally.seen);
     assert!(
         duplicates.is_empty() && tally.wrong.is_empty() && tally.seen.len() == n,
         "phase {tag}: {} of {n} distinct; sent more than once (seq, times): {:?}; \
          unexpected MTs: {:?}",
         tally.seen.len(),
-        &duplicates[..duplicates.len().min(20)],
+        duplicates,
         &tally.wrong[..tally.wrong.len().min(20)]
     );
 }
@@ -477,12 +362,12 @@ impl Rig<'_> {
         format!(
             "{}\n{}",
             self.kannel.details(),
-            common_tail(self.gateway.log_path(), 40)
+            tail(self.gateway.log_path(), 40)
         )
     }
 
     fn note_foreign(&self) {
-        let found = foreign_processes(self.procs);
+        let found = self.procs.foreign(SMS_RIVALS, &[]);
         self.foreign.lock().unwrap().extend(found);
     }
 
@@ -572,7 +457,7 @@ impl Rig<'_> {
         let mut clients: Vec<KeepAlive> = (0..self.users).map(|_| KeepAlive::new(port)).collect();
         let send = |client: &mut KeepAlive, u: usize, tag: &str, seq: usize| {
             let (from, to) = numbers(u);
-            let text = sms_text(tag, seq);
+            let text = tagged(tag, seq);
             let dlr_url = self.dlr.then(|| self.dlr_url(&format!("{tag}-{seq}")));
             let path = sendsms_path(&from, &to, &text, dlr_url.as_deref());
             let (code, body) = client.get(&path);
@@ -605,7 +490,7 @@ impl Rig<'_> {
             agent.send(&format!(
                 "<message type='chat' id='{tag}-{seq}' to='{}'><body>{}</body></message>",
                 contact(&phone),
-                sms_text(tag, seq)
+                tagged(tag, seq)
             ));
         };
         let (wall, submitted, cpu) = self.timed(tag, &mut agents, &send);
@@ -649,16 +534,6 @@ impl Drop for FlagOnPanic<'_> {
     }
 }
 
-fn common_tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    format!(
-        "--- last {lines} lines of {} ---\n{}\n---",
-        path.display(),
-        all[all.len().saturating_sub(lines)..].join("\n")
-    )
-}
-
 // ---------------------------------------------------------------------------------------
 
 fn gateway_config(
@@ -682,78 +557,6 @@ fn gateway_config(
     config_with_numbers(prosody, http, &provider, &numbers.join(", "), limits)
 }
 
-fn command_output(program: &str, args: &[&str]) -> String {
-    Command::new(program)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "?".into())
-}
-
-/// Gateways, Kannels, Prosodys and XMPP agents running on this machine that are not this
-/// run's (another benchmark or test at the same time makes the figures worthless).
-fn foreign_processes(ours: &Procs) -> Vec<String> {
-    let own: Vec<&String> = ours.groups.iter().flat_map(|(_, pids)| pids).collect();
-    let kinds = [
-        "switchboard",
-        "bearerbox",
-        "smsbox",
-        "prosody",
-        "xmpp_agent.py",
-        "inspircd",
-    ];
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()) && !own.contains(&pid))
-        .filter_map(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            let program = cmdline.split(' ').take(2).collect::<Vec<_>>().join(" ");
-            kinds
-                .iter()
-                .any(|k| program.contains(k))
-                .then(|| format!("{pid} {}", cmdline.chars().take(80).collect::<String>()))
-        })
-        .collect()
-}
-
-/// The commit, the tracked files changed since (the gateway under test is built from the
-/// working tree), and when the gateway binary was built.
-fn source_state() -> String {
-    let head = command_output("git", &["rev-parse", "--short", "HEAD"]);
-    let changed = command_output("git", &["diff", "--name-only", "HEAD"]);
-    let built = Command::new("date")
-        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ", "-r"])
-        .arg(env!("CARGO_BIN_EXE_switchboard"))
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    let changes = if changed == "?" {
-        String::new()
-    } else {
-        let files: Vec<&str> = changed.lines().map(str::trim).collect();
-        format!(" with uncommitted changes to {}", files.join(", "))
-    };
-    format!("{head}{changes}; gateway binary built {built}")
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    let mid = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[mid]
-    } else {
-        (values[mid - 1] + values[mid]) / 2.0
-    }
-}
-
 #[test]
 #[ignore = "benchmark: bench/sms.sh (cargo test --release --test bench_sms -- --ignored --nocapture)"]
 fn sms_throughput_through_the_gateway_vs_kannel_direct() {
@@ -767,27 +570,13 @@ fn sms_throughput_through_the_gateway_vs_kannel_direct() {
     );
     assert!(users <= 9999 && n <= 999_999);
     let deadline = Instant::now() + timeout;
-    let commit_before = source_state();
+    let mut run = Run::start();
+    run.date_as_stamp = true;
     let dlr = env_usize("SMS_BENCH_DLR", 1) != 0;
     let direct_pause = Duration::from_micros(env_usize("SMS_BENCH_DIRECT_PAUSE_US", 0) as u64);
-    // Production-like logging: the rig's default (trace) would measure the log writer.
-    if std::env::var_os("RUST_LOG").is_none() {
-        std::env::set_var("RUST_LOG", "info");
-    }
-    let rust_log = std::env::var("RUST_LOG").unwrap_or_default();
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
 
     let dir = workdir("bench-sms");
-    let names: Vec<String> = (1..=users).map(|u| format!("u{u}")).collect();
-    let accounts: Vec<(&str, &str, &str)> = names
-        .iter()
-        .map(|u| (u.as_str(), "localhost", PASSWORD))
-        .collect();
-    let prosody = Prosody::start(dir.path(), &[(SMS, SECRET)], &accounts);
+    let (prosody, jids) = bench::prosody_with_users(dir.path(), (SMS, SECRET), users);
     let http = free_port();
     // Diagnosis only: a preload library that sets TCP_NODELAY on the TCP sockets the Kannel
     // boxes connect and accept (bench/sms.sh builds it with SMS_BENCH_KANNEL_NODELAY=1).
@@ -814,9 +603,9 @@ fn sms_throughput_through_the_gateway_vs_kannel_direct() {
         dir.path(),
         &gateway_config(&prosody, http, &kannel.sendsms_url(), users, dlr),
     );
-    let agents: Vec<Agent> = names
+    let agents: Vec<Agent> = jids
         .iter()
-        .map(|u| user(dir.path(), &prosody, &format!("{u}@localhost")))
+        .map(|jid| user(dir.path(), &prosody, jid))
         .collect();
     assert!(
         Instant::now() < deadline,
@@ -825,22 +614,15 @@ fn sms_throughput_through_the_gateway_vs_kannel_direct() {
 
     let kannel_conf = kannel.dir().join("kannel.conf");
     let kannel_conf = kannel_conf.to_string_lossy();
-    let c2s = format!("--port {} ", prosody.c2s_port());
-    let procs = Procs {
-        groups: vec![
-            ("gateway", vec![gateway.pid().to_string()]),
-            (
-                "prosody",
-                prosody.pid().map(|p| p.to_string()).into_iter().collect(),
-            ),
-            ("agents", pids_matching(&["xmpp_agent.py", &c2s])),
-            ("bearerbox", pids_matching(&["bearerbox", &kannel_conf])),
-            ("smsbox", pids_matching(&["smsbox", &kannel_conf])),
-            ("rig", vec![std::process::id().to_string()]),
-        ],
-        tick: clock_ticks(),
-    };
-    assert_eq!(procs.groups[2].1.len(), users, "one agent process per user");
+    let mut groups = procs::xmpp_groups(&gateway, &prosody);
+    groups.extend([
+        ("bearerbox", pids_matching(&["bearerbox", &kannel_conf])),
+        ("smsbox", pids_matching(&["smsbox", &kannel_conf])),
+        ("rig", vec![std::process::id().to_string()]),
+    ]);
+    assert_eq!(groups[2].1.len(), users, "one agent process per user");
+    // Phase A leaves them idle.
+    let procs = Procs::new(groups, &["gateway", "prosody", "agents"]);
     let rig = Rig {
         n,
         users,
@@ -855,21 +637,16 @@ fn sms_throughput_through_the_gateway_vs_kannel_direct() {
         foreign: Default::default(),
     };
 
-    let mut lines = Vec::new();
-    let mut report = |line: String| {
-        println!("{line}");
-        lines.push(line);
-    };
     if !dlr {
-        report("NOTE: no delivery reports asked for (SMS_BENCH_DLR=0)".to_owned());
+        run.report("NOTE: no delivery reports asked for (SMS_BENCH_DLR=0)".to_owned());
     }
     if !direct_pause.is_zero() {
-        report(format!(
+        run.report(format!(
             "NOTE: phase A pauses {direct_pause:?} after each answer (SMS_BENCH_DIRECT_PAUSE_US)"
         ));
     }
     if let Some(lib) = &preload {
-        report(format!(
+        run.report(format!(
             "NOTE: Kannel runs with {lib} preloaded (TCP_NODELAY on all the \
              boxes' TCP sockets): these are not figures of stock Kannel"
         ));
@@ -877,7 +654,7 @@ fn sms_throughput_through_the_gateway_vs_kannel_direct() {
     let (mut direct_rates, mut gateway_rates) = (Vec::new(), Vec::new());
     for round in 1..=rounds {
         let a = rig.direct(&format!("A{round}"));
-        report(format!(
+        run.report(format!(
             "round {round} direct : {n} SMS in {:.3} s = {:.0} SMS/s (Kannel sendsms, {users} HTTP client threads; \
              last answer at {:.3} s; {}; CPU: {})",
             a.secs,
@@ -887,7 +664,7 @@ fn sms_throughput_through_the_gateway_vs_kannel_direct() {
             a.cpu
         ));
         let b = rig.gateway(&format!("B{round}"));
-        report(format!(
+        run.report(format!(
             "round {round} gateway: {n} SMS in {:.3} s = {:.0} SMS/s (XMPP -> switchboard -> Kannel, {users} users, \
              durable outbox; all stanzas handed to the agents at {:.3} s; CPU: {})",
             b.secs,
@@ -895,7 +672,7 @@ fn sms_throughput_through_the_gateway_vs_kannel_direct() {
             b.submit_secs,
             b.cpu
         ));
-        report(format!(
+        run.report(format!(
             "round {round} ratio gateway/direct: {:.2}",
             b.rate(n) / a.rate(n)
         ));
@@ -909,11 +686,11 @@ fn sms_throughput_through_the_gateway_vs_kannel_direct() {
     } else {
         String::new()
     };
-    report(format!("direct : {direct:.0} SMS/s{of}"));
-    report(format!("gateway: {through:.0} SMS/s{of}"));
+    run.report(format!("direct : {direct:.0} SMS/s{of}"));
+    run.report(format!("gateway: {through:.0} SMS/s{of}"));
     let foreign: Vec<String> = rig.foreign.lock().unwrap().iter().cloned().collect();
     if !foreign.is_empty() {
-        report(format!(
+        run.report(format!(
             "NOTE: other gateways, Kannels, Prosodys or agents ran during the timed phases, so \
              these figures are not valid: {foreign:?}"
         ));
@@ -927,63 +704,34 @@ fn sms_throughput_through_the_gateway_vs_kannel_direct() {
     } else {
         "goal >= 0.80: NOT met"
     };
-    report(format!("ratio gateway/direct: {ratio:.2} ({verdict})"));
+    run.report(format!("ratio gateway/direct: {ratio:.2} ({verdict})"));
 
-    let commit_after = source_state();
-    let commit = if commit_after == commit_before {
-        commit_before
+    let params = [
+        format!("N: {n}"),
+        format!("U: {users}"),
+        format!("rounds: {rounds}"),
+    ];
+    let dlr_line = if dlr {
+        "asked for (dlr-mask 19 and a dlr-url in both phases; the gateway's default)"
     } else {
-        format!("{commit_before} at the start, {commit_after} at the end: CHANGED DURING THE RUN")
+        "off (delivery_reports: false; no dlr-mask in phase A)"
     };
-    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
-        })
-        .unwrap_or_else(|| "?".into());
-    let stamp = command_output("date", &["-u", "+%Y%m%dT%H%M%SZ"]);
-    let mut text = String::new();
-    let _ = writeln!(text, "# SMS throughput, issue 4 (tests/bench_sms.rs)");
-    let _ = writeln!(text, "date: {stamp}");
-    let _ = writeln!(text, "N: {n}");
-    let _ = writeln!(text, "U: {users}");
-    let _ = writeln!(text, "rounds: {rounds}");
-    let _ = writeln!(text, "commit: {commit}");
-    let _ = writeln!(text, "gateway build: {profile}; RUST_LOG={rust_log}");
-    let _ = writeln!(
-        text,
-        "delivery reports: {}",
-        if dlr {
-            "asked for (dlr-mask 19 and a dlr-url in both phases; the gateway's default)"
-        } else {
-            "off (delivery_reports: false; no dlr-mask in phase A)"
+    let kannel_line = match &preload {
+        Some(lib) => {
+            format!("Debian 1.4.5, MODIFIED: TCP_NODELAY on all the boxes' TCP sockets ({lib})")
         }
+        None => "Debian 1.4.5, stock".into(),
+    };
+    let extra = [
+        format!("delivery reports: {dlr_line}"),
+        format!("kannel: {kannel_line}"),
+    ];
+    run.write(
+        "sms",
+        "# SMS throughput, issue 4 (tests/bench_sms.rs)",
+        &params,
+        &extra,
     );
-    let _ = writeln!(
-        text,
-        "kannel: {}",
-        match &preload {
-            Some(lib) =>
-                format!("Debian 1.4.5, MODIFIED: TCP_NODELAY on all the boxes' TCP sockets ({lib})"),
-            None => "Debian 1.4.5, stock".into(),
-        }
-    );
-    let _ = writeln!(
-        text,
-        "machine: nproc {}, kernel {}, {cpu_model}",
-        command_output("nproc", &[]),
-        command_output("uname", &["-r"])
-    );
-    for line in &lines {
-        let _ = writeln!(text, "{line}");
-    }
-    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/results");
-    std::fs::create_dir_all(&results).expect("create bench/results");
-    let file = results.join(format!("sms-{stamp}.txt"));
-    std::fs::write(&file, text).expect("write the results");
-    println!("results: {}", file.display());
 
     drop(agents);
 }

@@ -12,21 +12,13 @@ use minidom::Element;
 use std::time::Duration;
 
 const ROOM: &str = "lounge@conference.localhost";
-const NS_MUC: &str = "http://jabber.org/protocol/muc";
 const NS_COMMANDS: &str = "http://jabber.org/protocol/commands";
 
 /// Digest settings for tests: periods of seconds, missed messages after one second.
 const DIGEST: &str = "  digest: {min_interval: 1s, missed_after: 1s}\n";
 
 fn join(agent: &Agent, nick: &str) {
-    agent.send(&format!(
-        "<presence to='{ROOM}/{nick}'><x xmlns='{NS_MUC}'><history maxstanzas='0'/></x></presence>"
-    ));
-    agent.expect(T, "own presence in the room", |s| {
-        s.name() == "presence"
-            && s.attr("from") == Some(&format!("{ROOM}/{nick}"))
-            && s.attr("type").is_none()
-    });
+    common::join_room(agent, ROOM, nick);
 }
 
 fn say(agent: &Agent, text: &str, id: &str) {

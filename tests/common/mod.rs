@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 mod agent;
+pub mod bench;
 pub mod echo;
 mod gateway;
 pub mod inspircd;
@@ -18,10 +19,13 @@ pub mod irc_client;
 pub mod kannel;
 pub mod kannel_smsc;
 pub mod mail;
+pub mod procs;
 mod prosody;
 pub mod sms;
 pub mod smtp;
 mod smtp_client;
+pub mod smtp_load;
+pub mod smtp_sink;
 pub mod twilio;
 mod twilio_http;
 
@@ -282,10 +286,31 @@ pub(crate) fn spawn_or_explain(command: &mut Command, what: &str) -> Child {
 /// Runs the ad-hoc command `node` on `to`: executes it, and when a form comes back, submits
 /// `fields`. Returns the final answer (a result or an error).
 pub fn run_command(agent: &Agent, to: &str, node: &str, fields: &[(&str, &str)]) -> Element {
+    command(agent, to, node, fields, false)
+}
+
+/// Like [`run_command`], with `fields` submitted in the execute request already: one round
+/// trip for a command that takes them there (the gateway's do), the form stage otherwise.
+pub fn run_command_at_once(
+    agent: &Agent,
+    to: &str,
+    node: &str,
+    fields: &[(&str, &str)],
+) -> Element {
+    command(agent, to, node, fields, true)
+}
+
+fn command(agent: &Agent, to: &str, node: &str, fields: &[(&str, &str)], at_once: bool) -> Element {
     const NS: &str = "http://jabber.org/protocol/commands";
+    let values: String = fields
+        .iter()
+        .map(|(k, v)| format!("<field var='{k}'><value>{}</value></field>", escape_xml(v)))
+        .collect();
+    let form = format!("<x xmlns='jabber:x:data' type='submit'>{values}</x>");
+    let first = if at_once { form.as_str() } else { "" };
     let id = agent.new_id();
     let first = agent.iq(
-        &format!("<iq type='set' id='{id}' to='{to}'><command xmlns='{NS}' node='{node}' action='execute'/></iq>"),
+        &format!("<iq type='set' id='{id}' to='{to}'><command xmlns='{NS}' node='{node}' action='execute'>{first}</command></iq>"),
         &id,
         Duration::from_secs(20),
     );
@@ -296,13 +321,9 @@ pub fn run_command(agent: &Agent, to: &str, node: &str, fields: &[(&str, &str)])
     else {
         return first;
     };
-    let values: String = fields
-        .iter()
-        .map(|(k, v)| format!("<field var='{k}'><value>{}</value></field>", escape_xml(v)))
-        .collect();
     let id = agent.new_id();
     agent.iq(
-        &format!("<iq type='set' id='{id}' to='{to}'><command xmlns='{NS}' node='{node}' sessionid='{sid}'><x xmlns='jabber:x:data' type='submit'>{values}</x></command></iq>"),
+        &format!("<iq type='set' id='{id}' to='{to}'><command xmlns='{NS}' node='{node}' sessionid='{sid}'>{form}</command></iq>"),
         &id,
         Duration::from_secs(20),
     )
@@ -315,4 +336,16 @@ pub fn command_note(answer: &Element) -> String {
         .and_then(|c| c.get_child("note", "http://jabber.org/protocol/commands"))
         .map(Element::text)
         .unwrap_or_default()
+}
+
+/// Joins the MUC room `room` as `nick` (no history) and waits for the room's answer.
+pub fn join_room(agent: &Agent, room: &str, nick: &str) {
+    agent.send(&format!(
+        "<presence to='{room}/{nick}'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x></presence>"
+    ));
+    agent.expect(Duration::from_secs(20), "own presence in the room", |s| {
+        s.name() == "presence"
+            && s.attr("from") == Some(&format!("{room}/{nick}"))
+            && s.attr("type").is_none()
+    });
 }
