@@ -55,6 +55,11 @@ impl Access {
         })
     }
 
+    /// Is `who` one of the gateway's own transports (its bare domain, any resource)?
+    pub fn is_own_transport(&self, who: &Jid) -> bool {
+        self.transports.contains(&who.to_bare())
+    }
+
     /// May `who` run admin commands?
     pub fn is_admin(&self, who: &Jid) -> bool {
         let bare = who.to_bare();
@@ -94,6 +99,8 @@ mod tests {
         let without = Access::new(&["example.org".into()], &[]);
         assert!(!without.allowed(&j("mail.localhost")));
         assert!(!a.is_admin(&j("mail.localhost")));
+        assert!(a.is_own_transport(&j("irc.localhost/digest")));
+        assert!(!a.is_own_transport(&j("bob@irc.localhost")));
     }
 
     #[test]

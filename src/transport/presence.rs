@@ -56,6 +56,12 @@ impl Transport {
 
     async fn plain_presence(self: &Arc<Self>, from: Jid, p: Presence, target: Target) {
         let Some(to) = p.to.clone() else { return };
+        // Another of our own transports (one follows a room through this one) is not a
+        // user: answering its presence with ours would bounce presence between the two
+        // forever.
+        if self.access.is_own_transport(&from) {
+            return;
+        }
         let me = to.to_bare().into();
         let user = from.to_bare().into();
         match p.type_ {

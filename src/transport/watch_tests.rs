@@ -175,6 +175,20 @@ async fn the_gateways_own_transports_may_use_it() {
     )
     .await;
     assert!(rig.sent().await.contains("<forbidden"));
+    // Presence from another of our transports is not answered (two transports answering
+    // each other's presence would never stop).
+    for type_ in ["", " type='probe'", " type='subscribe'"] {
+        rig.receive(&presence("irc.example.org", MAIL, type_)).await;
+    }
+    rig.receive(&presence("irc.example.org/digest", MAIL, ""))
+        .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let answered = rig.sent_now();
+    assert!(answered.is_empty(), "{answered:?}");
+    // A user's presence still is.
+    rig.receive(&presence("bob@example.org/phone", MAIL, " type='probe'"))
+        .await;
+    assert!(rig.sent().await.contains("to='bob@example.org/phone'"));
 }
 
 fn chat(from: &str, to: &str, body: &str) -> String {
