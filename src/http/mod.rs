@@ -1,4 +1,7 @@
-//! The one HTTP listener: health and metrics now, bridge webhooks later.
+//! The one HTTP listener: health, metrics and the bridges' routes (SMS webhooks, digest
+//! unsubscribe links). It faces the internet (providers call it), so every connection is
+//! bounded: how many at once, how long a request's headers may take (also between requests
+//! on a kept-alive connection), and how long a connection may live.
 
 use crate::link::LinkState;
 use crate::transport::Transport;
@@ -7,10 +10,40 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use std::fmt::Write;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+
+/// Bounds on the listener's connections.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Connections served at once; one more is closed at once.
+    pub max_connections: usize,
+    /// How long a request's headers may take to arrive, and how long a kept-alive
+    /// connection may wait idle for the next request.
+    pub header_timeout: Duration,
+    /// The longest a connection may live (a body sent a byte at a time ends here).
+    pub connection_lifetime: Duration,
+    /// After shutdown, how long requests under way may take to finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
+            connection_lifetime: Duration::from_secs(120),
+            shutdown_grace: Duration::from_secs(3),
+        }
+    }
+}
 
 #[derive(Clone)]
 struct AppState {
@@ -34,9 +67,64 @@ pub async fn serve(
     for routes in bridges {
         app = app.merge(routes);
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+    serve_router(listener, app, Limits::default(), shutdown).await;
+    Ok(())
+}
+
+/// Serves `app` on `listener` within `limits` until `shutdown`, then lets requests under
+/// way finish (for at most `limits.shutdown_grace`).
+pub async fn serve_router(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: CancellationToken,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.cancelled() => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _peer)) => stream,
+            Err(e) => {
+                // Out of file descriptors, say: wait a little rather than spin.
+                tracing::warn!(error = %e, "HTTP accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::warn!(
+                max = limits.max_connections,
+                "HTTP connection refused: too many at once"
+            );
+            continue; // dropping the stream closes it
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let connection = graceful.watch(connection);
+        let lifetime = limits.connection_lifetime;
+        tokio::spawn(async move {
+            let _permit = permit;
+            match tokio::time::timeout(lifetime, connection).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(error = %e, "HTTP connection ended with an error"),
+                Err(_) => tracing::debug!("HTTP connection closed: it lived too long"),
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
         .await
+        .is_err()
+    {
+        tracing::warn!("HTTP requests still running at shutdown were cut off");
+    }
 }
 
 /// 200 when every component link is up, else 503; one line per transport.
@@ -118,3 +206,6 @@ fn link_word(state: &LinkState) -> &'static str {
         LinkState::Closed => "closed",
     }
 }
+
+#[cfg(test)]
+mod tests;
