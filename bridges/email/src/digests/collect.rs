@@ -11,6 +11,9 @@ use switchboard_bridge::{BridgeError, MissedMessage, Observation, RoomMessage};
 
 /// Longest text kept per message (characters); a digest shows a line of it anyway.
 const MAX_TEXT: usize = 2000;
+/// Tries to store one observation, and the first pause between them (doubled each time).
+const ATTEMPTS: u32 = 4;
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
 /// How long a room message's replay marker lives (longer than any rejoin takes).
 const SEEN_TTL: Duration = Duration::from_secs(3 * 86_400);
 
@@ -23,17 +26,42 @@ fn capped(text: &str) -> String {
 }
 
 impl Digests {
-    /// Takes one observation from the gateway.
+    /// Takes one observation from the gateway. A store that fails for a moment is tried
+    /// again a few times (the core drops what we refuse); a retry writes the same keys.
     pub async fn observe(&self, seen: Observation) -> Result<(), BridgeError> {
+        let collected = self.clock.now();
+        let mut pause = RETRY_PAUSE;
+        for attempt in 1.. {
+            match self.observe_once(seen.clone(), collected).await {
+                Err(e) if e.is_transient() && attempt < ATTEMPTS => {
+                    tracing::debug!(error = %e, attempt, "Storing an observation failed; again");
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+                result => return result,
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    async fn observe_once(
+        &self,
+        seen: Observation,
+        collected: DateTime<Utc>,
+    ) -> Result<(), BridgeError> {
         match seen {
-            Observation::Room(message) => self.collect_room(message).await,
-            Observation::Missed(message) => self.collect_missed(message).await,
+            Observation::Room(message) => self.collect_room(message, collected).await,
+            Observation::Missed(message) => self.collect_missed(message, collected).await,
             Observation::Online { owner } => self.owner_online(&owner).await,
             Observation::RoomFailed { room, reason } => self.room_failed(&room, &reason).await,
         }
     }
 
-    async fn collect_room(&self, message: RoomMessage) -> Result<(), BridgeError> {
+    async fn collect_room(
+        &self,
+        message: RoomMessage,
+        collected: DateTime<Utc>,
+    ) -> Result<(), BridgeError> {
         let source = SourceRef::Room(message.room.clone());
         if self.index().active_for(&source).next().is_none() {
             return Ok(()); // left already, or a late message
@@ -44,8 +72,15 @@ impl Digests {
             return Ok(()); // a replay from the room's history
         }
         let at: DateTime<Utc> = message.at.into();
-        self.keep(&source, &message.sender, &message.body, at, &message.dedupe)
-            .await?;
+        self.keep(
+            &source,
+            &message.sender,
+            &message.body,
+            at,
+            collected,
+            &message.dedupe,
+        )
+        .await?;
         store.put(&seen, "1", Some(SEEN_TTL)).await?;
         let newest = store
             .get(&subscription::last_seen_key(&message.room))
@@ -64,7 +99,11 @@ impl Digests {
         Ok(())
     }
 
-    async fn collect_missed(&self, message: MissedMessage) -> Result<(), BridgeError> {
+    async fn collect_missed(
+        &self,
+        message: MissedMessage,
+        collected: DateTime<Utc>,
+    ) -> Result<(), BridgeError> {
         let source = SourceRef::Missed(message.owner.clone());
         if self.index().active_for(&source).next().is_none() {
             return Ok(());
@@ -77,18 +116,28 @@ impl Digests {
         } else {
             format!("{} ({})", message.sender, message.from)
         };
-        let tie = format!("{}{}", message.from, rand::random::<u32>());
-        self.keep(&source, &sender, &message.body, message.at.into(), &tie)
+        // Two messages from one sender in the same microsecond stay two (a retry of this
+        // call lands on the same key: `collected` does not change).
+        let at: DateTime<Utc> = message.at.into();
+        let tie = format!(
+            "{}{}{}",
+            message.from,
+            message.body,
+            at.timestamp_nanos_opt().unwrap_or(0)
+        );
+        self.keep(&source, &sender, &message.body, at, collected, &tie)
             .await
     }
 
-    /// Stores one item of a source (`at`: when it was said, as shown).
+    /// Stores one item of a source (`at`: when it was said, as shown; `collected`: when
+    /// the gateway saw it, which orders the items).
     async fn keep(
         &self,
         source: &SourceRef,
         sender: &str,
         text: &str,
         at: DateTime<Utc>,
+        collected: DateTime<Utc>,
         tie: &str,
     ) -> Result<(), BridgeError> {
         let item = Item {
@@ -99,7 +148,6 @@ impl Digests {
         // Keyed by when the gateway collected it, not by its own time: a message a room
         // replays after a rejoin carries a stamp to the second (it may look older than a
         // subscription made in that second), yet no digest has had it.
-        let collected = self.clock.now();
         let key = subscription::item_key(source, collected, &subscription::short_hash(tie)[..8]);
         let json = serde_json::to_string(&item).unwrap_or_default();
         self.shared.network()?.store.put(&key, &json, None).await?;

@@ -65,6 +65,42 @@ impl Watcher for Recorder {
     }
 }
 
+/// The in-memory store, with writes that fail on demand (a database briefly locked).
+struct Flaky {
+    inner: Arc<MemoryStore>,
+    failing_puts: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[async_trait]
+impl BridgeStore for Flaky {
+    async fn get(&self, key: &str) -> Result<Option<String>, switchboard_bridge::StoreFailed> {
+        self.inner.get(key).await
+    }
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Option<std::time::Duration>,
+    ) -> Result<(), switchboard_bridge::StoreFailed> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let left = self.failing_puts.load(SeqCst);
+        if left > 0 {
+            self.failing_puts.store(left - 1, SeqCst);
+            return Err(switchboard_bridge::StoreFailed("database is locked".into()));
+        }
+        self.inner.put(key, value, ttl).await
+    }
+    async fn delete(&self, key: &str) -> Result<bool, switchboard_bridge::StoreFailed> {
+        self.inner.delete(key).await
+    }
+    async fn scan(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, String)>, switchboard_bridge::StoreFailed> {
+        self.inner.scan(prefix).await
+    }
+}
+
 struct Stepped(Mutex<DateTime<Utc>>);
 
 impl Clock for Stepped {
@@ -76,6 +112,8 @@ impl Clock for Stepped {
 struct Rig {
     digests: Arc<Digests>,
     store: Arc<MemoryStore>,
+    /// Writes that fail before the store works again.
+    failing_puts: Arc<std::sync::atomic::AtomicUsize>,
     watcher: Arc<Recorder>,
     clock: Arc<Stepped>,
     capture: Arc<Capture>,
@@ -102,6 +140,7 @@ impl Rig {
         let mut rig = Rig {
             digests: Digests::new(shared_for("127.0.0.1:1"), Arc::new(SystemClock)),
             store,
+            failing_puts: Arc::default(),
             watcher: Arc::new(Recorder::default()),
             clock: Arc::new(Stepped(Mutex::new(start))),
             capture,
@@ -118,7 +157,10 @@ impl Rig {
         let (tx, _rx) = tokio::sync::mpsc::channel(8);
         let _ = shared.network.set(Network {
             inbox: Inbox::new(tx),
-            store: self.store.clone(),
+            store: Arc::new(Flaky {
+                inner: self.store.clone(),
+                failing_puts: self.failing_puts.clone(),
+            }),
             shutdown: self.shutdown.child_token(),
             public_url: Some("https://gw.test".into()),
             watcher: self.watcher.clone(),

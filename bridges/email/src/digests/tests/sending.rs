@@ -263,3 +263,45 @@ async fn unsubscribe_tokens_end_a_digest_once_and_stop_following() {
     let last = rig.mails().last().unwrap().clone();
     assert_eq!(last.0, vec!["bob@example.net".to_string()]);
 }
+
+#[tokio::test]
+async fn a_store_that_fails_for_a_moment_loses_no_message_and_keeps_each_once() {
+    let rig = Rig::new().await;
+    rig.subscribe_verified(ALICE, ROOM, "alice@example.net", "1h")
+        .await;
+    let codes = rig.mails().len();
+    // The first writes fail; the retries store each message once.
+    rig.failing_puts
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    rig.say("bob", "first", "f1").await;
+    rig.failing_puts
+        .store(2, std::sync::atomic::Ordering::SeqCst);
+    rig.say("bob", "second", "f2").await;
+    assert_eq!(rig.store.count("digest:item:"), 2);
+    // A store that stays down: the error reaches the core (which logs it).
+    rig.failing_puts
+        .store(100, std::sync::atomic::Ordering::SeqCst);
+    let e = rig
+        .digests
+        .observe(Observation::Room(RoomMessage {
+            room: ROOM.into(),
+            sender: "bob".into(),
+            body: "lost".into(),
+            at: rig.clock.now().into(),
+            dedupe: "f3".into(),
+        }))
+        .await
+        .unwrap_err();
+    assert!(e.is_transient(), "{e:?}");
+    rig.failing_puts
+        .store(0, std::sync::atomic::Ordering::SeqCst);
+    rig.advance(3601);
+    rig.digests.send_due().await.unwrap();
+    let mails = rig.mails();
+    assert_eq!(mails.len(), codes + 1);
+    assert!(
+        mails.last().unwrap().1.contains("2 new messages in"),
+        "{}",
+        mails.last().unwrap().1
+    );
+}
