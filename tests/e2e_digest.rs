@@ -297,7 +297,7 @@ fn a_restart_in_the_middle_of_a_period_loses_nothing() {
     let alice = user(dir.path(), &prosody, "alice@localhost");
     let bob = user(dir.path(), &prosody, "bob@localhost");
     join(&bob, "bob");
-    subscribe_verified(&alice, &capture, ROOM, "alice@example.net", "12s");
+    subscribe_verified(&alice, &capture, ROOM, "alice@example.net", "20s");
     expect_gateway_joined(&bob);
     for n in 0..8 {
         say(&bob, &format!("before {n}"), &format!("b{n}"));
