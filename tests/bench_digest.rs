@@ -35,7 +35,7 @@
 mod common;
 
 use common::bench::{self, env_list, env_usize, Run};
-use common::mail::{self, header_value, loosely_decoded, register, MAIL, SECRET, T};
+use common::mail::{self, mail_header, mail_text, register, MAIL, SECRET, T};
 use common::procs::{self, Procs, BUILDERS, EMAIL_RIVALS};
 use common::smtp::{CaptureOptions, SmtpCapture};
 use common::smtp_sink::{Relay, Relayed, Sink};
@@ -136,7 +136,7 @@ fn subscribe_all(
             .iter()
             .filter(|(_, rcpt, _)| rcpt.contains(&to))
             .find_map(|(_, _, raw)| {
-                loosely_decoded(raw).lines().find_map(|l| {
+                mail_text(raw).lines().find_map(|l| {
                     l.strip_prefix("Verification code: ")
                         .map(|c| c.trim().to_owned())
                 })
@@ -192,15 +192,15 @@ fn check_digests(digests: &[Relayed], subs: usize, m: usize, tag: &str) {
         for r in rcpt {
             *per_address.entry(r.clone()).or_default() += 1;
         }
-        let subject = header_value(raw, "Subject").unwrap_or_default();
+        let subject = mail_header(raw, "Subject").unwrap_or_default();
         if !subject.contains(&want_subject) {
             problems.push(format!("{rcpt:?}: subject {subject:?}"));
             continue;
         }
-        if header_value(raw, "List-Unsubscribe").is_none() {
+        if mail_header(raw, "List-Unsubscribe").is_none() {
             problems.push(format!("{rcpt:?}: no List-Unsubscribe"));
         }
-        let text = loosely_decoded(raw);
+        let text = mail_text(raw);
         if let Some(j) = (0..m).find(|j| !text.contains(&format!("bench {tag} message {j:03}"))) {
             problems.push(format!("{rcpt:?}: message {j} missing"));
         }

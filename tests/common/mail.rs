@@ -103,37 +103,20 @@ pub fn expect_error(agent: &Agent, id: &str) -> (String, String) {
     super::expect_message_error(agent, id, T)
 }
 
-/// The value of header `name` (unfolded) in a raw mail.
-pub fn header_value(raw: &str, name: &str) -> Option<String> {
-    let head = raw.split("\r\n\r\n").next().unwrap_or(raw);
-    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
-    unfolded.split("\r\n").find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| v.trim().to_owned())
+/// A header of a raw mail (as the benchmarks' null SMTP sink keeps it), unfolded and
+/// decoded by mail-parser.
+pub fn mail_header(raw: &str, name: &str) -> Option<String> {
+    let mail = mail_parser::MessageParser::default().parse(raw.as_bytes())?;
+    mail.header(name).and_then(|v| match v {
+        mail_parser::HeaderValue::Text(t) => Some(t.to_string()),
+        _ => mail.header_raw(name).map(|r| r.trim().to_string()),
     })
 }
 
-/// Quoted-printable soft breaks and `=XX` of ASCII undone, roughly (enough to find the
-/// markers in a digest's text whatever its transfer encoding).
-pub fn loosely_decoded(raw: &str) -> String {
-    let joined = raw.replace("=\r\n", "");
-    let mut out = String::with_capacity(joined.len());
-    let bytes = joined.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
-                if b.is_ascii() {
-                    out.push(b as char);
-                    i += 3;
-                    continue;
-                }
-            }
-        }
-        out.push(bytes[i] as char);
-        i += 1;
-    }
-    out
+/// The text part of a raw mail, transfer- and charset-decoded by mail-parser.
+pub fn mail_text(raw: &str) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
+        .unwrap_or_default()
 }
