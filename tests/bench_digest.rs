@@ -45,7 +45,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const PASSWORD: &str = "pw";
-const NS_COMMANDS: &str = "http://jabber.org/protocol/commands";
+use common::NS_COMMANDS;
 const ROOM: &str = "busy@conference.localhost";
 
 fn completed(answer: &minidom::Element) -> bool {

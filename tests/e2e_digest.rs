@@ -12,7 +12,7 @@ use minidom::Element;
 use std::time::Duration;
 
 const ROOM: &str = "lounge@conference.localhost";
-const NS_COMMANDS: &str = "http://jabber.org/protocol/commands";
+use common::NS_COMMANDS;
 
 /// Digest settings for tests: periods of seconds, missed messages after one second.
 const DIGEST: &str = "  digest: {min_interval: 1s, missed_after: 1s}\n";

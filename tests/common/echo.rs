@@ -12,7 +12,8 @@ pub const ECHO: &str = "echo.localhost";
 pub const SECRET: &str = "echo-secret";
 pub const T: Duration = Duration::from_secs(10);
 pub const NS_REGISTER: &str = "jabber:iq:register";
-pub const NS_COMMANDS: &str = "http://jabber.org/protocol/commands";
+#[allow(unused_imports)]
+pub use super::NS_COMMANDS;
 
 /// A Prosody with the echo component and three users: alice and admin (allowed), mallory
 /// on a domain the gateway does not allow.

@@ -77,6 +77,8 @@ pub(crate) const AGENT_SCRIPT: &str =
 pub(crate) const PYTHON: &str = "/usr/bin/python3";
 
 pub const NS_CLIENT: &str = "jabber:client";
+/// XEP-0050 ad-hoc commands.
+pub const NS_COMMANDS: &str = "http://jabber.org/protocol/commands";
 pub const NS_STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 pub const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 
@@ -306,7 +308,6 @@ pub fn run_command_at_once(
 }
 
 fn command(agent: &Agent, to: &str, node: &str, fields: &[(&str, &str)], at_once: bool) -> Element {
-    const NS: &str = "http://jabber.org/protocol/commands";
     let values: String = fields
         .iter()
         .map(|(k, v)| format!("<field var='{k}'><value>{}</value></field>", escape_xml(v)))
@@ -315,12 +316,12 @@ fn command(agent: &Agent, to: &str, node: &str, fields: &[(&str, &str)], at_once
     let first = if at_once { form.as_str() } else { "" };
     let id = agent.new_id();
     let first = agent.iq(
-        &format!("<iq type='set' id='{id}' to='{to}'><command xmlns='{NS}' node='{node}' action='execute'>{first}</command></iq>"),
+        &format!("<iq type='set' id='{id}' to='{to}'><command xmlns='{NS_COMMANDS}' node='{node}' action='execute'>{first}</command></iq>"),
         &id,
         Duration::from_secs(20),
     );
     let Some(sid) = first
-        .get_child("command", NS)
+        .get_child("command", NS_COMMANDS)
         .filter(|c| c.attr("status") == Some("executing"))
         .and_then(|c| c.attr("sessionid"))
     else {
@@ -328,7 +329,7 @@ fn command(agent: &Agent, to: &str, node: &str, fields: &[(&str, &str)], at_once
     };
     let id = agent.new_id();
     agent.iq(
-        &format!("<iq type='set' id='{id}' to='{to}'><command xmlns='{NS}' node='{node}' sessionid='{sid}'>{form}</command></iq>"),
+        &format!("<iq type='set' id='{id}' to='{to}'><command xmlns='{NS_COMMANDS}' node='{node}' sessionid='{sid}'>{form}</command></iq>"),
         &id,
         Duration::from_secs(20),
     )
@@ -337,8 +338,8 @@ fn command(agent: &Agent, to: &str, node: &str, fields: &[(&str, &str)], at_once
 /// The `<note/>` of a command's answer.
 pub fn command_note(answer: &Element) -> String {
     answer
-        .get_child("command", "http://jabber.org/protocol/commands")
-        .and_then(|c| c.get_child("note", "http://jabber.org/protocol/commands"))
+        .get_child("command", NS_COMMANDS)
+        .and_then(|c| c.get_child("note", NS_COMMANDS))
         .map(Element::text)
         .unwrap_or_default()
 }

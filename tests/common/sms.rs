@@ -11,7 +11,8 @@ use std::time::Duration;
 pub const SMS: &str = "sms.localhost";
 pub const SECRET: &str = "sms-secret";
 pub const T: Duration = Duration::from_secs(15);
-pub const NS_COMMANDS: &str = "http://jabber.org/protocol/commands";
+#[allow(unused_imports)]
+pub use super::NS_COMMANDS;
 pub const ACCOUNT_SID: &str = "AC00000000000000000000000000000001";
 pub const AUTH_TOKEN: &str = "twilio-test-token";
 pub const KANNEL_SECRET: &str = "kannel-hook-secret";
