@@ -82,20 +82,6 @@ impl Digests {
         )
         .await?;
         store.put(&seen, "1", Some(SEEN_TTL)).await?;
-        let newest = store
-            .get(&subscription::last_seen_key(&message.room))
-            .await?
-            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-            .map(|t| t.with_timezone(&Utc));
-        if newest.is_none_or(|n| n < at) {
-            store
-                .put(
-                    &subscription::last_seen_key(&message.room),
-                    &at.to_rfc3339(),
-                    None,
-                )
-                .await?;
-        }
         Ok(())
     }
 

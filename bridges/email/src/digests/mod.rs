@@ -22,6 +22,10 @@ use tokio::sync::Notify;
 pub use commands::forms as command_forms;
 pub use unsubscribe::routes as unsubscribe_routes;
 
+/// After a restart a room is asked for its history from this long before the newest
+/// message collected (its stamps and our clock differ a little; replays are dropped).
+const REJOIN_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Where the time comes from (tests step it by hand).
 pub trait Clock: Send + Sync + 'static {
     /// Now.
@@ -150,14 +154,9 @@ impl Digests {
         match source {
             SourceRef::Room(room) => {
                 let since = if rejoin {
-                    network
-                        .store
-                        .get(&subscription::last_seen_key(room))
-                        .await
-                        .ok()
-                        .flatten()
-                        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-                        .map(|t| t.with_timezone(&Utc).into())
+                    self.newest_collected(source).await.map(|t| {
+                        (t - chrono::Duration::from_std(REJOIN_MARGIN).unwrap_or_default()).into()
+                    })
                 } else {
                     None
                 };
@@ -167,6 +166,24 @@ impl Digests {
             }
             SourceRef::Missed(owner) => network.watcher.watch_missed(owner),
         }
+    }
+
+    /// When the newest message of a source was collected (or its digests last started):
+    /// the newest item kept, or the furthest cursor when everything was sent and pruned.
+    /// Derived from what is stored anyway, so collecting writes nothing more for it.
+    async fn newest_collected(&self, source: &SourceRef) -> Option<DateTime<Utc>> {
+        let store = &self.shared.network().ok()?.store;
+        let newest_item = store
+            .scan(&subscription::items_prefix(source))
+            .await
+            .ok()
+            .and_then(|items| items.last().and_then(|(k, _)| subscription::key_time(k)));
+        let furthest_cursor = self
+            .index()
+            .active_for(source)
+            .filter_map(|s| subscription::key_time(&s.cursor))
+            .max();
+        newest_item.max(furthest_cursor)
     }
 
     /// Stops collecting for `source` when no active subscription needs it any more, and

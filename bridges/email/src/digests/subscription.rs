@@ -194,9 +194,12 @@ pub fn seen_key(source: &SourceRef, dedupe: &str) -> String {
     format!("digest:seen:{}:{dedupe}", source.key())
 }
 
-/// Store key of the time of the newest message collected from a room.
-pub fn last_seen_key(room: &str) -> String {
-    format!("digest:roomseen:{room}")
+/// When the item a key names was collected (item keys and cursors end in
+/// `:<microseconds>:<tie>`).
+pub fn key_time(key: &str) -> Option<DateTime<Utc>> {
+    let (head, _tie) = key.rsplit_once(':')?;
+    let (_, micros) = head.rsplit_once(':')?;
+    DateTime::from_timestamp_micros(micros.parse().ok()?)
 }
 
 /// A short, stable, non-secret digest of a text (FNV-1a, 64 bits, hex).

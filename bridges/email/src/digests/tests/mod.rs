@@ -48,7 +48,10 @@ struct Recorder(Mutex<Vec<String>>);
 
 impl Watcher for Recorder {
     fn follow_room(&self, room: &str, nick: &str, since: Option<SystemTime>) {
-        let since = if since.is_some() { "since" } else { "fresh" };
+        let since = match since {
+            Some(t) => format!("since {}", DateTime::<Utc>::from(t).to_rfc3339()),
+            None => "fresh".into(),
+        };
         self.0
             .lock()
             .unwrap()

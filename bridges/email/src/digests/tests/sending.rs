@@ -86,7 +86,8 @@ async fn a_restart_mid_period_loses_nothing_and_rejoins_since_the_newest_message
     rig.restart().await;
     assert_eq!(
         rig.asked().last().unwrap(),
-        &format!("follow {ROOM} as digest since")
+        // A minute before the newest message collected (at the rig's 09:00).
+        &format!("follow {ROOM} as digest since 2026-11-23T08:59:00+00:00")
     );
     // The room replays what was said while the gateway was away, with stamps to the
     // second: older than the subscription, by the clock, yet never sent.
@@ -114,6 +115,13 @@ async fn a_restart_mid_period_loses_nothing_and_rejoins_since_the_newest_message
         mails.last().unwrap().1.contains("20 new messages in"),
         "{}",
         mails.last().unwrap().1
+    );
+    // Everything sent and pruned: the next restart asks from where the digest stopped.
+    assert_eq!(rig.store.count("digest:item:"), 0);
+    rig.restart().await;
+    assert_eq!(
+        rig.asked().last().unwrap(),
+        &format!("follow {ROOM} as digest since 2026-11-23T08:59:00+00:00")
     );
 }
 
