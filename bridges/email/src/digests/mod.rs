@@ -235,7 +235,7 @@ impl Digests {
     /// Ends the subscription an unsubscribe link or mail names. `Ok(false)`: no such
     /// token (already ended, or never was).
     pub async fn unsubscribe_token(&self, token: &str) -> Result<bool, BridgeError> {
-        if token.is_empty() || token.len() > 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !subscription::token_shaped(token) {
             return Ok(false);
         }
         let store = &self.shared.network()?.store;

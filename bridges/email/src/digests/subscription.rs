@@ -217,6 +217,12 @@ pub fn new_token() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
+/// Whether text from a link or an address can be an unsubscribe token at all (checked
+/// before the store is asked).
+pub fn token_shaped(token: &str) -> bool {
+    !token.is_empty() && token.len() <= 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// A new six-digit verification code.
 pub fn new_code() -> String {
     format!("{:06}", rand::random::<u32>() % 1_000_000)
@@ -302,5 +308,7 @@ mod tests {
             assert!(code.bytes().all(|b| b.is_ascii_digit()));
         }
         assert_eq!(new_token().len(), 32);
+        assert!(token_shaped(&new_token()));
+        assert!(!token_shaped("") && !token_shaped("not-hex") && !token_shaped(&"a".repeat(65)));
     }
 }

@@ -74,7 +74,7 @@ async fn one_click(State(digests): State<Arc<Digests>>, Path(token): Path<String
 impl Digests {
     /// Whether an unsubscribe token belongs to a live subscription.
     async fn token_known(&self, token: &str) -> Result<bool, switchboard_bridge::BridgeError> {
-        if token.is_empty() || token.len() > 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !super::subscription::token_shaped(token) {
             return Ok(false);
         }
         Ok(self
