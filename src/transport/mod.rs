@@ -14,6 +14,7 @@ mod muc_events;
 mod network;
 mod outbox;
 mod presence;
+mod secrets;
 mod sessions;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -22,6 +23,7 @@ mod watch_tests;
 
 use crate::access::Access;
 use crate::link::{LinkHandle, QueueFull};
+use crate::store::seal::Sealer;
 use crate::store::Store;
 use crate::watch::{Hub, Observations, TransportWatch};
 use crate::xmpp::errors;
@@ -51,6 +53,8 @@ pub struct Transport {
     link: LinkHandle,
     access: Access,
     user_queue: u64,
+    /// Seals secrets in stored settings.
+    sealer: Sealer,
     sessions: Mutex<Sessions>,
     rooms: Mutex<muc::Rooms>,
     /// What the bridge watches (followed rooms, missed messages).
@@ -84,6 +88,8 @@ pub struct TransportParts {
     pub access: Access,
     /// Per-user bound on waiting messages.
     pub user_queue: u64,
+    /// Seals secrets in stored settings (keyed from the configuration, never the store).
+    pub sealer: Sealer,
     /// The gateway-wide watching state (presence book, who watches whom), shared by every
     /// transport.
     pub hub: Arc<Hub>,
@@ -105,6 +111,7 @@ impl Transport {
             link: parts.link,
             access: parts.access,
             user_queue: parts.user_queue,
+            sealer: parts.sealer,
             sessions: Mutex::new(Sessions::default()),
             rooms: Mutex::new(muc::Rooms::default()),
             watch,
