@@ -122,7 +122,7 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         _ => None,
     };
     let raw = text.as_bytes();
-    if raw.len() % 2 != 0 {
+    if !raw.len().is_multiple_of(2) {
         return None;
     }
     raw.chunks_exact(2)
