@@ -45,10 +45,11 @@ pub fn page(
     let items = window
         .iter()
         .filter_map(|l| {
-            let name = match l.members {
+            // Names (and topics in them) come from the network's LIST.
+            let name = super::text::xml_string(match l.members {
                 Some(n) => format!("{} ({n})", l.name),
                 None => l.name.clone(),
-            };
+            });
             Some(Item {
                 jid: jid_of(&l.group)?,
                 node: None,

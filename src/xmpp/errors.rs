@@ -9,13 +9,14 @@ use xmpp_parsers::presence::{Presence, Type as PresenceType};
 use xmpp_parsers::stanza::Stanza;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
-/// An error with a human text in English.
+/// An error with a human text in English. The text often carries a foreign reason (an IRC
+/// numeric's text, a provider's answer): it is made fit for XML here.
 pub fn error(
     type_: ErrorType,
     condition: DefinedCondition,
     text: impl Into<String>,
 ) -> StanzaError {
-    StanzaError::new(type_, condition, "en", text)
+    StanzaError::new(type_, condition, "en", super::text::xml_string(text.into()))
 }
 
 /// The XMPP error for a bridge error. The text is the bridge's own description, which

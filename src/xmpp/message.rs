@@ -1,5 +1,6 @@
 //! Chat messages: from XMPP users to the neutral model and back.
 
+use super::text::{xml_string, xml_text};
 use switchboard_bridge::{Attachment, MessageContent, TextKind};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Id, Message, MessageType};
@@ -72,16 +73,11 @@ pub fn to_user_parts(from: Jid, to: Jid, content: &MessageContent) -> Vec<Messag
         out.push(to_user(from.clone(), to.clone(), content));
     }
     for a in &content.attachments {
-        let mut m = Message::chat(to.clone()).with_body("".into(), a.url.clone());
+        let url = xml_text(&a.url).into_owned();
+        let mut m = Message::chat(to.clone()).with_body("".into(), url.clone());
         m.from = Some(from.clone());
         m.id = Some(Id(format!("sb-{:016x}", rand::random::<u64>())));
-        m.payloads.push(
-            Oob {
-                url: a.url.clone(),
-                desc: None,
-            }
-            .into(),
-        );
+        m.payloads.push(Oob { url, desc: None }.into());
         out.push(m);
     }
     out
@@ -100,14 +96,14 @@ pub fn body(content: &MessageContent) -> String {
     }
 }
 
-/// A chat message from a foreign contact to a user.
+/// A chat message from a foreign contact to a user (body and subject made fit for XML).
 pub fn to_user(from: Jid, to: Jid, content: &MessageContent) -> Message {
-    let body = body(content);
+    let body = xml_string(body(content));
     let mut m = Message::chat(to).with_body("".into(), body);
     m.from = Some(from);
     m.id = Some(Id(format!("sb-{:016x}", rand::random::<u64>())));
     if let Some(subject) = &content.subject {
-        m.subjects.insert("".into(), subject.clone());
+        m.subjects.insert("".into(), xml_text(subject).into_owned());
     }
     if content.kind == TextKind::Notice {
         m.type_ = MessageType::Normal;

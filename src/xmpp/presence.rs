@@ -41,7 +41,8 @@ pub fn transport(from: &Jid, to: &Jid, health: &Health) -> Presence {
             p.show = Some(Show::Away);
         }
     }
-    p.set_status("en", status);
+    // The network's text comes from the provider (an HTTP error body, say).
+    p.set_status("en", super::text::xml_string(status));
     p
 }
 
