@@ -214,4 +214,13 @@ mod tests {
             assert!(xml.contains(&e.to_string()), "{e:?}: {xml}");
         }
     }
+
+    #[test]
+    fn foreign_reasons_in_errors_are_made_fit_for_xml() {
+        let xml = element_xml(from_bridge(&BridgeError::Rejected(
+            "Cannot send to channel\u{7}".into(),
+        )));
+        assert!(xml.contains("Cannot send to channel</text>"), "{xml}");
+        assert!(!xml.contains('\u{7}'), "{xml}");
+    }
 }

@@ -59,3 +59,37 @@ pub fn field(
     }
     f
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xmpp::testing::element_xml;
+
+    #[test]
+    fn form_text_from_bridges_is_made_fit_for_xml() {
+        let form = data_form(
+            DataFormType::Result_,
+            "",
+            Some("t\u{7}"),
+            Some("i\u{c}j"),
+            vec![field(
+                "topic",
+                FieldType::TextSingle,
+                "Topic\u{1}",
+                false,
+                Some("v\u{7}al"),
+            )],
+        );
+        assert_eq!(
+            element_xml(form),
+            "<x xmlns='jabber:x:data' type='result'><title>t</title><instructions>i\nj</instructions>\
+             <field label='Topic' var='topic'><value>val</value></field></x>"
+        );
+        let mut note = text_el("note", "urn:x", "a\u{7}b");
+        set_attr(&mut note, "type", "in\u{7}fo");
+        assert_eq!(
+            element_xml(note),
+            "<note xmlns='urn:x' type='info'>ab</note>"
+        );
+    }
+}

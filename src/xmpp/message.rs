@@ -213,4 +213,34 @@ mod tests {
             "<message xmlns='jabber:component:accept' from='bob@echo.test' to='a@x' type='chat'><received xmlns='urn:xmpp:receipts' id='m1'/></message>"
         );
     }
+
+    #[test]
+    fn foreign_text_is_made_fit_for_xml() {
+        let c = MessageContent {
+            text: "ring\u{7}bell".into(),
+            kind: TextKind::Normal,
+            subject: Some("page\u{c}break".into()),
+            attachments: vec![Attachment {
+                url: "https://up.example/\u{1b}x".into(),
+                media_type: None,
+            }],
+        };
+        let parts = to_user_parts(
+            Jid::new("+1555@sms.test").unwrap(),
+            Jid::new("a@x").unwrap(),
+            &c,
+        );
+        let text = element_xml(parts[0].clone());
+        assert!(
+            text.contains("<body>ringbell</body>")
+                && text.contains("<subject>page\nbreak</subject>"),
+            "{text}"
+        );
+        let media = element_xml(parts[1].clone());
+        assert!(
+            media.contains("<body>https://up.example/x</body>")
+                && media.contains("<url>https://up.example/x</url>"),
+            "{media}"
+        );
+    }
 }

@@ -277,4 +277,59 @@ mod tests {
         };
         assert_eq!(join_request(&join), Some(Some("k".into())));
     }
+
+    #[test]
+    fn foreign_nicks_reasons_and_topics_are_made_fit_for_xml() {
+        let to = Jid::new("alice@example.org/phone").unwrap();
+        let from = occupant(&room(), "ba\u{7}d\tnick").expect("a nick with controls makes a JID");
+        assert_eq!(
+            from.to_string(),
+            "#chan%net@irc.test/ba\u{2407}d\u{2409}nick"
+        );
+        let left = element_xml(occupant_presence(
+            from.clone(),
+            &to,
+            &OccupantPresence {
+                unavailable: true,
+                statuses: vec![Status::Kicked],
+                actor: Some("o\u{7}p"),
+                reason: Some("bye\u{7}!"),
+                ..Default::default()
+            },
+        ));
+        assert!(
+            left.contains("<actor nick='o\u{2407}p'/>")
+                && left.contains("<reason>bye!</reason>")
+                && left.contains("<status>bye!</status>"),
+            "{left}"
+        );
+        let renamed = element_xml(occupant_presence(
+            from.clone(),
+            &to,
+            &OccupantPresence {
+                unavailable: true,
+                statuses: vec![Status::NewNick],
+                new_nick: Some("n\u{1}"),
+                ..Default::default()
+            },
+        ));
+        assert!(renamed.contains("nick='n\u{2401}'"), "{renamed}");
+        let away = element_xml(occupant_presence(
+            from.clone(),
+            &to,
+            &OccupantPresence {
+                away: Some("gone\u{ffff}"),
+                ..Default::default()
+            },
+        ));
+        assert!(away.contains("<status>gone\u{fffd}</status>"), "{away}");
+        let s = element_xml(subject(&room(), Some("ba\u{7}d"), &to, "topic\u{7} here"));
+        assert!(
+            s.contains("<subject>topic here</subject>")
+                && s.contains("from='#chan%net@irc.test/ba\u{2407}d'"),
+            "{s}"
+        );
+        let m = element_xml(groupchat(from, &to, "ring\u{7}bell".into(), None));
+        assert!(m.contains("<body>ringbell</body>"), "{m}");
+    }
 }

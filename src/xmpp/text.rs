@@ -202,4 +202,45 @@ mod tests {
             Some("U+FFFF in an attribute of <x>")
         );
     }
+
+    #[test]
+    fn a_nick_with_controls_still_makes_a_contact_jid() {
+        let local = crate::xmpp::address::escape(&jid_part("ba\u{7}d%net"));
+        let jid = xmpp_parsers::jid::Jid::new(&format!("{local}@irc.test")).expect("a JID");
+        assert_eq!(jid.to_string(), "ba\u{2407}d%net@irc.test");
+        assert!(xmpp_parsers::jid::Jid::new("ba\u{7}d%net@irc.test").is_err());
+    }
+
+    /// The cost of the check before writing against serialising into a buffer, for a
+    /// typical chat message (run with `--ignored --nocapture`; bounded: 20 000 rounds).
+    #[test]
+    #[ignore]
+    fn cost_of_the_check_before_writing() {
+        let xml = format!(
+            "<message xmlns='jabber:component:accept' from='#chan%libera@irc.example.org/somebody' \
+             to='alice@example.org/phone' type='groupchat' id='sb-0123456789abcdef'>\
+             <body>{}</body><delay xmlns='urn:xmpp:delay' from='irc.example.org' \
+             stamp='2026-12-07T00:00:00Z'/></message>",
+            "a line of ordinary chat text, about as long as people write them. ".repeat(3)
+        );
+        let el: Element = xml.parse().unwrap();
+        const N: u32 = 20_000;
+        let t = std::time::Instant::now();
+        for _ in 0..N {
+            assert!(unwritable(std::hint::black_box(&el)).is_none());
+        }
+        let walk = t.elapsed() / N;
+        let t = std::time::Instant::now();
+        for _ in 0..N {
+            let s = String::from(std::hint::black_box(&el));
+            assert!(!s.is_empty());
+        }
+        let buffer = t.elapsed() / N;
+        println!(
+            "{} bytes: check {} ns, serialise into a buffer {} ns per stanza",
+            xml.len(),
+            walk.as_nanos(),
+            buffer.as_nanos()
+        );
+    }
 }
