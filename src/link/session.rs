@@ -158,8 +158,14 @@ pub(super) async fn run(
                     stats.invalid_stanzas.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(kind = %name, from = ?header.from, %error, "Bouncing a stanza that does not parse");
                     if let Some(reply) = bounce_invalid(&name.to_string(), &header, &error.to_string(), &config.domain) {
-                        if let Err(e) = write(&mut stream, &reply.into()).await {
-                            return End::Lost(format!("write failed: {e}"));
+                        let reply: Element = reply.into();
+                        match unwritable(&reply) {
+                            Some(why) => drop_unwritable(&reply, &why, config, stats),
+                            None => {
+                                if let Err(e) = write(&mut stream, &reply).await {
+                                    return End::Lost(format!("write failed: {e}"));
+                                }
+                            }
                         }
                     }
                 }
