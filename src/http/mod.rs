@@ -188,6 +188,26 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     for (domain, _, link) in &queued {
         let _ = writeln!(out, "switchboard_link_queue{{domain=\"{domain}\"}} {link}");
     }
+    let _ = writeln!(
+        out,
+        "# HELP switchboard_stanzas_unserialisable_total Stanzas dropped before writing: XML cannot carry their content."
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE switchboard_stanzas_unserialisable_total counter"
+    );
+    for t in state.transports.iter() {
+        let n = t
+            .link()
+            .stats()
+            .unserialisable
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "switchboard_stanzas_unserialisable_total{{domain=\"{}\"}} {n}",
+            t.domain()
+        );
+    }
     for t in state.transports.iter() {
         for c in t.counters() {
             let _ = writeln!(out, "# HELP {} {}", c.name, c.help);

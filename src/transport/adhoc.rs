@@ -148,6 +148,11 @@ impl Transport {
                 stats.invalid_stanzas.load(Ordering::Relaxed).to_string(),
             ),
             (
+                "unserialisable",
+                "Stanzas dropped: XML cannot carry their content",
+                stats.unserialisable.load(Ordering::Relaxed).to_string(),
+            ),
+            (
                 "uptime",
                 "Uptime (s)",
                 self.started.elapsed().as_secs().to_string(),
