@@ -184,3 +184,268 @@ fn a_motd_that_never_ends_keeps_memory_bounded() {
     let bob = rig.user("bob");
     drop(bob);
 }
+
+/// Latency of one message each way between alice (XMPP) and carol (IRC) in `room`.
+fn round_trip(alice: &Agent, carol: &IrcClient, room: &str, n: usize) -> (Duration, Duration) {
+    let sent = Instant::now();
+    let text = format!("ping {n}");
+    alice.send(&format!(
+        "<message type='groupchat' id='r{n}' to='{room}'><body>{text}</body></message>"
+    ));
+    carol.expect(T, "alice's line", |l| l.is_message("alice", "#live", &text));
+    let to_irc = sent.elapsed();
+    let sent = Instant::now();
+    let text = format!("pong {n}");
+    carol.privmsg("#live", &text);
+    alice.expect(T, "carol's line", |s| body(s) == text);
+    (to_irc, sent.elapsed())
+}
+
+#[test]
+fn a_server_that_stops_reading_delays_only_its_own_user() {
+    // The server answers bob's JOIN, then never reads again and keeps sending long PINGs:
+    // the PONGs fill the socket buffers (a zero TCP window).
+    let stalled = Arc::new(AtomicBool::new(false));
+    let flag = stalled.clone();
+    let server = FakeIrcd::start(move |mut c: Conn| {
+        if !c.register() || !c.welcome_and_join("#stall", "") {
+            return;
+        }
+        let ping = format!("PING :{}", "p".repeat(8000));
+        let end = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < end && !c.stop.load(Ordering::Relaxed) {
+            if !c.send(std::slice::from_ref(&ping)) {
+                // The gateway stopped reading too: it is stuck writing to us.
+                flag.store(true, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    });
+    let dir = workdir("hostile-stall-ircd");
+    let ircd = Inspircd::start(dir.path());
+    let rig = rig(
+        "hostile-stall",
+        &format!(
+            "  default: {{write_timeout: 8s}}\n  limits: {{command_queue: 50}}\n  networks:\n    stall: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n    live: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n",
+            server.port,
+            ircd.port()
+        ),
+    );
+    let carol = IrcClient::connect(ircd.port(), "carol");
+    carol.join("#live");
+    let alice = rig.user("alice");
+    let live = format!("#live%live@{IRC}");
+    join_room(&alice, &live, "alice");
+    let mut normal = Vec::new();
+    for n in 0..3 {
+        normal.push(round_trip(&alice, &carol, &live, n));
+    }
+
+    let bob = rig.user("bob");
+    let stall = format!("#stall%stall@{IRC}");
+    join_room(&bob, &stall, "bob");
+    wait_until(T, "the stalled server's buffers to fill", || {
+        stalled.load(Ordering::SeqCst)
+    });
+    let stall_started = Instant::now();
+    // Bob sends many subject changes to the room whose server does not read.
+    for i in 0..300 {
+        bob.send(&format!(
+            "<message type='groupchat' id='s{i}' to='{stall}'><subject>topic {i}</subject></message>"
+        ));
+    }
+    let refused = bob.expect(T, "a subject change refused", |s| {
+        s.name() == "message" && s.attr("type") == Some("error")
+    });
+    assert_eq!(
+        error_condition(&refused).as_deref(),
+        Some("remote-server-timeout")
+    );
+    assert!(
+        error_text(&refused).contains("waiting for this IRC network"),
+        "{}",
+        error_text(&refused)
+    );
+    // Meanwhile alice talks with carol as before.
+    let mut during = Vec::new();
+    for n in 10..20 {
+        during.push(round_trip(&alice, &carol, &live, n));
+    }
+    let worst = during.iter().map(|(a, b)| *a.max(b)).max().unwrap();
+    let worst_before = normal.iter().map(|(a, b)| *a.max(b)).max().unwrap();
+    eprintln!(
+        "alice <-> carol while bob's server stalls: worst {worst:?} (before the stall {worst_before:?}); each (to IRC, to XMPP): {during:?}"
+    );
+    assert!(worst < Duration::from_secs(2), "{during:?}");
+    // Bob's connection is declared lost after the write timeout, and reconnects.
+    wait_until(Duration::from_secs(60), "bob's reconnection", || {
+        server.accepted() >= 2
+    });
+    eprintln!(
+        "bob's connection lost and reconnected {:?} after the stall",
+        stall_started.elapsed()
+    );
+    assert!(rig.counter("switchboard_irc_limit_write_timeout_total") >= 1);
+    assert!(rig.counter("switchboard_irc_limit_command_queue_total") >= 1);
+    round_trip(&alice, &carol, &live, 99);
+}
+
+#[test]
+fn forced_joins_and_huge_names_lists_are_capped() {
+    // After the join alice asked for, the server puts her in 200 channels she did not ask
+    // for, and its NAMES list has 500 members.
+    let parts = Arc::new(AtomicUsize::new(0));
+    let parted_early = Arc::new(AtomicBool::new(false));
+    let (count, early) = (parts.clone(), parted_early.clone());
+    let server = FakeIrcd::start(move |mut c: Conn| {
+        let names: Vec<String> = (0..500).map(|i| format!("u{i}")).collect();
+        if !c.register() || !c.welcome_and_join("#asked", &names.join(" ")) {
+            return;
+        }
+        let nick = c.nick.clone();
+        let joins: Vec<String> = (0..200)
+            .map(|i| format!(":{nick}!u@fake.test JOIN #forced{i}"))
+            .collect();
+        c.send(&joins);
+        let end = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < end {
+            let Some(line) = c.line() else { return };
+            if let Some(chan) = line
+                .strip_prefix("PART #forced")
+                .and_then(|rest| rest.split(' ').next())
+            {
+                if chan.parse::<usize>().is_ok_and(|n| n < 10) {
+                    early.store(true, Ordering::SeqCst);
+                }
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    let rig = rig(
+        "hostile-forced",
+        &format!(
+            "  limits: {{members_per_channel: 50}}\n  networks:\n    forced: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n",
+            server.port
+        ),
+    );
+    let alice = rig.user("alice");
+    let room = format!("#asked%forced@{IRC}");
+    send_join(&alice, &room, "alice");
+    // The occupants come before the self-presence: at most 50 members are kept.
+    let mut occupants = 0;
+    loop {
+        let p = alice.expect(T, "occupants, then the self-presence", |s| {
+            s.name() == "presence" && s.attr("from").is_some_and(|f| f.starts_with(&room))
+        });
+        if p.attr("from") == Some(&format!("{room}/alice")) {
+            break;
+        }
+        occupants += 1;
+    }
+    assert_eq!(occupants, 49, "alice herself is the 50th member");
+    wait_until(T, "190 forced channels left", || {
+        parts.load(Ordering::SeqCst) >= 190
+    });
+    assert!(!parted_early.load(Ordering::SeqCst), "the first 10 stay");
+    assert_eq!(rig.counter("switchboard_irc_limit_forced_join_total"), 190);
+    assert_eq!(rig.counter("switchboard_irc_limit_members_total"), 451);
+    // No PART beyond those: exactly 190 after a while.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(parts.load(Ordering::SeqCst), 190);
+}
+
+#[test]
+fn raw_joins_count_against_max_channels_per_user() {
+    let dir = workdir("hostile-rawjoin-ircd");
+    let ircd = Inspircd::start(dir.path());
+    let rig = rig(
+        "hostile-rawjoin",
+        &format!(
+            "  max_channels_per_user: 3\n  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
+            ircd.port()
+        ),
+    );
+    let carol = IrcClient::connect(ircd.port(), "carol");
+    for chan in ["#r1", "#r2", "#r3", "#r4"] {
+        carol.join(chan);
+    }
+    let alice = rig.user("alice");
+    let net = format!("127.0.0.1@{IRC}");
+    alice.send(&format!(
+        "<message type='chat' id='j1' to='{net}'><body>JOIN #r1,#r2,#r3,#r4</body></message>"
+    ));
+    let (condition, text) = expect_message_error(&alice, "j1", T);
+    assert_eq!(condition, "policy-violation", "{text}");
+    assert!(
+        text.contains("would put you in 4 channels") && text.contains("at most 3"),
+        "{text}"
+    );
+    assert_eq!(rig.counter("switchboard_irc_limit_raw_join_total"), 1);
+    carol.expect_none(Duration::from_secs(1), |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+
+    // Within the limit the raw JOIN works, keys and all, and counts.
+    alice.send(&format!(
+        "<message type='chat' id='j2' to='{net}'><body>join #r1,#r2 k1</body></message>"
+    ));
+    for chan in ["#r1", "#r2"] {
+        carol.expect(T, "alice's raw JOIN", |l| {
+            l.command == "JOIN" && l.is_from("alice") && l.param(0) == Some(chan)
+        });
+    }
+    join_room(&alice, &format!("#r3%127.0.0.1@{IRC}"), "alice");
+    send_join(&alice, &format!("#r4%127.0.0.1@{IRC}"), "alice");
+    let refused = alice.expect(T, "the fourth join refused", |s| {
+        s.name() == "presence" && s.attr("type") == Some("error")
+    });
+    assert_eq!(
+        error_condition(&refused).as_deref(),
+        Some("policy-violation")
+    );
+    // And once more raw: one channel more is one too many.
+    alice.send(&format!(
+        "<message type='chat' id='j3' to='{net}'><body>JOIN #r4</body></message>"
+    ));
+    let (condition, text) = expect_message_error(&alice, "j3", T);
+    assert_eq!(condition, "policy-violation", "{text}");
+    assert_eq!(rig.counter("switchboard_irc_limit_raw_join_total"), 2);
+}
+
+#[test]
+fn a_capitalised_network_key_serves_lowercased_jids_on_one_connection() {
+    let dir = workdir("hostile-case-ircd");
+    let ircd = Inspircd::start(dir.path());
+    let rig = rig(
+        "hostile-case",
+        &format!(
+            "  networks:\n    Local: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n",
+            ircd.port()
+        ),
+    );
+    let carol = IrcClient::connect(ircd.port(), "carol");
+    carol.join("#one");
+    carol.join("#two");
+    let alice = rig.user("alice");
+    // The XMPP server lowercases the local part: the JIDs say `local`.
+    join_room(&alice, &format!("#one%local@{IRC}"), "alice");
+    carol.expect(T, "alice in #one", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+    alice.send(&format!(
+        "<message type='chat' id='p1' to='carol%local@{IRC}'><body>psst</body></message>"
+    ));
+    carol.expect(T, "alice's private message", |l| {
+        l.is_message("alice", "carol", "psst")
+    });
+    join_room(&alice, &format!("#two%local@{IRC}"), "alice");
+    carol.expect(T, "alice in #two", |l| {
+        l.command == "JOIN" && l.is_from("alice") && l.param(0) == Some("#two")
+    });
+    carol.privmsg("#one", "still there?");
+    alice.expect(T, "carol's line in #one", |s| body(s) == "still there?");
+    // One connection all along: no QUIT, no second JOIN of #one.
+    carol.expect_none(Duration::from_secs(1), |l| {
+        l.is_from("alice") && (l.command == "QUIT" || l.param(0) == Some("#one"))
+    });
+}

@@ -16,8 +16,9 @@ use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::stanza::Stanza;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
 
-/// Stanzas of one user waiting to be served.
-pub(super) const LANE_QUEUE: usize = 64;
+/// Stanzas of one user waiting to be served. Large enough for a client's bursts (a
+/// client joining its hundred bookmarked rooms at login sends them all at once).
+pub(super) const LANE_QUEUE: usize = 512;
 /// A lane idle this long ends.
 const LANE_IDLE: Duration = Duration::from_secs(60);
 

@@ -9,11 +9,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// What a behaviour gets: the connection, its number (0 for the first) and the stop flag.
+/// What a behaviour gets: the connection and the stop flag.
 pub struct Conn {
     pub reader: BufReader<TcpStream>,
     pub writer: TcpStream,
-    pub number: usize,
     pub stop: Arc<AtomicBool>,
     /// The nick the client registered with (after [`Conn::register`]).
     pub nick: String,
@@ -128,7 +127,7 @@ impl FakeIrcd {
             while !halt.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let number = count.fetch_add(1, Ordering::SeqCst);
+                        count.fetch_add(1, Ordering::SeqCst);
                         stream.set_nonblocking(false).ok();
                         // Reads wake up now and then to see the stop flag; writes give
                         // up after a while (a client that stopped reading).
@@ -139,7 +138,6 @@ impl FakeIrcd {
                         let conn = Conn {
                             reader: BufReader::new(stream.try_clone().unwrap()),
                             writer: stream,
-                            number,
                             stop: halt.clone(),
                             nick: String::new(),
                         };
