@@ -449,3 +449,79 @@ fn a_capitalised_network_key_serves_lowercased_jids_on_one_connection() {
         l.is_from("alice") && (l.command == "QUIT" || l.param(0) == Some("#one"))
     });
 }
+
+#[test]
+fn a_list_that_never_ends_delays_only_its_user_and_a_full_lane_says_wait() {
+    // A server that registers bob and then answers nothing: LIST waits its 30 s on bob's
+    // lane, not on the transport's loop.
+    let server = FakeIrcd::start(move |mut c: Conn| {
+        if !c.register() {
+            return;
+        }
+        let nick = c.nick.clone();
+        c.send(&[format!(":fake.test 001 {nick} :Welcome")]);
+        while c.line().is_some() {}
+    });
+    let dir = workdir("hostile-list-ircd");
+    let ircd = Inspircd::start(dir.path());
+    let rig = rig(
+        "hostile-list",
+        &format!(
+            "  networks:\n    silent: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n    live: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n",
+            server.port,
+            ircd.port()
+        ),
+    );
+    let carol = IrcClient::connect(ircd.port(), "carol");
+    carol.join("#live");
+    let alice = rig.user("alice");
+    let live = format!("#live%live@{IRC}");
+    join_room(&alice, &live, "alice");
+    let bob = rig.user("bob");
+    bob.send(&format!(
+        "<iq type='get' id='list1' to='silent@{IRC}'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>"
+    ));
+    wait_until(T, "bob's connection", || server.accepted() >= 1);
+    // Everything bob sends now waits behind the LIST; past his lane's bound, at once
+    // `resource-constraint`.
+    for i in 0..600 {
+        bob.send(&format!(
+            "<message type='chat' id='w{i}' to='silent@{IRC}'><body>WHOIS x</body></message>"
+        ));
+    }
+    let refused = bob.expect(T, "a stanza refused: bob's lane is full", |s| {
+        s.name() == "message" && s.attr("type") == Some("error")
+    });
+    assert_eq!(
+        error_condition(&refused).as_deref(),
+        Some("resource-constraint")
+    );
+    assert_eq!(
+        refused
+            .get_child("error", NS_CLIENT)
+            .and_then(|e| e.attr("type")),
+        Some("wait")
+    );
+    assert!(rig.counter("switchboard_transport_lane_full_total") >= 1);
+    let mut during = Vec::new();
+    for n in 0..10 {
+        during.push(round_trip(&alice, &carol, &live, n));
+    }
+    let worst = during.iter().map(|(a, b)| *a.max(b)).max().unwrap();
+    eprintln!("alice <-> carol while bob's LIST waits: worst {worst:?}: {during:?}");
+    assert!(worst < Duration::from_secs(2), "{during:?}");
+    let answer = bob.expect(Duration::from_secs(40), "the LIST's timeout", |s| {
+        s.name() == "iq" && s.attr("id") == Some("list1")
+    });
+    assert_eq!(
+        answer.attr("type"),
+        Some("error"),
+        "{}",
+        String::from(&answer)
+    );
+    assert!(
+        error_text(&answer).contains("no channel list"),
+        "{}",
+        String::from(&answer)
+    );
+}
