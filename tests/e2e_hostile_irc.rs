@@ -525,3 +525,24 @@ fn a_list_that_never_ends_delays_only_its_user_and_a_full_lane_says_wait() {
         String::from(&answer)
     );
 }
+
+#[test]
+fn network_keys_equal_but_for_case_and_zero_limits_are_refused_naming_the_key() {
+    let dir = workdir("hostile-case-config");
+    let yaml = "xmpp: {server: \"127.0.0.1:5347\", allow: [\"example.org\"]}\n\
+                storage: \"sqlite://x.db\"\n\
+                irc:\n  domain: irc.example.org\n  secret: s\n  limits: {motd_lines: 0}\n  \
+                networks: {Libera: {host: irc.libera.chat}, libera: {host: irc.libera.chat}}\n";
+    std::fs::write(dir.path().join("case.yaml"), yaml).unwrap();
+    let out = common::run_switchboard(&["check-config", "case.yaml"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("irc.networks.libera: the same network as 'Libera'"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("irc.limits.motd_lines: must be at least 1"),
+        "{stderr}"
+    );
+}
