@@ -23,9 +23,11 @@ pub enum Limit {
     RawJoin,
     /// A connection dropped: a write waited past `write_timeout`.
     WriteTimeout,
+    /// A LIST reply line past the 20000 channels kept.
+    List,
 }
 
-const ALL: [(Limit, &str, &str); 8] = [
+const ALL: [(Limit, &str, &str); 9] = [
     (
         Limit::Motd,
         "switchboard_irc_limit_motd_total",
@@ -66,11 +68,16 @@ const ALL: [(Limit, &str, &str); 8] = [
         "switchboard_irc_limit_write_timeout_total",
         "Connections dropped because a write waited past the write_timeout.",
     ),
+    (
+        Limit::List,
+        "switchboard_irc_limit_list_total",
+        "LIST reply lines dropped past the 20000 channels kept.",
+    ),
 ];
 
 /// The counters, shared by every connection of the bridge.
 #[derive(Debug, Default)]
-pub struct LimitHits([AtomicU64; 8]);
+pub struct LimitHits([AtomicU64; ALL.len()]);
 
 impl LimitHits {
     fn index(limit: Limit) -> usize {

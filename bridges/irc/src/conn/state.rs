@@ -304,9 +304,14 @@ impl ConnState {
             }
             CapSubCommand::ACK | CapSubCommand::NAK => {
                 if sub == CapSubCommand::ACK {
+                    // Only what we asked for: a server acknowledging endless names
+                    // cannot grow the set.
                     let list = b.or(a).unwrap_or_default();
-                    self.caps
-                        .extend(list.split_whitespace().map(str::to_string));
+                    for cap in list.split_whitespace() {
+                        if cap == "sasl" || WANTED_CAPS.contains(&cap) {
+                            self.caps.insert(cap.to_string());
+                        }
+                    }
                 }
                 if self.caps.contains("sasl") && self.sasl.is_some() && !self.registered {
                     out.push(send("AUTHENTICATE PLAIN".into()));
@@ -392,7 +397,7 @@ impl ConnState {
 impl ConnState {
     /// A notice from the server itself, as a message from the network's JID.
     pub(super) fn network_notice(&self, text: &str) -> Action {
-        let network = switchboard_bridge::UserId::new(self.network.clone());
+        let network = switchboard_bridge::UserId::new(self.network.to_lowercase());
         Action::Emit(RemoteEvent::Message(IncomingMessage {
             id: None,
             chat: Chat::Direct(network.clone()),

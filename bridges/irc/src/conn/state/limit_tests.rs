@@ -160,3 +160,30 @@ fn members_past_the_bound_are_not_kept() {
     assert_eq!(events(feed(&mut s, ":zed!z@h JOIN #chan")).len(), 1);
     assert_eq!(s.channels["#chan"].members.len(), 5);
 }
+
+#[test]
+fn cap_ack_keeps_only_what_we_would_ask_for() {
+    let (mut s, _) = bounded(Limits::default(), 100);
+    let junk: Vec<String> = (0..300).map(|i| format!("junk-{i}")).collect();
+    for _ in 0..5 {
+        feed(
+            &mut s,
+            &format!(":irc.test CAP * ACK :server-time {}", junk.join(" ")),
+        );
+    }
+    assert_eq!(s.caps.len(), 1);
+    assert!(s.caps.contains("server-time"));
+}
+
+#[test]
+fn a_list_past_its_bound_is_cut_and_counted() {
+    let (mut s, hits) = bounded(Limits::default(), 100);
+    let (done, mut listed) = oneshot::channel();
+    s.listing.push(done);
+    for i in 0..20_005 {
+        feed(&mut s, &format!(":irc.test 322 alice #c{i} 3 :topic"));
+    }
+    assert_eq!(hits.get(Limit::List), 5);
+    feed(&mut s, ":irc.test 323 alice :End of /LIST");
+    assert_eq!(listed.try_recv().unwrap().len(), 20_000);
+}

@@ -60,7 +60,7 @@ impl ConnState {
                 });
             }
             // A network's list is foreign input: keep at most MAX_LISTED channels of it.
-            Response::RPL_LIST if self.listed.len() >= MAX_LISTED => {}
+            Response::RPL_LIST if self.listed.len() >= MAX_LISTED => self.hits.hit(Limit::List),
             Response::RPL_LIST => {
                 let name = arg(1);
                 self.listed.push(GroupListing {
