@@ -546,3 +546,53 @@ fn network_keys_equal_but_for_case_and_zero_limits_are_refused_naming_the_key() 
         "{stderr}"
     );
 }
+
+#[test]
+fn a_flood_control_backlog_is_bounded_and_says_wait() {
+    // Flood control lets one line through per 30 s: the backlog fills the flood-control
+    // queue (5 lines), then the command queue (5), then the user is told to wait.
+    let topics = Arc::new(AtomicUsize::new(0));
+    let count = topics.clone();
+    let server = FakeIrcd::start(move |mut c: Conn| {
+        if !c.register() || !c.welcome_and_join("#slow", "") {
+            return;
+        }
+        while let Some(line) = c.line() {
+            if line.starts_with("TOPIC #slow") {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    let rig = rig(
+        "hostile-throttle",
+        &format!(
+            "  default: {{burst: 1, interval: 30s}}\n  limits: {{throttle_queue: 5, command_queue: 5}}\n  networks:\n    slow: {{host: 127.0.0.1, port: {}, tls: false}}\n",
+            server.port
+        ),
+    );
+    let alice = rig.user("alice");
+    let room = format!("#slow%slow@{IRC}");
+    // The JOIN itself takes the burst; the NAMES answer completes the join.
+    join_room(&alice, &room, "alice");
+    for i in 0..40 {
+        alice.send(&format!(
+            "<message type='groupchat' id='t{i}' to='{room}'><subject>topic {i}</subject></message>"
+        ));
+    }
+    let refused = alice.expect(T, "a subject change refused", |s| {
+        s.name() == "message" && s.attr("type") == Some("error")
+    });
+    assert!(
+        error_text(&refused).contains("5 commands are waiting"),
+        "{}",
+        String::from(&refused)
+    );
+    wait_until(T, "the counters", || {
+        rig.counter("switchboard_irc_limit_throttle_queue_total") >= 1
+            && rig.counter("switchboard_irc_limit_command_queue_total") >= 28
+    });
+    assert!(
+        topics.load(Ordering::SeqCst) <= 1,
+        "flood control still holds"
+    );
+}
