@@ -6,112 +6,20 @@
 mod common;
 #[path = "hostile_irc/fake_ircd.rs"]
 mod fake_ircd;
+#[path = "hostile_irc/rig.rs"]
+mod rig;
+#[path = "hostile_irc/stalls.rs"]
+mod stalls;
 
 use common::{
-    error_condition, error_text, expect_message_error, free_port, http_get, join_room, workdir,
-    Agent, Gateway, Inspircd, IrcClient, Prosody, NS_CLIENT,
+    error_condition, error_text, expect_message_error, http_get, join_room, workdir, Inspircd,
+    IrcClient,
 };
 use fake_ircd::{Conn, FakeIrcd};
-use minidom::Element;
+use rig::*;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-const IRC: &str = "irc.localhost";
-const SECRET: &str = "irc-secret";
-const T: Duration = Duration::from_secs(20);
-
-struct Rig {
-    dir: tempfile::TempDir,
-    prosody: Prosody,
-    gw: Gateway,
-    http: u16,
-}
-
-/// Prosody (users alice and bob) and the gateway with the `irc` keys given (besides
-/// domain and secret), and its HTTP listener for /metrics.
-fn rig(name: &str, irc_keys: &str) -> Rig {
-    let dir = workdir(name);
-    let prosody = Prosody::start(
-        dir.path(),
-        &[(IRC, SECRET)],
-        &[("alice", "localhost", "pw"), ("bob", "localhost", "pw")],
-    );
-    let http = free_port();
-    let config = format!(
-        "xmpp:\n  server: \"127.0.0.1:{}\"\n  allow: [\"localhost\"]\nstorage: \"sqlite://switchboard.db\"\nhttp:\n  listen: \"127.0.0.1:{http}\"\nirc:\n  domain: {IRC}\n  secret: {SECRET}\n{irc_keys}",
-        prosody.component_port()
-    );
-    let gw = Gateway::start(dir.path(), &config);
-    Rig {
-        dir,
-        prosody,
-        gw,
-        http,
-    }
-}
-
-impl Rig {
-    fn user(&self, name: &str) -> Agent {
-        let agent = Agent::connect(
-            self.dir.path(),
-            &format!("{name}@localhost"),
-            "pw",
-            self.prosody.c2s_port(),
-            true,
-        );
-        agent.wait_for_service(IRC, T);
-        agent
-    }
-
-    /// The value of a counter of the IRC transport in /metrics.
-    fn counter(&self, name: &str) -> u64 {
-        let (code, metrics) = http_get(self.http, "/metrics");
-        assert_eq!(code, 200, "{metrics}");
-        let prefix = format!("{name}{{domain=\"{IRC}\"}} ");
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
-            .parse()
-            .unwrap()
-    }
-
-    /// The gateway's resident memory in KiB.
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.gw.pid()))
-            .expect("the gateway's /proc status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .expect("VmRSS")
-    }
-}
-
-fn body(stanza: &Element) -> String {
-    stanza
-        .get_child("body", NS_CLIENT)
-        .map(Element::text)
-        .unwrap_or_default()
-}
-
-/// Waits (bounded) until `cond` holds.
-fn wait_until(timeout: Duration, what: &str, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        assert!(Instant::now() < deadline, "{what} within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A join presence for `room/nick`, not waiting for the answer.
-fn send_join(agent: &Agent, room: &str, nick: &str) {
-    agent.send(&format!(
-        "<presence to='{room}/{nick}'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x></presence>"
-    ));
-}
 
 #[test]
 fn a_motd_that_never_ends_keeps_memory_bounded() {
@@ -185,111 +93,6 @@ fn a_motd_that_never_ends_keeps_memory_bounded() {
     drop(bob);
 }
 
-/// Latency of one message each way between alice (XMPP) and carol (IRC) in `room`.
-fn round_trip(alice: &Agent, carol: &IrcClient, room: &str, n: usize) -> (Duration, Duration) {
-    let sent = Instant::now();
-    let text = format!("ping {n}");
-    alice.send(&format!(
-        "<message type='groupchat' id='r{n}' to='{room}'><body>{text}</body></message>"
-    ));
-    carol.expect(T, "alice's line", |l| l.is_message("alice", "#live", &text));
-    let to_irc = sent.elapsed();
-    let sent = Instant::now();
-    let text = format!("pong {n}");
-    carol.privmsg("#live", &text);
-    alice.expect(T, "carol's line", |s| body(s) == text);
-    (to_irc, sent.elapsed())
-}
-
-#[test]
-fn a_server_that_stops_reading_delays_only_its_own_user() {
-    // The server answers bob's JOIN, then never reads again and keeps sending long PINGs:
-    // the PONGs fill the socket buffers (a zero TCP window).
-    let stalled = Arc::new(AtomicBool::new(false));
-    let flag = stalled.clone();
-    let server = FakeIrcd::start(move |mut c: Conn| {
-        if !c.register() || !c.welcome_and_join("#stall", "") {
-            return;
-        }
-        let ping = format!("PING :{}", "p".repeat(8000));
-        let end = Instant::now() + Duration::from_secs(90);
-        while Instant::now() < end && !c.stop.load(Ordering::Relaxed) {
-            if !c.send(std::slice::from_ref(&ping)) {
-                // The gateway stopped reading too: it is stuck writing to us.
-                flag.store(true, Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        }
-    });
-    let dir = workdir("hostile-stall-ircd");
-    let ircd = Inspircd::start(dir.path());
-    let rig = rig(
-        "hostile-stall",
-        &format!(
-            "  default: {{write_timeout: 8s}}\n  limits: {{command_queue: 50}}\n  networks:\n    stall: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n    live: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n",
-            server.port,
-            ircd.port()
-        ),
-    );
-    let carol = IrcClient::connect(ircd.port(), "carol");
-    carol.join("#live");
-    let alice = rig.user("alice");
-    let live = format!("#live%live@{IRC}");
-    join_room(&alice, &live, "alice");
-    let mut normal = Vec::new();
-    for n in 0..3 {
-        normal.push(round_trip(&alice, &carol, &live, n));
-    }
-
-    let bob = rig.user("bob");
-    let stall = format!("#stall%stall@{IRC}");
-    join_room(&bob, &stall, "bob");
-    wait_until(T, "the stalled server's buffers to fill", || {
-        stalled.load(Ordering::SeqCst)
-    });
-    let stall_started = Instant::now();
-    // Bob sends many subject changes to the room whose server does not read.
-    for i in 0..300 {
-        bob.send(&format!(
-            "<message type='groupchat' id='s{i}' to='{stall}'><subject>topic {i}</subject></message>"
-        ));
-    }
-    let refused = bob.expect(T, "a subject change refused", |s| {
-        s.name() == "message" && s.attr("type") == Some("error")
-    });
-    assert_eq!(
-        error_condition(&refused).as_deref(),
-        Some("remote-server-timeout")
-    );
-    assert!(
-        error_text(&refused).contains("waiting for this IRC network"),
-        "{}",
-        error_text(&refused)
-    );
-    // Meanwhile alice talks with carol as before.
-    let mut during = Vec::new();
-    for n in 10..20 {
-        during.push(round_trip(&alice, &carol, &live, n));
-    }
-    let worst = during.iter().map(|(a, b)| *a.max(b)).max().unwrap();
-    let worst_before = normal.iter().map(|(a, b)| *a.max(b)).max().unwrap();
-    eprintln!(
-        "alice <-> carol while bob's server stalls: worst {worst:?} (before the stall {worst_before:?}); each (to IRC, to XMPP): {during:?}"
-    );
-    assert!(worst < Duration::from_secs(2), "{during:?}");
-    // Bob's connection is declared lost after the write timeout, and reconnects.
-    wait_until(Duration::from_secs(60), "bob's reconnection", || {
-        server.accepted() >= 2
-    });
-    eprintln!(
-        "bob's connection lost and reconnected {:?} after the stall",
-        stall_started.elapsed()
-    );
-    assert!(rig.counter("switchboard_irc_limit_write_timeout_total") >= 1);
-    assert!(rig.counter("switchboard_irc_limit_command_queue_total") >= 1);
-    round_trip(&alice, &carol, &live, 99);
-}
-
 #[test]
 fn forced_joins_and_huge_names_lists_are_capped() {
     // After the join alice asked for, the server puts her in 200 channels she did not ask
@@ -352,6 +155,56 @@ fn forced_joins_and_huge_names_lists_are_capped() {
     // No PART beyond those: exactly 190 after a while.
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(parts.load(Ordering::SeqCst), 190);
+}
+
+#[test]
+fn a_flood_control_backlog_is_bounded_and_says_wait() {
+    // Flood control lets one line through per 30 s: the backlog fills the flood-control
+    // queue (5 lines), then the command queue (5), then the user is told to wait.
+    let topics = Arc::new(AtomicUsize::new(0));
+    let count = topics.clone();
+    let server = FakeIrcd::start(move |mut c: Conn| {
+        if !c.register() || !c.welcome_and_join("#slow", "") {
+            return;
+        }
+        while let Some(line) = c.line() {
+            if line.starts_with("TOPIC #slow") {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    let rig = rig(
+        "hostile-throttle",
+        &format!(
+            "  default: {{burst: 1, interval: 30s}}\n  limits: {{throttle_queue: 5, command_queue: 5}}\n  networks:\n    slow: {{host: 127.0.0.1, port: {}, tls: false}}\n",
+            server.port
+        ),
+    );
+    let alice = rig.user("alice");
+    let room = format!("#slow%slow@{IRC}");
+    // The JOIN itself takes the burst; the NAMES answer completes the join.
+    join_room(&alice, &room, "alice");
+    for i in 0..40 {
+        alice.send(&format!(
+            "<message type='groupchat' id='t{i}' to='{room}'><subject>topic {i}</subject></message>"
+        ));
+    }
+    let refused = alice.expect(T, "a subject change refused", |s| {
+        s.name() == "message" && s.attr("type") == Some("error")
+    });
+    assert!(
+        error_text(&refused).contains("5 commands are waiting"),
+        "{}",
+        String::from(&refused)
+    );
+    wait_until(T, "the counters", || {
+        rig.counter("switchboard_irc_limit_throttle_queue_total") >= 1
+            && rig.counter("switchboard_irc_limit_command_queue_total") >= 28
+    });
+    assert!(
+        topics.load(Ordering::SeqCst) <= 1,
+        "flood control still holds"
+    );
 }
 
 #[test]
@@ -451,82 +304,6 @@ fn a_capitalised_network_key_serves_lowercased_jids_on_one_connection() {
 }
 
 #[test]
-fn a_list_that_never_ends_delays_only_its_user_and_a_full_lane_says_wait() {
-    // A server that registers bob and then answers nothing: LIST waits its 30 s on bob's
-    // lane, not on the transport's loop.
-    let server = FakeIrcd::start(move |mut c: Conn| {
-        if !c.register() {
-            return;
-        }
-        let nick = c.nick.clone();
-        c.send(&[format!(":fake.test 001 {nick} :Welcome")]);
-        while c.line().is_some() {}
-    });
-    let dir = workdir("hostile-list-ircd");
-    let ircd = Inspircd::start(dir.path());
-    let rig = rig(
-        "hostile-list",
-        &format!(
-            "  networks:\n    silent: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n    live: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n",
-            server.port,
-            ircd.port()
-        ),
-    );
-    let carol = IrcClient::connect(ircd.port(), "carol");
-    carol.join("#live");
-    let alice = rig.user("alice");
-    let live = format!("#live%live@{IRC}");
-    join_room(&alice, &live, "alice");
-    let bob = rig.user("bob");
-    bob.send(&format!(
-        "<iq type='get' id='list1' to='silent@{IRC}'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>"
-    ));
-    wait_until(T, "bob's connection", || server.accepted() >= 1);
-    // Everything bob sends now waits behind the LIST; past his lane's bound, at once
-    // `resource-constraint`.
-    for i in 0..600 {
-        bob.send(&format!(
-            "<message type='chat' id='w{i}' to='silent@{IRC}'><body>WHOIS x</body></message>"
-        ));
-    }
-    let refused = bob.expect(T, "a stanza refused: bob's lane is full", |s| {
-        s.name() == "message" && s.attr("type") == Some("error")
-    });
-    assert_eq!(
-        error_condition(&refused).as_deref(),
-        Some("resource-constraint")
-    );
-    assert_eq!(
-        refused
-            .get_child("error", NS_CLIENT)
-            .and_then(|e| e.attr("type")),
-        Some("wait")
-    );
-    assert!(rig.counter("switchboard_transport_lane_full_total") >= 1);
-    let mut during = Vec::new();
-    for n in 0..10 {
-        during.push(round_trip(&alice, &carol, &live, n));
-    }
-    let worst = during.iter().map(|(a, b)| *a.max(b)).max().unwrap();
-    eprintln!("alice <-> carol while bob's LIST waits: worst {worst:?}: {during:?}");
-    assert!(worst < Duration::from_secs(2), "{during:?}");
-    let answer = bob.expect(Duration::from_secs(40), "the LIST's timeout", |s| {
-        s.name() == "iq" && s.attr("id") == Some("list1")
-    });
-    assert_eq!(
-        answer.attr("type"),
-        Some("error"),
-        "{}",
-        String::from(&answer)
-    );
-    assert!(
-        error_text(&answer).contains("no channel list"),
-        "{}",
-        String::from(&answer)
-    );
-}
-
-#[test]
 fn network_keys_equal_but_for_case_and_zero_limits_are_refused_naming_the_key() {
     let dir = workdir("hostile-case-config");
     let yaml = "xmpp: {server: \"127.0.0.1:5347\", allow: [\"example.org\"]}\n\
@@ -544,55 +321,5 @@ fn network_keys_equal_but_for_case_and_zero_limits_are_refused_naming_the_key() 
     assert!(
         stderr.contains("irc.limits.motd_lines: must be at least 1"),
         "{stderr}"
-    );
-}
-
-#[test]
-fn a_flood_control_backlog_is_bounded_and_says_wait() {
-    // Flood control lets one line through per 30 s: the backlog fills the flood-control
-    // queue (5 lines), then the command queue (5), then the user is told to wait.
-    let topics = Arc::new(AtomicUsize::new(0));
-    let count = topics.clone();
-    let server = FakeIrcd::start(move |mut c: Conn| {
-        if !c.register() || !c.welcome_and_join("#slow", "") {
-            return;
-        }
-        while let Some(line) = c.line() {
-            if line.starts_with("TOPIC #slow") {
-                count.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-    });
-    let rig = rig(
-        "hostile-throttle",
-        &format!(
-            "  default: {{burst: 1, interval: 30s}}\n  limits: {{throttle_queue: 5, command_queue: 5}}\n  networks:\n    slow: {{host: 127.0.0.1, port: {}, tls: false}}\n",
-            server.port
-        ),
-    );
-    let alice = rig.user("alice");
-    let room = format!("#slow%slow@{IRC}");
-    // The JOIN itself takes the burst; the NAMES answer completes the join.
-    join_room(&alice, &room, "alice");
-    for i in 0..40 {
-        alice.send(&format!(
-            "<message type='groupchat' id='t{i}' to='{room}'><subject>topic {i}</subject></message>"
-        ));
-    }
-    let refused = alice.expect(T, "a subject change refused", |s| {
-        s.name() == "message" && s.attr("type") == Some("error")
-    });
-    assert!(
-        error_text(&refused).contains("5 commands are waiting"),
-        "{}",
-        String::from(&refused)
-    );
-    wait_until(T, "the counters", || {
-        rig.counter("switchboard_irc_limit_throttle_queue_total") >= 1
-            && rig.counter("switchboard_irc_limit_command_queue_total") >= 28
-    });
-    assert!(
-        topics.load(Ordering::SeqCst) <= 1,
-        "flood control still holds"
     );
 }
