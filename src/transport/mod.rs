@@ -8,6 +8,7 @@ mod adhoc;
 mod bridge_commands;
 mod events;
 mod iq;
+mod lanes;
 mod messages;
 mod muc;
 mod muc_events;
@@ -29,6 +30,7 @@ use crate::watch::{Hub, Observations, TransportWatch};
 use crate::xmpp::errors;
 use crate::xmpp::presence::Health;
 use sessions::Sessions;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 use switchboard_bridge::{Connector, Delivery, Envelope, Inbox};
@@ -57,6 +59,10 @@ pub struct Transport {
     sealer: Sealer,
     sessions: Mutex<Sessions>,
     rooms: Mutex<muc::Rooms>,
+    /// Each user's stanzas, served by a task of their own.
+    lanes: Mutex<lanes::Lanes>,
+    /// Stanzas refused because their user's lane was full.
+    lane_full: AtomicU64,
     /// What the bridge watches (followed rooms, missed messages).
     watch: Arc<TransportWatch>,
     events_tx: mpsc::Sender<Envelope>,
@@ -114,6 +120,8 @@ impl Transport {
             sealer: parts.sealer,
             sessions: Mutex::new(Sessions::default()),
             rooms: Mutex::new(muc::Rooms::default()),
+            lanes: Mutex::new(lanes::Lanes::default()),
+            lane_full: AtomicU64::new(0),
             watch,
             events_tx,
             inbox: Inbox::new(inbox_tx),
@@ -138,7 +146,13 @@ impl Transport {
 
     /// The bridge's counters, for `/metrics`.
     pub fn counters(&self) -> Vec<switchboard_bridge::Counter> {
-        self.connector.counters()
+        let mut counters = self.connector.counters();
+        counters.push(switchboard_bridge::Counter {
+            name: "switchboard_transport_lane_full_total",
+            help: "Stanzas refused (resource-constraint) because their user's lane was full.",
+            value: self.lane_full.load(Ordering::Relaxed),
+        });
+        counters
     }
 
     /// The link toward the XMPP server.
@@ -171,7 +185,12 @@ impl Transport {
         self.restore_sessions().await;
         loop {
             tokio::select! {
-                Some(stanza) = inbound.recv() => self.handle_stanza(stanza).await,
+                // Served on the sender's lane: nothing a user asks waits here.
+                Some(stanza) = inbound.recv() => {
+                    if let Some((from, stanza)) = self.admit(stanza).await {
+                        self.to_lane(from, stanza);
+                    }
+                }
                 Some(envelope) = events.recv() => self.handle_event(envelope).await,
                 Some(delivery) = deliveries.recv() => self.handle_delivery(delivery).await,
                 _ = shutdown.cancelled() => break,
@@ -197,16 +216,24 @@ impl Transport {
         tracing::info!(domain = %self.domain, "Transport stopped");
     }
 
-    /// Dispatches one stanza from the server.
+    /// Dispatches one stanza from the server, inline (the run loop hands admitted
+    /// stanzas to the sender's lane instead).
+    #[cfg(test)]
     async fn handle_stanza(self: &Arc<Self>, stanza: Stanza) {
+        if let Some((from, stanza)) = self.admit(stanza).await {
+            self.serve(from, stanza).await;
+        }
+    }
+
+    /// Takes followed rooms' stanzas, and refuses senders that are not allowed; what is
+    /// left is a user's, with its sender.
+    async fn admit(self: &Arc<Self>, stanza: Stanza) -> Option<(Jid, Stanza)> {
         // Followed rooms speak to the transport itself and are not users: taken first
         // (their MUC service is usually not in xmpp.allow).
-        let Some(stanza) = self.watch.intercept(stanza).await else {
-            return;
-        };
+        let stanza = self.watch.intercept(stanza).await?;
         let Some(from) = sender(&stanza) else {
             tracing::debug!("Dropping a stanza without from");
-            return;
+            return None;
         };
         if !self.access.allowed(&from) {
             tracing::info!(domain = %self.domain, from = %from, "Refusing a sender that is not allowed");
@@ -216,8 +243,13 @@ impl Transport {
                 DefinedCondition::Forbidden,
                 "this gateway is not open to your server or account",
             );
-            return;
+            return None;
         }
+        Some((from, stanza))
+    }
+
+    /// Serves one admitted stanza of a user.
+    async fn serve(self: &Arc<Self>, from: Jid, stanza: Stanza) {
         match stanza {
             Stanza::Iq(iq) => self.handle_iq(from, iq).await,
             Stanza::Message(m) => self.handle_message(from, m).await,
