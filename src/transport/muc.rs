@@ -5,12 +5,14 @@
 //! makes the bridge join; later ones get the room's state from here; the last to leave
 //! makes the bridge leave.
 
+use super::iq;
 use super::Transport;
 use crate::xmpp::address::escape;
 use crate::xmpp::errors;
-use crate::xmpp::muc::{self, OccupantPresence};
+use crate::xmpp::muc::{self, OccupantPing, OccupantPresence};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use switchboard_bridge::{BridgeError, GroupId, JoinRequest, LoginId, Rank};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::muc::user::Status;
@@ -32,7 +34,17 @@ pub(super) struct Room {
     pub(super) occupants: HashMap<String, Rank>,
     pub(super) topic: String,
     pub(super) topic_by: Option<String>,
+    /// The last resource left and the bridge was asked to leave (IRC: PART sent), not yet
+    /// confirmed. A join meanwhile waits in `pending` and is made once the leave is
+    /// confirmed (a JOIN sent before the PART is answered would be undone by it).
+    pub(super) leaving: Option<Instant>,
+    /// The password of the join waiting for a leave to be confirmed.
+    pub(super) password: Option<String>,
 }
+
+/// How long a leave waits for its confirmation before a new join goes ahead anyway (a
+/// network that never answers the PART must not keep the user out for ever).
+pub(super) const LEAVE_WAIT: Duration = Duration::from_secs(20);
 
 /// What a presence to `room/nick` from a resource asks for.
 enum Join {
@@ -42,6 +54,10 @@ enum Join {
     Known,
     /// A resource already in, with a new nick.
     Rename,
+    /// A resource already in sends a join again (its server restarted, or the client
+    /// lost track): it gets the room's state again, from what the gateway knows (the
+    /// foreign membership never ended).
+    Rejoin,
 }
 
 /// Rooms by login and group.
@@ -76,16 +92,37 @@ impl Transport {
                 .resource_left(&key, &from, p.statuses.values().next().cloned())
                 .await;
         }
-        let password = muc::join_request(&p).flatten();
+        let join = muc::join_request(&p);
+        let is_join = join.is_some();
+        let password = join.flatten();
         let action = {
             let mut rooms = self.rooms();
             let room = rooms.entry(key.clone()).or_default();
+            if room
+                .leaving
+                .is_some_and(|since| since.elapsed() >= LEAVE_WAIT)
+            {
+                tracing::info!(domain = %self.domain, group = %group, "A leave was never confirmed; joining again anyway");
+                *room = Room::default();
+            }
             if room.resources.contains(&from) {
-                // A presence update, or a nick change when the nick differs.
-                (room.joined && !nick.eq_ignore_ascii_case(&room.nick)).then_some(Join::Rename)
+                if room.joined && is_join {
+                    // XEP-0045 §7.2: a presence with <x xmlns='…muc'/> is a join, also
+                    // from a resource the gateway counts in already.
+                    Some(Join::Rejoin)
+                } else {
+                    // A presence update, or a nick change when the nick differs.
+                    (room.joined && !nick.eq_ignore_ascii_case(&room.nick)).then_some(Join::Rename)
+                }
             } else if room.joined {
                 room.resources.insert(from.clone());
                 Some(Join::Known)
+            } else if room.leaving.is_some() {
+                // Joined again before the leave was confirmed: made once it is.
+                room.pending.insert(from.clone());
+                room.nick = nick.clone();
+                room.password = password.clone();
+                None
             } else {
                 let first = room.pending.is_empty() && room.resources.is_empty();
                 room.pending.insert(from.clone());
@@ -106,20 +143,39 @@ impl Transport {
                 self.send_room_state(&key, &group, std::slice::from_ref(&from), false)
                     .await
             }
-            Some(Join::First) => {
-                let Some(session) = self.session_of(&login) else {
-                    return;
-                };
-                let request = JoinRequest {
-                    group: group.clone(),
-                    nick,
-                    password,
-                };
-                if let Err(e) = session.join_group(request).await {
-                    self.join_failed(&key, &group, &e).await;
-                }
+            Some(Join::Rejoin) => {
+                // The nick stays the one the network knows; a different one asked for is
+                // answered with 210 (the service assigned the nick).
+                let renamed = self
+                    .rooms()
+                    .get(&key)
+                    .is_some_and(|r| !nick.eq_ignore_ascii_case(&r.nick));
+                tracing::debug!(domain = %self.domain, group = %group, "A known occupant joins again");
+                self.send_room_state(&key, &group, std::slice::from_ref(&from), renamed)
+                    .await
             }
+            Some(Join::First) => self.bridge_join(&key, nick, password).await,
             None => {}
+        }
+    }
+
+    /// Asks the bridge to join; a refusal goes to every resource waiting.
+    pub(super) async fn bridge_join(
+        &self,
+        key: &(LoginId, GroupId),
+        nick: String,
+        password: Option<String>,
+    ) {
+        let Some(session) = self.session_of(&key.0) else {
+            return;
+        };
+        let request = JoinRequest {
+            group: key.1.clone(),
+            nick,
+            password,
+        };
+        if let Err(e) = session.join_group(request).await {
+            self.join_failed(key, &key.1, &e).await;
         }
     }
 
@@ -129,14 +185,28 @@ impl Transport {
             let Some(room) = rooms.get_mut(key) else {
                 return;
             };
-            room.resources.remove(from);
-            room.pending.remove(from);
+            let was_in = room.resources.remove(from) | room.pending.remove(from);
+            if !was_in {
+                // Not in (or already left): nothing to confirm, and no second goodbye.
+                return;
+            }
             let last = room.resources.is_empty() && room.pending.is_empty();
             let nick = room.nick.clone();
-            if last {
-                rooms.remove(key);
+            let mut leave = false;
+            if last && room.leaving.is_none() {
+                // Kept until the bridge confirms the leave, so that a join meanwhile
+                // waits for it (see `Room::leaving`).
+                *room = Room {
+                    leaving: Some(Instant::now()),
+                    nick: nick.clone(),
+                    ..Room::default()
+                };
+                leave = true;
+            } else if last {
+                // A join that waited for the leave was withdrawn before it was made.
+                room.password = None;
             }
-            (last, nick)
+            (leave, nick)
         };
         if let Some(room) = self.room_jid(&key.1) {
             if let Some(me) = muc::occupant(&room, &nick) {
@@ -150,12 +220,40 @@ impl Transport {
             }
         }
         if last {
-            if let Some(session) = self.session_of(&key.0) {
-                if let Err(e) = session.leave_group(&key.1, reason).await {
-                    tracing::info!(error = %e, "Leaving a group failed");
-                }
+            let left = match self.session_of(&key.0) {
+                Some(session) => session.leave_group(&key.1, reason).await,
+                None => Ok(()),
+            };
+            if let Err(e) = left {
+                tracing::info!(error = %e, "Leaving a group failed");
+                // No confirmation will come.
+                self.leave_confirmed(key).await;
             }
         }
+    }
+
+    /// The bridge confirmed a leave the gateway asked for (or no confirmation can come):
+    /// a join made meanwhile goes ahead now, otherwise the room is forgotten. Returns
+    /// whether a leave was waiting at all.
+    pub(super) async fn leave_confirmed(&self, key: &(LoginId, GroupId)) -> bool {
+        let rejoin = {
+            let mut rooms = self.rooms();
+            let Some(room) = rooms.get_mut(key).filter(|r| r.leaving.is_some()) else {
+                return false;
+            };
+            if room.pending.is_empty() {
+                rooms.remove(key);
+                None
+            } else {
+                room.leaving = None;
+                Some((room.nick.clone(), room.password.take()))
+            }
+        };
+        if let Some((nick, password)) = rejoin {
+            tracing::debug!(domain = %self.domain, group = %key.1, "Joining again after a confirmed leave");
+            self.bridge_join(key, nick, password).await;
+        }
+        true
     }
 
     /// Occupants, self-presence and subject to `to`.
@@ -296,10 +394,73 @@ impl Transport {
         out
     }
 
+    /// A XEP-0199 ping from `from` to `local/nick` (XEP-0410 when the nick is theirs):
+    /// answered from the gateway's state of the room; a ping to a contact's resource is
+    /// answered as a ping to the transport.
+    pub(super) fn occupant_ping(&self, from: &Jid, local: &str, nick: &str) -> iq::Answer {
+        let Ok(switchboard_bridge::Chat::Group(group)) = self.connector.parse_address(local) else {
+            return iq::Answer::Result(None);
+        };
+        let found = self.occupancy_of(from, &group, nick);
+        match muc::occupant_ping_error(found) {
+            None => iq::Answer::Result(None),
+            Some(e) => iq::Answer::Stanza(e),
+        }
+    }
+
+    fn occupancy_of(&self, from: &Jid, group: &GroupId, nick: &str) -> OccupantPing {
+        // Never registers anyone (a ping is no reason to open a session).
+        let Some(login) = self.sessions().login_of(&from.to_bare()) else {
+            return OccupantPing::NotJoined;
+        };
+        let rooms = self.rooms();
+        let Some(room) = rooms
+            .get(&(login, group.clone()))
+            .filter(|r| r.joined && r.resources.contains(from))
+        else {
+            return OccupantPing::NotJoined;
+        };
+        if nick.eq_ignore_ascii_case(&room.nick) {
+            OccupantPing::SelfJoined
+        } else if room.occupants.keys().any(|o| o.eq_ignore_ascii_case(nick)) {
+            OccupantPing::OtherOccupant
+        } else {
+            OccupantPing::NoSuchOccupant
+        }
+    }
+
+    /// Whether `owner` (a bare JID) is in the room `room` of this transport through the
+    /// gateway: any of their resources joined (for the digests' [`switchboard_bridge::Watcher::may_read`]).
+    fn occupant_user(&self, owner: &BareJid, room: &BareJid) -> bool {
+        let Some(node) = room.node() else {
+            return false;
+        };
+        if !room.domain().as_str().eq_ignore_ascii_case(&self.domain) {
+            return false;
+        }
+        let local = crate::xmpp::address::unescape(node.as_str());
+        let Ok(switchboard_bridge::Chat::Group(group)) = self.connector.parse_address(&local)
+        else {
+            return false;
+        };
+        let Some(login) = self.sessions().login_of(owner) else {
+            return false;
+        };
+        self.rooms()
+            .get(&(login, group))
+            .is_some_and(|r| r.joined && !r.resources.is_empty())
+    }
+
     /// Whether `resource` is in the room (only members may speak).
     pub(super) fn in_room(&self, login: &LoginId, group: &GroupId, resource: &Jid) -> bool {
         self.rooms()
             .get(&(login.clone(), group.clone()))
             .is_some_and(|r| r.joined && r.resources.contains(resource))
+    }
+}
+
+impl crate::watch::Occupancy for Transport {
+    fn occupies(&self, owner: &BareJid, room: &BareJid) -> bool {
+        self.occupant_user(owner, room)
     }
 }

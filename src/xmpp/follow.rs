@@ -159,6 +159,25 @@ pub fn error_reason(payloads: &[Element]) -> String {
     }
 }
 
+/// A XEP-0045 §7.8.2 mediated invitation a room relayed to the transport: the room and
+/// the inviter's real bare JID, as the room stamped it. Only from a bare JID (a room:
+/// clients always send from a full JID, and the XMPP server stamps `from`), never with a
+/// type other than normal; anything else is `None`.
+pub fn invitation(m: &Message) -> Option<(BareJid, BareJid)> {
+    let from = m.from.as_ref()?;
+    if from.resource().is_some() || from.node().is_none() || m.type_ != MessageType::Normal {
+        return None;
+    }
+    let invite = m
+        .payloads
+        .iter()
+        .find(|x| x.is("x", ns::MUC_USER))?
+        .get_child("invite", ns::MUC_USER)?;
+    let inviter = Jid::new(invite.attr("from")?).ok()?.to_bare();
+    inviter.node()?;
+    Some((from.to_bare(), inviter))
+}
+
 /// Room JIDs compare as JIDs normalise: the bare part without regard to case.
 pub fn same_bare(a: &BareJid, b: &BareJid) -> bool {
     a.as_str().eq_ignore_ascii_case(b.as_str())
@@ -343,6 +362,37 @@ mod tests {
             occupancy(&bare_error),
             Occupancy::Refused("conflict".into())
         );
+    }
+
+    #[test]
+    fn invitations_relayed_by_a_room_name_the_inviter() {
+        // What Prosody's MUC sends the invitee (XEP-0045 §7.8.2 example 57).
+        let relayed = message(
+            "<message xmlns='jabber:component:accept' from='secret@conference.localhost' to='mail.localhost'>\
+             <x xmlns='http://jabber.org/protocol/muc#user'><invite from='alice@localhost/phone'>\
+             <reason/></invite></x><body>alice@localhost/phone invited you to the room secret@conference.localhost</body></message>",
+        );
+        let (room, inviter) = invitation(&relayed).unwrap();
+        assert_eq!(room.as_str(), "secret@conference.localhost");
+        assert_eq!(inviter.as_str(), "alice@localhost");
+        // A client claiming an invitation (from its full JID), a groupchat, an invite
+        // without an inviter, a declined one, and a server's own JID are not.
+        for xml in [
+            "<message xmlns='jabber:component:accept' from='bob@localhost/pc' to='mail.localhost'>\
+             <x xmlns='http://jabber.org/protocol/muc#user'><invite from='bob@localhost'/></x></message>",
+            "<message xmlns='jabber:component:accept' type='groupchat' from='secret@conference.localhost' to='mail.localhost'>\
+             <x xmlns='http://jabber.org/protocol/muc#user'><invite from='bob@localhost'/></x></message>",
+            "<message xmlns='jabber:component:accept' from='secret@conference.localhost' to='mail.localhost'>\
+             <x xmlns='http://jabber.org/protocol/muc#user'><invite/></x></message>",
+            "<message xmlns='jabber:component:accept' from='secret@conference.localhost' to='mail.localhost'>\
+             <x xmlns='http://jabber.org/protocol/muc#user'><decline from='bob@localhost'/></x></message>",
+            "<message xmlns='jabber:component:accept' from='conference.localhost' to='mail.localhost'>\
+             <x xmlns='http://jabber.org/protocol/muc#user'><invite from='bob@localhost'/></x></message>",
+            "<message xmlns='jabber:component:accept' from='secret@conference.localhost' to='mail.localhost'>\
+             <x xmlns='http://jabber.org/protocol/muc#user'><invite from='localhost'/></x></message>",
+        ] {
+            assert_eq!(invitation(&message(xml)), None, "{xml}");
+        }
     }
 
     #[test]
