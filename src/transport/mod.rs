@@ -11,6 +11,8 @@ mod iq;
 mod messages;
 mod muc;
 mod muc_events;
+#[cfg(test)]
+mod muc_tests;
 mod network;
 mod outbox;
 mod presence;

@@ -296,6 +296,41 @@ mod tests {
     }
 
     #[test]
+    fn occupant_pings_are_answered_by_what_the_room_holds() {
+        let ping = crate::xmpp::testing::stanza(
+            "<iq xmlns='jabber:component:accept' type='get' id='sp' from='alice@example.org/phone' \
+             to='#chan%net@irc.test/alice'><ping xmlns='urn:xmpp:ping'/></iq>",
+        );
+        assert_eq!(occupant_ping_error(OccupantPing::SelfJoined), None);
+        assert_eq!(occupant_ping_error(OccupantPing::OtherOccupant), None);
+        let reply = |found| {
+            let e = occupant_ping_error(found).unwrap();
+            element_xml(crate::xmpp::errors::reply(&ping, e).unwrap())
+        };
+        assert_eq!(
+            reply(OccupantPing::NotJoined),
+            "<iq xmlns='jabber:component:accept' from='#chan%net@irc.test/alice' id='sp' \
+             to='alice@example.org/phone' type='error'><error type='modify'>\
+             <not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>\
+             <text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' xml:lang='en'>you are not in this room</text>\
+             </error></iq>"
+        );
+        let missing = reply(OccupantPing::NoSuchOccupant);
+        assert!(
+            missing.contains("<error type='cancel'><item-not-found"),
+            "{missing}"
+        );
+        // Never the conditions clients read as a network problem.
+        for found in [OccupantPing::NotJoined, OccupantPing::NoSuchOccupant] {
+            let xml = reply(found);
+            assert!(
+                !xml.contains("remote-server-not-found") && !xml.contains("service-unavailable"),
+                "{xml}"
+            );
+        }
+    }
+
+    #[test]
     fn subject_and_join_requests() {
         let to = Jid::new("alice@example.org/phone").unwrap();
         let s = element_xml(subject(&room(), None, &to, ""));
