@@ -169,10 +169,16 @@ impl Transport {
         let Some(session) = self.session_of(&key.0) else {
             return;
         };
+        // Only the gateway's own transports log in as a bare domain.
+        let watching = self
+            .sessions()
+            .get(&key.0)
+            .is_some_and(|e| self.access.is_own_transport(&e.jid.clone().into()));
         let request = JoinRequest {
             group: key.1.clone(),
             nick,
             password,
+            watching,
         };
         if let Err(e) = session.join_group(request).await {
             self.join_failed(key, &key.1, &e).await;

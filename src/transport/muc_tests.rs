@@ -262,7 +262,7 @@ async fn self_pings_answer_result_only_for_a_joined_resource() {
 async fn a_chat_of_the_gateway_may_be_read_only_by_those_in_it_and_a_room_only_by_its_inviters() {
     let hub = Arc::new(Hub::default());
     let mut irc = irc(hub.clone()).await;
-    let mail = Rig::start("mail.example.org", hub, &[IRC, "mail.example.org"]).await;
+    let mut mail = Rig::start("mail.example.org", hub, &[IRC, "mail.example.org"]).await;
     mail.connect().await;
     let watcher = mail.connector.watcher();
     let refused = |a: ReadAccess| matches!(a, ReadAccess::Refused { .. });
@@ -279,26 +279,43 @@ async fn a_chat_of_the_gateway_may_be_read_only_by_those_in_it_and_a_room_only_b
     assert!(why.contains("join #lounge@irc.example.org"), "{why}");
     assert!(refused(watcher.may_read(ALICE, "#other@irc.example.org")));
     assert!(refused(watcher.may_read(ALICE, "not a jid")));
-    // A MUC room elsewhere: only after the room relayed her invitation of the transport.
+    // A MUC room elsewhere: only after the room relayed her invitation of the transport,
+    // with the code she was given as its reason.
     let secret = "secret@conference.example.org";
     let ReadAccess::Refused { why } = watcher.may_read(ALICE, secret) else {
         panic!("no invitation yet");
     };
     assert!(why.contains("invite mail.example.org"), "{why}");
-    // A client forging the room's relay (from its own full JID) proves nothing.
-    mail.receive(&format!(
-        "<message xmlns='jabber:component:accept' from='bob@example.org/pc' to='mail.example.org'>\
-         <x xmlns='http://jabber.org/protocol/muc#user'><invite from='bob@example.org'/></x></message>"
-    ))
-    .await;
-    assert!(refused(watcher.may_read("bob@example.org", secret)));
-    mail.receive(&format!(
-        "<message xmlns='jabber:component:accept' from='{secret}' to='mail.example.org'>\
-         <x xmlns='http://jabber.org/protocol/muc#user'><invite from='{PHONE}'/></x></message>"
-    ))
-    .await;
+    let code = code_in(&why);
+    let ReadAccess::Refused { why: again } = watcher.may_read(ALICE, secret) else {
+        panic!("still no invitation");
+    };
+    assert_eq!(code_in(&again), code, "the same code until it is used");
+    let relayed = |from: &str, reason: &str| {
+        format!(
+            "<message xmlns='jabber:component:accept' from='{from}' to='mail.example.org'>\
+             <x xmlns='http://jabber.org/protocol/muc#user'><invite from='{secret}/alice'>\
+             <reason>{reason}</reason></invite></x></message>"
+        )
+    };
+    // A client sending the room's relay itself (from its full JID), another room, and a
+    // wrong code prove nothing.
+    mail.receive(&relayed("bob@example.org/pc", &code)).await;
+    mail.receive(&relayed("other@conference.example.org", &code))
+        .await;
+    mail.receive(&relayed(secret, "sb-0000000000")).await;
+    assert!(refused(watcher.may_read(ALICE, secret)));
+    mail.receive(&relayed(secret, &code)).await;
     assert_eq!(watcher.may_read(ALICE, secret), ReadAccess::Granted);
-    assert!(refused(watcher.may_read("bob@example.org", secret)));
+    let ReadAccess::Refused { why: bobs } = watcher.may_read("bob@example.org", secret) else {
+        panic!("alice's invitation vouches for alice only");
+    };
+    assert_ne!(code_in(&bobs), code);
+    let sent = mail.sent_now();
+    assert!(
+        sent.iter().all(|s| !s.contains("conference.example.org")),
+        "rooms' invitations are never answered: {sent:?}"
+    );
     // She left the channel: no longer.
     irc.receive(&presence(
         PHONE,
@@ -308,4 +325,12 @@ async fn a_chat_of_the_gateway_may_be_read_only_by_those_in_it_and_a_room_only_b
     ))
     .await;
     assert!(refused(watcher.may_read(ALICE, ROOM)));
+}
+
+fn code_in(why: &str) -> String {
+    why.split("with the reason ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no code in {why}"))
+        .to_string()
 }

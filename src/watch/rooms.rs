@@ -155,8 +155,8 @@ impl TransportWatch {
             return Some(stanza);
         }
         if let (Stanza::Message(m), false) = (&stanza, to_occupant) {
-            if let Some((room, inviter)) = follow::invitation(m) {
-                self.invited(&room, inviter);
+            if let Some((room, reason)) = follow::invitation(m) {
+                self.invited(&room, &reason);
                 return None;
             }
         }
