@@ -387,7 +387,7 @@ fn a_digest_of_a_members_only_room_or_a_channel_is_only_for_those_in_it() {
     // also made the transport a member, so its occupant gets in once she confirms.
     vouch(&alice, &rig.gw, SECRET_ROOM);
     assert_accepted(&subscribe(&alice, SECRET_ROOM, "alice@example.net"));
-    let code = code_of(&rig.capture.expect_mail(T).text().unwrap_or_default());
+    let code = code_of(rig.capture.expect_mail(T).text().unwrap_or_default());
     let verified = run_command(&alice, MAIL, "digest-verify", &[("code", &code)]);
     assert!(command_note(&verified).starts_with("Confirmed."));
     let digest_occupant = format!("{SECRET_ROOM}/digest");
@@ -445,7 +445,7 @@ fn digests_of_many_channels_do_not_use_up_anyones_channels() {
         expect_full_join(agent, &channel(chan), name, "dave");
         let answer = subscribe(agent, &channel(chan), &format!("{name}@example.net"));
         assert_accepted(&answer);
-        let code = code_of(&rig.capture.expect_mail(T).text().unwrap_or_default());
+        let code = code_of(rig.capture.expect_mail(T).text().unwrap_or_default());
         let verified = run_command(agent, MAIL, "digest-verify", &[("code", &code)]);
         assert!(command_note(&verified).starts_with("Confirmed."));
         if *chan != "#three" {

@@ -25,7 +25,7 @@ pub(super) enum Answer {
     Result(Option<Element>),
     Error(ErrorType, DefinedCondition, String),
     Bridge(BridgeError),
-    Stanza(xmpp_parsers::stanza_error::StanzaError),
+    Stanza(Box<xmpp_parsers::stanza_error::StanzaError>),
 }
 
 pub(super) fn unsupported(what: &str) -> Answer {
@@ -86,7 +86,7 @@ impl Transport {
             }
             Answer::Bridge(e) => self.reply_bridge_error(&stanza, &e),
             Answer::Stanza(e) => {
-                if let Some(reply) = crate::xmpp::errors::reply(&stanza, e) {
+                if let Some(reply) = crate::xmpp::errors::reply(&stanza, *e) {
                     self.reply(reply);
                 }
             }

@@ -410,7 +410,7 @@ impl Transport {
         let found = self.occupancy_of(from, &group, nick);
         match muc::occupant_ping_error(found) {
             None => iq::Answer::Result(None),
-            Some(e) => iq::Answer::Stanza(e),
+            Some(e) => iq::Answer::Stanza(Box::new(e)),
         }
     }
 
