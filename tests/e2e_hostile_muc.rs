@@ -350,7 +350,9 @@ fn a_digest_of_a_members_only_room_or_a_channel_is_only_for_those_in_it() {
             "<iq type='set' id='{id}' to='{SECRET_ROOM}'><query xmlns='http://jabber.org/protocol/muc#owner'>\
              <x xmlns='jabber:x:data' type='submit'>\
              <field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>\
-             <field var='muc#roomconfig_membersonly'><value>1</value></field></x></query></iq>"
+             <field var='muc#roomconfig_membersonly'><value>1</value></field>\
+             <field var='{{http://prosody.im/protocol/muc}}roomconfig_allowmemberinvites'><value>1</value></field>\
+             </x></query></iq>"
         ),
         &id,
         T,
@@ -398,6 +400,27 @@ fn a_digest_of_a_members_only_room_or_a_channel_is_only_for_those_in_it() {
     });
     // Bob still cannot: alice's invitation vouches for alice only.
     assert_forbidden(&subscribe(&bob, SECRET_ROOM, "bob@example.net"), "invite");
+    // Carol, a plain member (the room lets members invite), is accepted the same way.
+    let id = alice.new_id();
+    let made_member = alice.iq(
+        &format!(
+            "<iq type='set' id='{id}' to='{SECRET_ROOM}'><query xmlns='http://jabber.org/protocol/muc#admin'>\
+             <item affiliation='member' jid='carol@localhost'/></query></iq>"
+        ),
+        &id,
+        T,
+    );
+    assert_eq!(
+        made_member.attr("type"),
+        Some("result"),
+        "{}",
+        String::from(&made_member)
+    );
+    let carol = rig.user("carol@localhost/pc");
+    join_muc(&carol, SECRET_ROOM, "carol");
+    vouch(&carol, &rig.gw, SECRET_ROOM);
+    assert_accepted(&subscribe(&carol, SECRET_ROOM, "carol@example.net"));
+    rig.capture.expect_mail(T);
 
     // An IRC channel: only for those in it through the gateway.
     let dave = IrcClient::connect(rig.ircd.port(), "dave");
