@@ -14,6 +14,7 @@ mod muc_events;
 #[cfg(test)]
 mod muc_tests;
 mod network;
+mod occupancy;
 mod outbox;
 mod presence;
 mod sessions;

@@ -3,13 +3,14 @@
 //!
 //! One foreign membership serves all of a user's resources: the first resource to join
 //! makes the bridge join; later ones get the room's state from here; the last to leave
-//! makes the bridge leave.
+//! makes the bridge leave. A join from a resource already in is a rejoin (its server
+//! restarted): the room's state again. A join while the bridge's leave is unconfirmed waits
+//! for the confirmation. (Who is in a room, for pings and digests: `occupancy`.)
 
-use super::iq;
 use super::Transport;
 use crate::xmpp::address::escape;
 use crate::xmpp::errors;
-use crate::xmpp::muc::{self, OccupantPing, OccupantPresence};
+use crate::xmpp::muc::{self, OccupantPresence};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -400,73 +401,10 @@ impl Transport {
         out
     }
 
-    /// A XEP-0199 ping from `from` to `local/nick` (XEP-0410 when the nick is theirs):
-    /// answered from the gateway's state of the room; a ping to a contact's resource is
-    /// answered as a ping to the transport.
-    pub(super) fn occupant_ping(&self, from: &Jid, local: &str, nick: &str) -> iq::Answer {
-        let Ok(switchboard_bridge::Chat::Group(group)) = self.connector.parse_address(local) else {
-            return iq::Answer::Result(None);
-        };
-        let found = self.occupancy_of(from, &group, nick);
-        match muc::occupant_ping_error(found) {
-            None => iq::Answer::Result(None),
-            Some(e) => iq::Answer::Stanza(Box::new(e)),
-        }
-    }
-
-    fn occupancy_of(&self, from: &Jid, group: &GroupId, nick: &str) -> OccupantPing {
-        // Never registers anyone (a ping is no reason to open a session).
-        let Some(login) = self.sessions().login_of(&from.to_bare()) else {
-            return OccupantPing::NotJoined;
-        };
-        let rooms = self.rooms();
-        let Some(room) = rooms
-            .get(&(login, group.clone()))
-            .filter(|r| r.joined && r.resources.contains(from))
-        else {
-            return OccupantPing::NotJoined;
-        };
-        if nick.eq_ignore_ascii_case(&room.nick) {
-            OccupantPing::SelfJoined
-        } else if room.occupants.keys().any(|o| o.eq_ignore_ascii_case(nick)) {
-            OccupantPing::OtherOccupant
-        } else {
-            OccupantPing::NoSuchOccupant
-        }
-    }
-
-    /// Whether `owner` (a bare JID) is in the room `room` of this transport through the
-    /// gateway: any of their resources joined (for the digests' [`switchboard_bridge::Watcher::may_read`]).
-    fn occupant_user(&self, owner: &BareJid, room: &BareJid) -> bool {
-        let Some(node) = room.node() else {
-            return false;
-        };
-        if !room.domain().as_str().eq_ignore_ascii_case(&self.domain) {
-            return false;
-        }
-        let local = crate::xmpp::address::unescape(node.as_str());
-        let Ok(switchboard_bridge::Chat::Group(group)) = self.connector.parse_address(&local)
-        else {
-            return false;
-        };
-        let Some(login) = self.sessions().login_of(owner) else {
-            return false;
-        };
-        self.rooms()
-            .get(&(login, group))
-            .is_some_and(|r| r.joined && !r.resources.is_empty())
-    }
-
     /// Whether `resource` is in the room (only members may speak).
     pub(super) fn in_room(&self, login: &LoginId, group: &GroupId, resource: &Jid) -> bool {
         self.rooms()
             .get(&(login.clone(), group.clone()))
             .is_some_and(|r| r.joined && r.resources.contains(resource))
-    }
-}
-
-impl crate::watch::Occupancy for Transport {
-    fn occupies(&self, owner: &BareJid, room: &BareJid) -> bool {
-        self.occupant_user(owner, room)
     }
 }
