@@ -172,11 +172,17 @@ fn after_prosody_is_killed_and_restarted_a_rejoin_gets_the_full_join_and_message
         l.command == "JOIN" && l.is_from("alice")
     });
     talk_both_ways(&alice, &room, "alice", &dave, "#hot", "before");
+    // Her laptop is in too; it will not come back.
+    let laptop = rig.user("alice@localhost/laptop");
+    send_join(&laptop, &room, "alice");
+    expect_full_join(&laptop, &room, "alice", "dave");
 
-    // Prosody dies without a word to anyone; alice's client and the component link drop.
+    // Prosody dies without a word to anyone; alice's clients and the component link drop.
     rig.prosody.kill9();
     alice.expect_event(T, "disconnected");
+    laptop.expect_event(T, "disconnected");
     drop(alice);
+    drop(laptop);
     rig.prosody.restart();
     // The IRC session never ended: dave sees no PART or QUIT from alice meanwhile.
     let alice = rig.user("alice@localhost/phone");
@@ -195,6 +201,13 @@ fn after_prosody_is_killed_and_restarted_a_rejoin_gets_the_full_join_and_message
     ));
     alice.expect_none(Duration::from_secs(1), |s| {
         s.name() == "message" && s.get_child("subject", NS_CLIENT).is_some()
+    });
+    // The laptop is a ghost: its server bounced dave's message to it, so it left the room,
+    // and the phone leaving now is the last one out: alice PARTs on IRC.
+    rig.gw.wait_for_log("A resource in a room is gone", T);
+    alice.send(&format!("<presence to='{room}/alice' type='unavailable'/>"));
+    dave.expect(T, "alice's PART once no resource is left", |l| {
+        l.command == "PART" && l.is_from("alice")
     });
 }
 

@@ -186,7 +186,12 @@ impl Transport {
         }
     }
 
-    async fn resource_left(&self, key: &(LoginId, GroupId), from: &Jid, reason: Option<String>) {
+    pub(super) async fn resource_left(
+        &self,
+        key: &(LoginId, GroupId),
+        from: &Jid,
+        reason: Option<String>,
+    ) {
         let (last, nick) = {
             let mut rooms = self.rooms();
             let Some(room) = rooms.get_mut(key) else {

@@ -334,3 +334,51 @@ fn code_in(why: &str) -> String {
         .unwrap_or_else(|| panic!("no code in {why}"))
         .to_string()
 }
+
+fn bounced(from: &str, to: &str, condition: &str) -> String {
+    format!(
+        "<message xmlns='jabber:component:accept' type='error' from='{from}' to='{to}'>\
+         <body>hi</body><error type='cancel'><{condition} xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"
+    )
+}
+
+#[tokio::test]
+async fn a_resource_whose_server_bounces_groupchat_as_gone_leaves_the_room() {
+    let mut rig = irc(Arc::new(Hub::default())).await;
+    alice_in(&mut rig).await;
+    let laptop = "alice@example.org/laptop";
+    rig.receive(&presence(laptop, &format!("{ROOM}/alice"), "", MUC))
+        .await;
+    assert_eq!(rig.sent_now(), full_join(laptop));
+    let me = format!("{ROOM}/alice");
+    // Failure mode: an error that does not say the resource is gone changes nothing.
+    rig.receive(&bounced(laptop, &me, "not-acceptable")).await;
+    assert!(rig.sent_now().is_empty());
+    assert!(rig.calls().is_empty());
+    // Her server restarted and the laptop never came back: its bounce makes it leave; the
+    // phone is still in, so the network membership stays.
+    rig.receive(&bounced(laptop, &me, "service-unavailable"))
+        .await;
+    let bye = rig.sent_now();
+    assert!(
+        bye.len() == 1 && bye[0].contains(&format!("to='{laptop}' type='unavailable'")),
+        "{bye:?}"
+    );
+    assert!(rig.calls().is_empty());
+    let login = rig
+        .transport
+        .sessions()
+        .login_of(&ALICE.parse().unwrap())
+        .unwrap();
+    let lounge = GroupId::new("#lounge");
+    assert!(!rig
+        .transport
+        .in_room(&login, &lounge, &laptop.parse().unwrap()));
+    assert!(rig
+        .transport
+        .in_room(&login, &lounge, &PHONE.parse().unwrap()));
+    // The last resource gone leaves the network's group too.
+    rig.receive(&bounced(PHONE, &me, "recipient-unavailable"))
+        .await;
+    assert_eq!(rig.calls(), ["leave #lounge"]);
+}

@@ -7,8 +7,57 @@ use super::Transport;
 use crate::xmpp::muc::{self, OccupantPing};
 use switchboard_bridge::GroupId;
 use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::message::Message;
+use xmpp_parsers::stanza_error::{DefinedCondition, StanzaError};
+
+/// Bounces that say a resource is gone (RFC 6121 §8.5.3.2.1: a groupchat message to a full
+/// JID with no such resource gets `service-unavailable`): a ghost after its server
+/// restarted, or a client that went away without leaving.
+const GONE: [DefinedCondition; 5] = [
+    DefinedCondition::ServiceUnavailable,
+    DefinedCondition::RecipientUnavailable,
+    DefinedCondition::ItemNotFound,
+    DefinedCondition::RemoteServerNotFound,
+    DefinedCondition::RemoteServerTimeout,
+];
+
+/// Whether an error bounced from a user's resource says that resource is gone.
+pub(super) fn says_gone(m: &Message) -> bool {
+    m.payloads
+        .iter()
+        .find(|p| p.name() == "error")
+        .and_then(|e| StanzaError::try_from(e.clone()).ok())
+        .is_some_and(|e| {
+            GONE.contains(&e.defined_condition)
+                || matches!(e.defined_condition, DefinedCondition::Gone { .. })
+        })
+}
 
 impl Transport {
+    /// A message error from `from` to an occupant JID: when it says the resource is gone,
+    /// it leaves the room (XEP-0045's ghost occupants), and the last one gone leaves the
+    /// foreign group.
+    pub(super) async fn occupant_bounced(&self, from: &Jid, local: &str, m: &Message) {
+        if !says_gone(m) {
+            return;
+        }
+        let Ok(switchboard_bridge::Chat::Group(group)) = self.connector.parse_address(local) else {
+            return;
+        };
+        let Some(login) = self.sessions().login_of(&from.to_bare()) else {
+            return;
+        };
+        let key = (login, group);
+        let known = self
+            .rooms()
+            .get(&key)
+            .is_some_and(|r| r.resources.contains(from) || r.pending.contains(from));
+        if known {
+            tracing::info!(domain = %self.domain, group = %key.1, "A resource in a room is gone; it leaves");
+            self.resource_left(&key, from, None).await;
+        }
+    }
+
     /// A XEP-0199 ping from `from` to `local/nick` (XEP-0410 when the nick is theirs):
     /// answered from the gateway's state of the room; a ping to a contact's resource is
     /// answered as a ping to the transport.
