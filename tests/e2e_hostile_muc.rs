@@ -377,8 +377,18 @@ fn a_digest_of_a_members_only_room_or_a_channel_is_only_for_those_in_it() {
         String::from(&configured)
     );
 
-    // M1 as hostile.md reproduces it: bob, no member, asks for the room's digest.
-    let refused = subscribe(&bob, SECRET_ROOM, "bob@example.net");
+    // M1 as hostile.md reproduces it: bob, no member, asks for the room's digest (the
+    // form in the execute request).
+    let refused = common::run_command_at_once(
+        &bob,
+        MAIL,
+        "digest-subscribe",
+        &[
+            ("source", SECRET_ROOM),
+            ("address", "bob@example.net"),
+            ("every", "30m"),
+        ],
+    );
     assert_forbidden(&refused, "invite mail.localhost");
     let code = error_text(&refused)
         .split("with the reason ")
