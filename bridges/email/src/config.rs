@@ -38,6 +38,73 @@ pub struct EmailConfig {
     /// listener refuses such mail with 550.
     #[serde(default)]
     pub postmaster: Option<String>,
+    /// Connections one client IP address may hold at once on the listener (besides the
+    /// cap of 100 for all); one more gets `421`. Default 10.
+    #[serde(default = "default_per_ip")]
+    pub max_connections_per_ip: usize,
+    /// Longest life of one SMTP connection, however busy it keeps (`421` after it).
+    /// Default `30m`.
+    #[serde(
+        default = "default_max_session",
+        deserialize_with = "switchboard_bridge::config::duration"
+    )]
+    pub max_session: Duration,
+    /// Which inbound mail counts as coming from its From address.
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+/// Sender verification (`email.auth`): a From is believed only when an authenticated path
+/// vouches for it.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// What happens to mail whose From nobody vouches for: `mark` (default: delivered,
+    /// marked as unverified to the user, never continuing a thread) or `refuse` (`554
+    /// 5.7.1` at the end of DATA, nothing stored).
+    #[serde(default)]
+    pub unverified: Unverified,
+    /// Relays whose word is taken (the gateway's MX in front of it): mail that arrives
+    /// from one of these IP addresses is verified by its `Authentication-Results` header.
+    #[serde(default)]
+    pub trusted_relays: Vec<TrustedRelay>,
+    /// The DNS server for the gateway's own DKIM, SPF and DMARC checks, `ip:port`.
+    /// Default: the system's resolvers (`/etc/resolv.conf`).
+    #[serde(default)]
+    pub dns: Option<String>,
+    /// How long the DNS lookups for one mail may take in all; a mail not verified by
+    /// then is unverified. Default `10s`.
+    #[serde(
+        default = "default_auth_timeout",
+        deserialize_with = "switchboard_bridge::config::duration"
+    )]
+    pub timeout: Duration,
+}
+
+/// A relay whose authentication results are trusted (`email.auth.trusted_relays[]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedRelay {
+    /// The address the relay connects from.
+    pub ip: std::net::IpAddr,
+    /// The authserv-id the relay writes in its `Authentication-Results` header; only
+    /// that header counts (`dmarc=pass`, or `dkim=pass` with `header.d` the From domain).
+    /// Without it, every mail from this relay counts as verified: for a relay that
+    /// refuses what fails DMARC itself.
+    #[serde(default)]
+    pub authserv_id: Option<String>,
+}
+
+/// What is done with mail whose sender is not verified.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unverified {
+    /// Delivered, marked: the text starts with `[unverified sender]` and the name ends
+    /// with `(unverified)`.
+    #[default]
+    Mark,
+    /// Refused at the end of DATA.
+    Refuse,
 }
 
 /// Digest settings (`email.digest`).
@@ -69,6 +136,12 @@ pub struct DigestConfig {
     /// Digests handed to the relay at once. Default 8.
     #[serde(default = "default_send_parallel")]
     pub send_parallel: usize,
+    /// Verification-code mails sent to one address per UTC day. Default 3.
+    #[serde(default = "default_codes_per_address")]
+    pub max_code_mails_per_address: u32,
+    /// Verification-code mails one user may have sent per UTC day. Default 10.
+    #[serde(default = "default_codes_per_user")]
+    pub max_code_mails_per_user: u32,
 }
 
 impl Default for DigestConfig {
@@ -80,6 +153,8 @@ impl Default for DigestConfig {
             max_items: default_max_items(),
             max_subscriptions: default_max_subscriptions(),
             send_parallel: default_send_parallel(),
+            max_code_mails_per_address: default_codes_per_address(),
+            max_code_mails_per_user: default_codes_per_user(),
         }
     }
 }
@@ -101,6 +176,21 @@ fn default_max_subscriptions() -> usize {
 }
 fn default_send_parallel() -> usize {
     8
+}
+fn default_codes_per_address() -> u32 {
+    3
+}
+fn default_codes_per_user() -> u32 {
+    10
+}
+fn default_per_ip() -> usize {
+    10
+}
+fn default_max_session() -> Duration {
+    Duration::from_secs(1800)
+}
+fn default_auth_timeout() -> Duration {
+    Duration::from_secs(10)
 }
 
 /// The certificate and key the inbound listener uses for STARTTLS (read at start).
@@ -219,6 +309,32 @@ impl EmailConfig {
         if self.max_recipients == 0 {
             out.push(("max_recipients".into(), "must be at least 1".into()));
         }
+        if self.max_connections_per_ip == 0 {
+            out.push(("max_connections_per_ip".into(), "must be at least 1".into()));
+        }
+        if self.max_session < Duration::from_secs(10) {
+            out.push(("max_session".into(), "must be at least 10s".into()));
+        }
+        if let Some(dns) = &self.auth.dns {
+            if dns.parse::<std::net::SocketAddr>().is_err() {
+                out.push(("auth.dns".into(), format!("'{dns}' is not ip:port")));
+            }
+        }
+        if self.auth.timeout < Duration::from_millis(100) {
+            out.push(("auth.timeout".into(), "must be at least 100ms".into()));
+        }
+        for (i, relay) in self.auth.trusted_relays.iter().enumerate() {
+            if relay
+                .authserv_id
+                .as_deref()
+                .is_some_and(|id| id.trim().is_empty() || id.contains([';', ' ']))
+            {
+                out.push((
+                    format!("auth.trusted_relays[{i}].authserv_id"),
+                    "must be one word (the relay's host name)".into(),
+                ));
+            }
+        }
         let nick = self.digest.nick.trim();
         if nick.is_empty()
             || nick.len() > 32
@@ -239,6 +355,18 @@ impl EmailConfig {
         }
         if self.digest.max_items == 0 {
             out.push(("digest.max_items".into(), "must be at least 1".into()));
+        }
+        if self.digest.max_code_mails_per_address == 0 {
+            out.push((
+                "digest.max_code_mails_per_address".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        if self.digest.max_code_mails_per_user == 0 {
+            out.push((
+                "digest.max_code_mails_per_user".into(),
+                "must be at least 1".into(),
+            ));
         }
         if self.digest.send_parallel == 0 {
             out.push(("digest.send_parallel".into(), "must be at least 1".into()));
