@@ -56,7 +56,7 @@ pub struct EmailConfig {
 
 /// Sender verification (`email.auth`): a From is believed only when an authenticated path
 /// vouches for it.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// What happens to mail whose From nobody vouches for: `mark` (default: delivered,
@@ -79,6 +79,17 @@ pub struct AuthConfig {
         deserialize_with = "switchboard_bridge::config::duration"
     )]
     pub timeout: Duration,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            unverified: Unverified::default(),
+            trusted_relays: Vec::new(),
+            dns: None,
+            timeout: default_auth_timeout(),
+        }
+    }
 }
 
 /// A relay whose authentication results are trusted (`email.auth.trusted_relays[]`).
@@ -419,6 +430,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.smtp.security, Security::Starttls);
         assert_eq!(c.max_recipients, 20);
+        assert_eq!(c.max_connections_per_ip, 10);
+        assert_eq!(c.auth.unverified, Unverified::Mark);
+        assert_eq!(c.auth.timeout, Duration::from_secs(10));
+        assert_eq!(c.digest.max_code_mails_per_address, 3);
         assert!(c.problems().is_empty(), "{:?}", c.problems());
         assert!(!format!("{c:?}").contains("secret-pw"));
     }
@@ -438,6 +453,35 @@ mod tests {
             keys,
             ["address_domain", "listen", "smtp.relay", "smtp.password"]
         );
+        let c: EmailConfig = serde_yaml_ng::from_str(
+            "address_domain: m.example\nlisten: 127.0.0.1:1\nsmtp: {relay: \"h:1\"}\n\
+             max_connections_per_ip: 0\nauth: {unverified: refuse, dns: nowhere, \
+             trusted_relays: [{ip: 192.0.2.1, authserv_id: \"a b\"}]}\n",
+        )
+        .unwrap();
+        assert_eq!(c.auth.unverified, Unverified::Refuse);
+        let keys: Vec<String> = c.problems().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                "max_connections_per_ip",
+                "auth.dns",
+                "auth.trusted_relays[0].authserv_id"
+            ]
+        );
+        for bad in [
+            "auth: {unverified: drop}",
+            "auth: {trusted_relays: [{ip: not-an-ip}]}",
+            "auth: {dnss: \"127.0.0.1:53\"}",
+        ] {
+            let yaml = format!(
+                "address_domain: m.example\nlisten: 127.0.0.1:1\nsmtp: {{relay: \"h:1\"}}\n{bad}\n"
+            );
+            assert!(
+                serde_yaml_ng::from_str::<EmailConfig>(&yaml).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -99,7 +99,10 @@ mod tests {
             job.await.unwrap().unwrap();
         }
         assert_eq!(most.load(Ordering::SeqCst), 2, "at most two at once");
-        assert!(started.elapsed() >= Duration::from_millis(300), "6 jobs, 2 at a time");
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "6 jobs, 2 at a time"
+        );
         assert!(ticks >= 20, "the async thread was blocked ({ticks} ticks)");
     }
 

@@ -24,6 +24,10 @@ pub struct InboundMail {
     pub text: String,
     /// Its Message-ID (to thread the answer).
     pub message_id: Option<String>,
+    /// Whether an authenticated path vouched for `from` (set by the listener; a mail
+    /// stored before this field existed counts as unverified).
+    #[serde(default)]
+    pub verified: bool,
 }
 
 /// Why a mail cannot be shown.
@@ -93,6 +97,7 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, InboundError> {
         subject,
         text,
         message_id: message.message_id().map(|id| header::one_line(id, 250)),
+        verified: false,
     })
 }
 

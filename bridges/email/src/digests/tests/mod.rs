@@ -250,6 +250,7 @@ fn shared_for(relay: &str) -> Arc<crate::shared::Shared> {
         relay: Relay::new(&config.smtp),
         config,
         network: OnceLock::new(),
+        inbound: Default::default(),
     })
 }
 
