@@ -174,7 +174,16 @@ fn the_listener_caps_addresses_idle_commands_guesses_and_lifetime() {
     alice.expect(T, "the mail from 127.0.0.2", |s| {
         common::mail::subject(s) == "from .2"
     });
+    for (_, tcp) in &held {
+        tcp.shutdown(std::net::Shutdown::Both).unwrap();
+    }
     drop(held);
+    // The listener sees them go (an event, not a pause): a new connection is greeted.
+    let deadline = Instant::now() + T;
+    while !reply(&mut connect(smtp).0).starts_with("220") {
+        assert!(Instant::now() < deadline, "the address's slots never came back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     // NOOPs cannot keep a session: after 20 commands without mail, 421.
     let mut lines = vec!["EHLO client.test"];
