@@ -181,7 +181,10 @@ fn the_listener_caps_addresses_idle_commands_guesses_and_lifetime() {
     // The listener sees them go (an event, not a pause): a new connection is greeted.
     let deadline = Instant::now() + T;
     while !reply(&mut connect(smtp).0).starts_with("220") {
-        assert!(Instant::now() < deadline, "the address's slots never came back");
+        assert!(
+            Instant::now() < deadline,
+            "the address's slots never came back"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 

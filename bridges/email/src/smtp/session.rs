@@ -204,16 +204,8 @@ impl Session {
             command,
             Command::Noop | Command::Rset | Command::Vrfy | Command::Ehlo(_) | Command::Helo(_)
         ) {
-            self.idle += 1;
-            if self.idle > MAX_IDLE_COMMANDS {
-                self.limit = Some(Limit::Idle);
-                return Step::Close(Reply::new(
-                    421,
-                    format!(
-                        "{} Too many commands without mail, closing connection",
-                        self.config.hostname
-                    ),
-                ));
+            if let Some(close) = self.idle_command() {
+                return close;
             }
         }
         match (command, self.state) {
@@ -264,6 +256,9 @@ impl Session {
             (_, Fresh) => self.error(503, "Bad sequence of commands: send EHLO/HELO first"),
             (Command::MailFrom { path, size }, Greeted) => {
                 if size.is_some_and(|s| s > self.config.max_message_bytes) {
+                    if let Some(close) = self.idle_command() {
+                        return close;
+                    }
                     return Step::Reply(Reply::new(
                         552,
                         "Message size exceeds fixed maximum message size",
@@ -280,11 +275,14 @@ impl Session {
                 self.error(503, "Bad sequence of commands: need MAIL first")
             }
             (Command::RcptTo(rcpt), _) => {
+                // A recipient given again, or one too many, moves nothing forward either.
                 if self.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(&rcpt)) {
-                    return ok();
+                    return self.idle_command().unwrap_or_else(ok);
                 }
                 if self.rcpt_to.len() >= self.config.max_recipients {
-                    return Step::Reply(Reply::new(452, "Too many recipients"));
+                    return self
+                        .idle_command()
+                        .unwrap_or_else(|| Step::Reply(Reply::new(452, "Too many recipients")));
                 }
                 self.pending_rcpt = Some(rcpt.clone());
                 Step::CheckRecipient(rcpt)
@@ -386,6 +384,23 @@ impl Session {
         } else {
             State::Fresh
         };
+    }
+
+    /// Counts a command that moved no mail forward: `None`, or the `421` that ends the
+    /// session once there were more than [`MAX_IDLE_COMMANDS`] since the last message.
+    fn idle_command(&mut self) -> Option<Step> {
+        self.idle += 1;
+        if self.idle <= MAX_IDLE_COMMANDS {
+            return None;
+        }
+        self.limit = Some(Limit::Idle);
+        Some(Step::Close(Reply::new(
+            421,
+            format!(
+                "{} Too many commands without mail, closing connection",
+                self.config.hostname
+            ),
+        )))
     }
 
     /// A protocol error: its reply, or `421` and the end once there were too many.

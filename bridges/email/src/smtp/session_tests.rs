@@ -277,6 +277,18 @@ fn commands_without_mail_end_the_session_but_mail_resets_the_count() {
     }
     assert_eq!(code(&mut s, "RSET"), 421);
     assert_eq!(s.limit_hit(), Some(Limit::Idle));
+    // Recipients given again and again (or past the limit) count too.
+    let mut s = session();
+    code(&mut s, "EHLO client.test");
+    code(&mut s, "MAIL FROM:<a@b.example>");
+    assert_eq!(code(&mut s, "RCPT TO:<u@mx.test>"), 250);
+    assert_eq!(code(&mut s, "RCPT TO:<v@mx.test>"), 250);
+    for _ in 1..MAX_IDLE_COMMANDS / 2 {
+        assert_eq!(code(&mut s, "RCPT TO:<U@mx.test>"), 250);
+        assert_eq!(code(&mut s, "RCPT TO:<w@mx.test>"), 452);
+    }
+    assert_eq!(code(&mut s, "RCPT TO:<u@mx.test>"), 250);
+    assert_eq!(code(&mut s, "RCPT TO:<u@mx.test>"), 421);
 
     // A client that delivers mail may NOOP between messages for ever.
     let mut s = session();
