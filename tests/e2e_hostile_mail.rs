@@ -63,8 +63,15 @@ fn quadratic_mails_cost_linear_time_while_healthz_answers() {
     assert_eq!(body(&arrived("blank")), "x");
     let alone = started.elapsed();
 
-    // Two of each kind at once, on parallel connections.
+    // Two of each kind at once, on parallel connections, and two more for an unsubscribe
+    // address (which anyone may use: no alias needed), which are taken and end nothing.
     let started = Instant::now();
+    let strangers: Vec<_> = [blank_lines_mail("u", 1_000_000), ampersand_mail("u")]
+        .into_iter()
+        .map(|raw| {
+            std::thread::spawn(move || send_mail(smtp, EVIL, "unsubscribe+0@mail.localhost", &raw))
+        })
+        .collect();
     let senders: Vec<_> = (0..4)
         .map(|i| {
             std::thread::spawn(move || {
@@ -93,10 +100,14 @@ fn quadratic_mails_cost_linear_time_while_healthz_answers() {
             );
         }
     }
+    for stranger in strangers {
+        let sent = stranger.join().unwrap();
+        assert!(sent.ok, "{} {}", sent.code, sent.text);
+    }
     let parallel = started.elapsed();
     let (worst, answers, bad) = probe.finish();
     eprintln!(
-        "FIGURES: 2 MB blank-line mail alone: {alone:?}; 4 hostile mails in parallel: \
+        "FIGURES: 2 MB blank-line mail alone: {alone:?}; 6 hostile mails in parallel: \
          {parallel:?}; /healthz worst answer {worst:?} over {answers} answers"
     );
     assert!(bad.is_empty(), "/healthz failed: {bad:?}");
