@@ -6,6 +6,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod auth;
+pub use auth::{AuthConfig, TrustedRelay, Unverified};
+
 /// Email bridge settings.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,70 +55,6 @@ pub struct EmailConfig {
     /// Which inbound mail counts as coming from its From address.
     #[serde(default)]
     pub auth: AuthConfig,
-}
-
-/// Sender verification (`email.auth`): a From is believed only when an authenticated path
-/// vouches for it.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthConfig {
-    /// What happens to mail whose From nobody vouches for: `mark` (default: delivered,
-    /// marked as unverified to the user, never continuing a thread) or `refuse` (`554
-    /// 5.7.1` at the end of DATA, nothing stored).
-    #[serde(default)]
-    pub unverified: Unverified,
-    /// Relays whose word is taken (the gateway's MX in front of it): mail that arrives
-    /// from one of these IP addresses is verified by its `Authentication-Results` header.
-    #[serde(default)]
-    pub trusted_relays: Vec<TrustedRelay>,
-    /// The DNS server for the gateway's own DKIM, SPF and DMARC checks, `ip:port`.
-    /// Default: the system's resolvers (`/etc/resolv.conf`).
-    #[serde(default)]
-    pub dns: Option<String>,
-    /// How long the DNS lookups for one mail may take in all; a mail not verified by
-    /// then is unverified. Default `10s`.
-    #[serde(
-        default = "default_auth_timeout",
-        deserialize_with = "switchboard_bridge::config::duration"
-    )]
-    pub timeout: Duration,
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        AuthConfig {
-            unverified: Unverified::default(),
-            trusted_relays: Vec::new(),
-            dns: None,
-            timeout: default_auth_timeout(),
-        }
-    }
-}
-
-/// A relay whose authentication results are trusted (`email.auth.trusted_relays[]`).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrustedRelay {
-    /// The address the relay connects from.
-    pub ip: std::net::IpAddr,
-    /// The authserv-id the relay writes in its `Authentication-Results` header; only
-    /// that header counts (`dmarc=pass`, or `dkim=pass` with `header.d` the From domain).
-    /// Without it, every mail from this relay counts as verified: for a relay that
-    /// refuses what fails DMARC itself.
-    #[serde(default)]
-    pub authserv_id: Option<String>,
-}
-
-/// What is done with mail whose sender is not verified.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Unverified {
-    /// Delivered, marked: the text starts with `[unverified sender]` and the name ends
-    /// with `(unverified)`.
-    #[default]
-    Mark,
-    /// Refused at the end of DATA.
-    Refuse,
 }
 
 /// Digest settings (`email.digest`).
@@ -199,9 +138,6 @@ fn default_per_ip() -> usize {
 }
 fn default_max_session() -> Duration {
     Duration::from_secs(1800)
-}
-fn default_auth_timeout() -> Duration {
-    Duration::from_secs(10)
 }
 
 /// The certificate and key the inbound listener uses for STARTTLS (read at start).
@@ -326,26 +262,7 @@ impl EmailConfig {
         if self.max_session < Duration::from_secs(10) {
             out.push(("max_session".into(), "must be at least 10s".into()));
         }
-        if let Some(dns) = &self.auth.dns {
-            if dns.parse::<std::net::SocketAddr>().is_err() {
-                out.push(("auth.dns".into(), format!("'{dns}' is not ip:port")));
-            }
-        }
-        if self.auth.timeout < Duration::from_millis(100) {
-            out.push(("auth.timeout".into(), "must be at least 100ms".into()));
-        }
-        for (i, relay) in self.auth.trusted_relays.iter().enumerate() {
-            if relay
-                .authserv_id
-                .as_deref()
-                .is_some_and(|id| id.trim().is_empty() || id.contains([';', ' ']))
-            {
-                out.push((
-                    format!("auth.trusted_relays[{i}].authserv_id"),
-                    "must be one word (the relay's host name)".into(),
-                ));
-            }
-        }
+        out.extend(self.auth.problems());
         let nick = self.digest.nick.trim();
         if nick.is_empty()
             || nick.len() > 32
@@ -419,132 +336,4 @@ fn host_port(s: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_with_defaults_and_hides_the_password() {
-        let c: EmailConfig = serde_yaml_ng::from_str(
-            "address_domain: mail.example.org\nlisten: 127.0.0.1:2525\nsmtp: {relay: \"smtp.example.org:587\", username: u, password: secret-pw}\n",
-        )
-        .unwrap();
-        assert_eq!(c.smtp.security, Security::Starttls);
-        assert_eq!(c.max_recipients, 20);
-        assert_eq!(c.max_connections_per_ip, 10);
-        assert_eq!(c.auth.unverified, Unverified::Mark);
-        assert_eq!(c.auth.timeout, Duration::from_secs(10));
-        assert_eq!(c.digest.max_code_mails_per_address, 3);
-        assert!(c.problems().is_empty(), "{:?}", c.problems());
-        assert!(!format!("{c:?}").contains("secret-pw"));
-    }
-
-    #[test]
-    fn refuses_unknown_keys_and_reports_bad_values() {
-        assert!(serde_yaml_ng::from_str::<EmailConfig>(
-            "address_domain: m.example\nlisten: 127.0.0.1:1\nsmtp: {relay: \"h:1\", securty: tls}\n"
-        )
-        .is_err());
-        let c: EmailConfig = serde_yaml_ng::from_str(
-            "address_domain: nodot\nlisten: anywhere\nsmtp: {relay: nohost, username: u}\n",
-        )
-        .unwrap();
-        let keys: Vec<String> = c.problems().into_iter().map(|(k, _)| k).collect();
-        assert_eq!(
-            keys,
-            ["address_domain", "listen", "smtp.relay", "smtp.password"]
-        );
-        let c: EmailConfig = serde_yaml_ng::from_str(
-            "address_domain: m.example\nlisten: 127.0.0.1:1\nsmtp: {relay: \"h:1\"}\n\
-             max_connections_per_ip: 0\nauth: {unverified: refuse, dns: nowhere, \
-             trusted_relays: [{ip: 192.0.2.1, authserv_id: \"a b\"}]}\n",
-        )
-        .unwrap();
-        assert_eq!(c.auth.unverified, Unverified::Refuse);
-        let keys: Vec<String> = c.problems().into_iter().map(|(k, _)| k).collect();
-        assert_eq!(
-            keys,
-            [
-                "max_connections_per_ip",
-                "auth.dns",
-                "auth.trusted_relays[0].authserv_id"
-            ]
-        );
-        for bad in [
-            "auth: {unverified: drop}",
-            "auth: {trusted_relays: [{ip: not-an-ip}]}",
-            "auth: {dnss: \"127.0.0.1:53\"}",
-        ] {
-            let yaml = format!(
-                "address_domain: m.example\nlisten: 127.0.0.1:1\nsmtp: {{relay: \"h:1\"}}\n{bad}\n"
-            );
-            assert!(
-                serde_yaml_ng::from_str::<EmailConfig>(&yaml).is_err(),
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn certificate_files_are_read_and_named_when_wrong() {
-        let dir = std::env::temp_dir().join(format!("sb-email-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let made = rcgen::generate_simple_self_signed(vec!["mail.example.org".into()]).unwrap();
-        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-        std::fs::write(&cert, made.cert.pem()).unwrap();
-        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
-        let other = rcgen::generate_simple_self_signed(vec!["x.example".into()]).unwrap();
-        let other_key = dir.join("other-key.pem");
-        std::fs::write(&other_key, other.signing_key.serialize_pem()).unwrap();
-        let parse = |tls: &str, smtp: &str| -> EmailConfig {
-            serde_yaml_ng::from_str(&format!(
-                "address_domain: mail.example.org\nlisten: 127.0.0.1:2525\n\
-                 smtp: {{relay: \"smtp.example.org:587\"{smtp}}}\n{tls}"
-            ))
-            .unwrap()
-        };
-        let path = |p: &std::path::Path| p.display().to_string();
-        let tls = |cert: &std::path::Path, key: &std::path::Path| {
-            format!(
-                "tls: {{cert: \"{}\", key: \"{}\"}}\n",
-                path(cert),
-                path(key)
-            )
-        };
-        let keys = |c: &EmailConfig| -> Vec<String> {
-            c.problems().into_iter().map(|(k, _)| k).collect::<Vec<_>>()
-        };
-
-        let good = parse(
-            &tls(&cert, &key),
-            &format!(", ca_file: \"{}\"", path(&cert)),
-        );
-        assert!(good.problems().is_empty(), "{:?}", good.problems());
-        assert_eq!(good.tls.as_ref().unwrap().cert, cert);
-        assert_eq!(good.smtp.ca_file.as_deref(), Some(cert.as_path()));
-
-        let missing = dir.join("missing.pem");
-        let no_cert = parse(
-            &tls(&missing, &key),
-            &format!(", ca_file: \"{}\"", path(&key)),
-        );
-        assert_eq!(keys(&no_cert), ["smtp.ca_file", "tls.cert"]);
-        assert!(no_cert.problems()[1].1.contains("missing.pem"));
-        let no_key = parse(&tls(&cert, &cert), "");
-        assert_eq!(keys(&no_key), ["tls"]);
-        let no_key = parse(&tls(&cert, &missing), "");
-        assert_eq!(keys(&no_key), ["tls.key"]);
-        let mismatch = parse(&tls(&cert, &other_key), "");
-        assert_eq!(keys(&mismatch), ["tls"], "{:?}", mismatch.problems());
-        let plain = parse(
-            "",
-            &format!(", security: none, ca_file: \"{}\"", path(&cert)),
-        );
-        assert_eq!(keys(&plain), ["smtp.ca_file"]);
-        assert!(serde_yaml_ng::from_str::<EmailConfig>(
-            "address_domain: m.example\nlisten: 127.0.0.1:1\nsmtp: {relay: \"h:1\"}\n\
-             tls: {cert: a, key: b, chain: c}\n"
-        )
-        .is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;

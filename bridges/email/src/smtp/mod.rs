@@ -9,6 +9,8 @@
 //!   a TLS handshake ([`Step`]).
 //! - [`server`]: [`serve`], one tokio task per connection, connection cap, timeouts,
 //!   STARTTLS, `421` on shutdown; [`SmtpHandler`] checks recipients and stores messages.
+//! - [`settings`]: [`SmtpServerConfig`] (limits, timeouts) and the [`SmtpHandler`] trait.
+//! - [`limits`]: connections per client IP address, and [`SmtpStats`] (limits hit).
 //! - [`tls`]: a rustls server configuration from PEM files.
 //!
 //! Limits (see the constants): command lines of [`MAX_COMMAND_LINE`] octets, text lines of
@@ -24,6 +26,7 @@ pub mod limits;
 pub mod reply;
 pub mod server;
 pub mod session;
+pub mod settings;
 pub mod tls;
 
 #[cfg(test)]
