@@ -53,6 +53,11 @@ struct Rig {
 }
 
 fn rig(name: &str, unverified: &str) -> Rig {
+    rig_with(name, unverified, "")
+}
+
+/// `auth_extra`: more `email.auth` keys (flow mapping entries, with a leading comma).
+fn rig_with(name: &str, unverified: &str, auth_extra: &str) -> Rig {
     let dir = workdir(name);
     let key = DkimKey::new("signed.test", "sb");
     let dns = dns(dir.path(), &key);
@@ -60,7 +65,7 @@ fn rig(name: &str, unverified: &str) -> Rig {
     let capture = SmtpCapture::start(dir.path(), CaptureOptions::default());
     let smtp = free_port();
     let extra = format!(
-        "  auth: {{unverified: {unverified}, dns: \"{}\", timeout: 5s}}\n",
+        "  auth: {{unverified: {unverified}, dns: \"{}\", timeout: 5s{auth_extra}}}\n",
         dns.addr()
     );
     let config = config(&prosody, &capture.addr(), smtp, &extra);
@@ -203,4 +208,51 @@ fn refuse_mode_refuses_forgeries_at_data_and_stores_nothing() {
         Some(contact("boss@signed.test").as_str())
     );
     assert_eq!(body(&first), "Quarterly numbers attached.");
+}
+
+#[test]
+fn a_trusted_relay_vouches_through_its_authentication_results_only() {
+    let relay = ", trusted_relays: [{ip: 127.0.0.1, authserv_id: mx.relay.test}]";
+    let rig = rig_with("mail-auth-relay", "refuse", relay);
+    let vouched = format!(
+        "Authentication-Results: mx.relay.test; dkim=pass header.d=example.org;\r\n \
+         dmarc=pass (p=reject) header.from=example.org\r\n{FORGED}"
+    );
+    // From the relay's address: its results decide (example.org has no DNS here at all).
+    let sent = send_mail(rig.smtp, "ceo@example.org", ALIAS, &vouched);
+    assert!(sent.ok, "{}\n{}", sent.transcript, rig.gw.log());
+    assert_eq!(rig.received("ceo@example.org", "Urgent"), "wire money");
+    // The same header from another address is a forgery like any other.
+    let sent = common::smtp::send_mail_with(
+        rig.smtp,
+        "ceo@example.org",
+        ALIAS,
+        &vouched,
+        &["--local-interface", "127.0.0.2"],
+    );
+    assert_eq!(sent.code, 554, "{}", sent.transcript);
+    // From the relay, results that do not pass, or of another authserv-id, vouch for nothing.
+    for header in [
+        "Authentication-Results: mx.relay.test; dmarc=fail header.from=example.org\r\n",
+        "Authentication-Results: other.test; dmarc=pass header.from=example.org\r\n",
+    ] {
+        let sent = send_mail(
+            rig.smtp,
+            "ceo@example.org",
+            ALIAS,
+            &format!("{header}{FORGED}"),
+        );
+        assert_eq!(sent.code, 554, "{header}: {}", sent.transcript);
+    }
+    // Mail the relay has no results for is still checked by the gateway itself.
+    let sent = send_mail(rig.smtp, "boss@signed.test", ALIAS, &signed_mail(&rig.key));
+    assert!(sent.ok, "{}", sent.transcript);
+    assert_eq!(
+        rig.received("boss@signed.test", "Numbers"),
+        "Quarterly numbers attached."
+    );
+    assert_eq!(
+        metric(rig.http, "switchboard_email_unverified_refused_total"),
+        3
+    );
 }
