@@ -34,8 +34,15 @@ pub fn config(prosody: &Prosody, relay: &str, smtp_port: u16, extra: &str) -> St
 
 /// Like `config`, with the whole `email.smtp` value (YAML flow mapping) given. `extra`:
 /// more `email` keys, each line indented by two spaces. HTTP (digest unsubscribe links)
-/// listens on a free port; digest mails carry its URL.
+/// listens on a free port; digest mails carry its URL. Unless `extra` sets `auth`, mail
+/// from 127.0.0.1 counts as verified (a trusted relay): the tests' senders are on loopback
+/// and have no DNS of their own (tests/e2e_hostile_mail.rs checks senders for real).
 pub fn config_with_smtp(prosody: &Prosody, smtp: &str, smtp_port: u16, extra: &str) -> String {
+    let auth = if extra.lines().any(|l| l.starts_with("  auth:")) {
+        ""
+    } else {
+        "  auth: {trusted_relays: [{ip: 127.0.0.1}]}\n"
+    };
     format!(
         r#"
 xmpp:
@@ -52,7 +59,7 @@ email:
   smtp: {smtp}
   listen: "127.0.0.1:{smtp_port}"
   max_message_bytes: 20000
-{extra}"#,
+{auth}{extra}"#,
         prosody.component_port(),
         super::free_port()
     )

@@ -167,6 +167,7 @@ impl Digests {
         debug_assert!(sub.cursor.starts_with(&source_prefix));
         if let Some(code) = &sub.code {
             // Mailed before anything is stored: no code, no pending subscription.
+            self.take_code_mail(owner, &sub.address).await?;
             let mail = self.code_mail(owner, &sub, code)?;
             self.shared.relay.send(mail).await.map_err(|e| match e {
                 BridgeError::Transient(t) => {

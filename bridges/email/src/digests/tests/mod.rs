@@ -2,6 +2,7 @@
 //! asked, a clock stepped by hand, and a real SMTP relay in-process (our own listener code
 //! with a capturing handler), so that mails really go through lettre.
 
+mod code_mails;
 mod commands;
 mod sending;
 
@@ -261,6 +262,7 @@ fn shared_for(relay: &str) -> Arc<crate::shared::Shared> {
         relay: Relay::new(&config.smtp),
         config,
         network: OnceLock::new(),
+        inbound: Default::default(),
     })
 }
 
