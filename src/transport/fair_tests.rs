@@ -23,19 +23,29 @@ use tokio_util::sync::CancellationToken;
 const T: Duration = Duration::from_secs(60);
 const DOMAIN: &str = "flood.example.org";
 
-/// Sessions that do nothing but hand their sink to the test.
+/// Sessions that hand their sink to the test and, when closed, say `farewell` numbered
+/// goodbyes from "leaving".
 struct Flood {
     info: NetworkInfo,
     sinks: Mutex<Vec<EventSink>>,
     opened: Notify,
+    farewell: usize,
 }
 
-struct Quiet;
+struct Quiet {
+    sink: EventSink,
+    farewell: usize,
+}
 
 #[async_trait]
 impl Session for Quiet {
     async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        shutdown.cancelled().await
+        shutdown.cancelled().await;
+        for n in 0..self.farewell {
+            if self.sink.emit(said("leaving", n)).await.is_err() {
+                return;
+            }
+        }
     }
 
     async fn send_message(&self, _msg: OutgoingMessage) -> Result<Sent, BridgeError> {
@@ -80,9 +90,12 @@ impl Connector for Flood {
         _data: LoginData,
         events: EventSink,
     ) -> Result<Arc<dyn Session>, BridgeError> {
-        self.sinks.lock().unwrap().push(events);
+        self.sinks.lock().unwrap().push(events.clone());
         self.opened.notify_one();
-        Ok(Arc::new(Quiet))
+        Ok(Arc::new(Quiet {
+            sink: events,
+            farewell: self.farewell,
+        }))
     }
 }
 
@@ -96,6 +109,10 @@ struct Running {
 }
 
 async fn start(users: &[&str]) -> Running {
+    start_saying(users, 0).await
+}
+
+async fn start_saying(users: &[&str], farewell: usize) -> Running {
     let (link, out, _state) = link::test_link(64);
     let store = SqliteStore::open(None).unwrap();
     let mut logins = Vec::new();
@@ -118,6 +135,7 @@ async fn start(users: &[&str]) -> Running {
         },
         sinks: Mutex::default(),
         opened: Notify::new(),
+        farewell,
     });
     let (transport, inputs) = Transport::new(TransportParts {
         domain: DOMAIN.into(),
@@ -287,4 +305,28 @@ async fn bench_events_per_second() {
         println!("events/s through the transport, {logins} login(s) x {each}: {r:.0}");
         assert!(r > 0.0);
     }
+}
+
+#[tokio::test]
+async fn what_sessions_say_while_closing_still_comes_out() {
+    // More than a queue holds: the sessions wait on their queues while the transport,
+    // shutting down, keeps taking their events.
+    const BYE: usize = 3 * super::EVENT_QUEUE;
+    let mut t = start_saying(&["a", "b"], BYE).await;
+    t.shutdown.cancel();
+    let (mut next_a, mut next_b) = (0, 0);
+    while next_a < BYE || next_b < BYE {
+        let (user, body) = t.next_message().await;
+        let next = match user.as_str() {
+            "a" => &mut next_a,
+            "b" => &mut next_b,
+            other => panic!("a message for {other}"),
+        };
+        assert_eq!(body, next.to_string(), "{user}'s goodbyes in order");
+        *next += 1;
+    }
+    tokio::time::timeout(T, t.stopped)
+        .await
+        .expect("the transport stops")
+        .unwrap();
 }

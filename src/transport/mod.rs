@@ -215,6 +215,10 @@ impl Transport {
                     envelope = events.recv() => self.handle_event(envelope).await,
                 }
             }
+            // What the last sessions queued before they ended.
+            while let Some(envelope) = events.try_recv() {
+                self.handle_event(envelope).await;
+            }
         };
         if tokio::time::timeout(grace, drained).await.is_err() {
             tracing::warn!(domain = %self.domain, "Sessions did not close in time");
