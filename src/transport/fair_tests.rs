@@ -103,6 +103,7 @@ impl Connector for Flood {
 struct Running {
     /// The sinks, in the order of the users given.
     sinks: Vec<EventSink>,
+    transport: Arc<Transport>,
     out: mpsc::Receiver<Queued>,
     shutdown: CancellationToken,
     stopped: tokio::task::JoinHandle<()>,
@@ -149,8 +150,12 @@ async fn start_saying(users: &[&str], farewell: usize) -> Running {
     });
     let (_inbound_tx, inbound) = mpsc::channel(8);
     let shutdown = CancellationToken::new();
-    let stopped =
-        tokio::spawn(transport.run(inbound, inputs, shutdown.clone(), Duration::from_secs(5)));
+    let stopped = tokio::spawn(transport.clone().run(
+        inbound,
+        inputs,
+        shutdown.clone(),
+        Duration::from_secs(5),
+    ));
     tokio::time::timeout(T, async {
         while connector.sinks.lock().unwrap().len() < users.len() {
             connector.opened.notified().await;
@@ -171,6 +176,7 @@ async fn start_saying(users: &[&str], farewell: usize) -> Running {
         .collect();
     Running {
         sinks,
+        transport,
         out,
         shutdown,
         stopped,
@@ -272,6 +278,16 @@ async fn a_flooding_login_does_not_hold_back_another() {
     }
     a.await.unwrap();
     b.await.unwrap();
+    let full = t
+        .transport
+        .counters()
+        .into_iter()
+        .find(|c| c.name == "switchboard_transport_event_queue_full_total")
+        .map(|c| c.value);
+    assert!(
+        full.is_some_and(|n| n > 0),
+        "A waited on its queue: {full:?}"
+    );
     t.stop().await;
 }
 

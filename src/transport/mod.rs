@@ -157,6 +157,11 @@ impl Transport {
             help: "Stanzas refused (resource-constraint) because their user's lane was full.",
             value: self.lane_full.load(Ordering::Relaxed),
         });
+        counters.push(switchboard_bridge::Counter {
+            name: "switchboard_transport_event_queue_full_total",
+            help: "Times a session found its event queue full and waited (its foreign side was read more slowly).",
+            value: self.event_queues.full(),
+        });
         counters
     }
 

@@ -10,6 +10,7 @@
 use crate::sink::SinkClosed;
 use crate::{Envelope, EventSink, LoginId, RemoteEvent};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -33,6 +34,7 @@ pub fn event_queues(per_login: usize) -> (EventQueues, EventReceiver) {
         wake: Notify::new(),
         closed: CancellationToken::new(),
         per_login: per_login.max(1),
+        full: AtomicU64::new(0),
     });
     (
         EventQueues {
@@ -51,6 +53,8 @@ struct Shared {
     /// Cancelled when the receiver is gone.
     closed: CancellationToken,
     per_login: usize,
+    /// Emits that found their queue full and waited.
+    full: AtomicU64,
 }
 
 impl Shared {
@@ -97,6 +101,12 @@ impl EventQueues {
             },
         )
     }
+
+    /// How many times a session found its queue full and waited (its foreign side was
+    /// then read more slowly).
+    pub fn full(&self) -> u64 {
+        self.shared.full.load(Ordering::Relaxed)
+    }
 }
 
 /// A sink's way into its queue.
@@ -115,10 +125,13 @@ impl FairTx {
         }
         let permit = match self.queue.room.try_acquire() {
             Ok(permit) => permit,
-            Err(_) => tokio::select! {
-                permit = self.queue.room.acquire() => permit.map_err(|_| SinkClosed)?,
-                _ = closed.cancelled() => return Err(SinkClosed),
-            },
+            Err(_) => {
+                self.shared.full.fetch_add(1, Ordering::Relaxed);
+                tokio::select! {
+                    permit = self.queue.room.acquire() => permit.map_err(|_| SinkClosed)?,
+                    _ = closed.cancelled() => return Err(SinkClosed),
+                }
+            }
         };
         // The receiver gives the place back when it takes the event.
         permit.forget();

@@ -122,8 +122,10 @@ async fn a_full_queue_makes_only_its_own_sink_wait() {
         assert!(at_once(a.emit(said(n))).await);
     }
     assert_eq!(fair_tx(&a).waiting(), 4);
+    assert_eq!(queues.full(), 0);
     // A's fifth waits; B is not held up by it.
     assert!(!at_once(a.emit(said(4))).await);
+    assert_eq!(queues.full(), 1);
     assert!(at_once(b.emit(said(0))).await);
     // One of A's taken: A's place frees, and a waiting emit goes through.
     let blocked = {
