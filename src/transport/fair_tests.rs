@@ -254,7 +254,7 @@ async fn a_flooding_login_does_not_hold_back_another() {
     }
     let b = flood(t.sinks[1].clone(), "friend", FEW);
     let mut next_b = 0;
-    let mut since_b = 0;
+    let (mut since_b, mut last_b) = (0, 0);
     while next_a < FLOOD || next_b < FEW {
         let (user, body) = t.next_message().await;
         since_b += 1;
@@ -266,6 +266,7 @@ async fn a_flooding_login_does_not_hold_back_another() {
             "b" => {
                 assert_eq!(body, next_b.to_string(), "B's events in order");
                 next_b += 1;
+                last_b = since_b;
                 // What was already on its way to the link (its queue, 64 + 16), and
                 // then one of A's per one of B's, plus slack for B's task starting.
                 assert!(
@@ -276,6 +277,7 @@ async fn a_flooding_login_does_not_hold_back_another() {
             other => panic!("a message for {other}"),
         }
     }
+    eprintln!("B's last event came out {last_b} stanzas after B began");
     a.await.unwrap();
     b.await.unwrap();
     let full = t
