@@ -98,6 +98,8 @@ email:
   smtp: {{relay: "127.0.0.1:{closed}", security: none, timeout: 5s}}
   listen: "127.0.0.1:{smtp}"
   max_message_bytes: 20000
+  # The test's mail comes from 127.0.0.1, a relay trusted to have checked senders.
+  auth: {{trusted_relays: [{{ip: 127.0.0.1}}]}}
 "#,
         component = prosody.component_port(),
         irc_port = ircd.port(),
