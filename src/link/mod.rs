@@ -23,7 +23,7 @@ use crate::config::Secret;
 use minidom::Element;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use xmpp_parsers::stanza::Stanza;
 
@@ -68,6 +68,17 @@ pub(crate) struct Queued {
     /// element is, and a write that fails keeps it for the next connection).
     pub(crate) element: Element,
     _permit: Option<OwnedSemaphorePermit>,
+    /// Told once the stanza is written to the socket (see [`LinkHandle::flushed`]).
+    written: Option<oneshot::Sender<()>>,
+}
+
+impl Queued {
+    /// The stanza went out on the socket: whoever waits for that is told.
+    pub(crate) fn written(&mut self) {
+        if let Some(tell) = self.written.take() {
+            let _ = tell.send(());
+        }
+    }
 }
 
 /// The sending side of a link. Cheap to clone.
@@ -81,6 +92,7 @@ pub struct LinkHandle {
     limit: usize,
     state: watch::Receiver<LinkState>,
     stats: Arc<LinkStats>,
+    domain: Arc<str>,
 }
 
 /// Counters kept by a link.
@@ -119,9 +131,32 @@ impl LinkHandle {
             .send(Queued {
                 element: stanza.into(),
                 _permit: Some(permit),
+                written: None,
             })
             .await
             .map_err(|_| QueueFull)
+    }
+
+    /// Queues a marker behind everything queued so far (waiting while the queue is full);
+    /// the answer comes once the marker is written to the socket, so once every stanza
+    /// queued before it was written too (the queue is written in order; a stanza whose
+    /// write failed is written again first on the next connection). The marker is a ping
+    /// of the transport to itself, which the link takes back as a keepalive. The
+    /// receiver errs when the link closed first.
+    pub async fn flushed(&self) -> Result<oneshot::Receiver<()>, QueueFull> {
+        let Ok(permit) = self.budget.clone().acquire_owned().await else {
+            return Err(QueueFull);
+        };
+        let (tell, answer) = oneshot::channel();
+        self.tx
+            .send(Queued {
+                element: session::keepalive_ping(&self.domain).into(),
+                _permit: Some(permit),
+                written: Some(tell),
+            })
+            .await
+            .map_err(|_| QueueFull)?;
+        Ok(answer)
     }
 
     fn push(&self, stanza: Stanza, permit: Option<OwnedSemaphorePermit>) -> Result<(), QueueFull> {
@@ -129,6 +164,7 @@ impl LinkHandle {
             .try_send(Queued {
                 element: stanza.into(),
                 _permit: permit,
+                written: None,
             })
             .map_err(|_| QueueFull)
     }
@@ -191,6 +227,7 @@ pub fn spawn(
         limit,
         state: state_rx,
         stats: stats.clone(),
+        domain: config.domain.as_str().into(),
     };
     let task = tokio::spawn(run(config, rx, inbound, state_tx, stats, abort));
     (handle, task)
@@ -277,6 +314,7 @@ pub(crate) fn test_link(
         limit: queue,
         state,
         stats: Arc::default(),
+        domain: "link.test".into(),
     };
     (handle, rx, state_tx)
 }
@@ -295,6 +333,7 @@ mod tests {
             limit: queue,
             state,
             stats: Arc::default(),
+            domain: "link.test".into(),
         };
         (h, rx)
     }
@@ -313,5 +352,26 @@ mod tests {
         drop(rx.try_recv().unwrap());
         assert!(!h.is_full());
         h.send(p()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_flush_marker_answers_once_written_and_after_what_was_queued() {
+        let (h, mut rx) = handle(4);
+        h.send(Stanza::from(Presence::available())).unwrap();
+        let mut answer = h.flushed().await.unwrap();
+        let mut first = rx.try_recv().unwrap();
+        first.written();
+        assert!(
+            answer.try_recv().is_err(),
+            "not yet: the marker is not written"
+        );
+        let mut marker = rx.try_recv().unwrap();
+        assert_eq!(marker.element.name(), "iq", "a ping to ourselves");
+        marker.written();
+        assert!(answer.try_recv().is_ok());
+        // A marker that is never written (the link closed) errs instead of hanging.
+        let answer = h.flushed().await.unwrap();
+        drop(rx);
+        assert!(answer.await.is_err());
     }
 }

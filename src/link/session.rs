@@ -114,11 +114,12 @@ pub(super) async fn run(
     stats: &LinkStats,
     abort: &CancellationToken,
 ) -> End {
-    if let Some(queued) = unsent.take() {
+    if let Some(mut queued) = unsent.take() {
         if let Err(e) = write(&mut stream, &queued.element).await {
             *unsent = Some(queued);
             return End::Lost(format!("write failed: {e}"));
         }
+        queued.written();
     }
     // A stanza read while the transport was behind. Reading pauses until it is handed over,
     // but writing goes on: blocking both ways could deadlock with a transport that waits
@@ -178,11 +179,12 @@ pub(super) async fn run(
                 }
             },
             next = outbound.recv() => match next {
-                Some(queued) => {
+                Some(mut queued) => {
                     if let Err(e) = write(&mut stream, &queued.element).await {
                         *unsent = Some(queued);
                         return End::Lost(format!("write failed: {e}"));
                     }
+                    queued.written();
                 }
                 None => return close(stream).await,
             },
@@ -201,7 +203,7 @@ async fn close(mut stream: Stream) -> End {
     End::Closed
 }
 
-fn keepalive_ping(domain: &str) -> Stanza {
+pub(super) fn keepalive_ping(domain: &str) -> Stanza {
     let me: Jid = Jid::new(domain).expect("the configured domain is a valid JID");
     Iq::from_get(KEEPALIVE_ID, Ping)
         .with_from(me.clone())

@@ -7,6 +7,7 @@
 mod adhoc;
 mod bridge_commands;
 mod events;
+mod inbound;
 mod iq;
 mod messages;
 mod muc;
@@ -57,6 +58,7 @@ pub struct Transport {
     watch: Arc<TransportWatch>,
     events_tx: mpsc::Sender<Envelope>,
     inbox: Inbox,
+    inbound_stats: inbound::InboundStats,
     session_shutdown: CancellationToken,
     tasks: TaskTracker,
     started: Instant,
@@ -110,6 +112,7 @@ impl Transport {
             watch,
             events_tx,
             inbox: Inbox::new(inbox_tx),
+            inbound_stats: inbound::InboundStats::default(),
             session_shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             started: Instant::now(),
@@ -131,7 +134,9 @@ impl Transport {
 
     /// The bridge's counters, for `/metrics`.
     pub fn counters(&self) -> Vec<switchboard_bridge::Counter> {
-        self.connector.counters()
+        let mut counters = self.connector.counters();
+        counters.extend(self.inbound_stats.counters());
+        counters
     }
 
     /// The link toward the XMPP server.
@@ -151,7 +156,7 @@ impl Transport {
     ) {
         let BridgeInputs {
             mut events,
-            mut deliveries,
+            deliveries,
             observations,
         } = inputs;
         tokio::spawn(crate::watch::deliver(
@@ -162,11 +167,29 @@ impl Transport {
         ));
         tokio::spawn(self.watch.clone().follow_link(shutdown.clone()));
         self.restore_sessions().await;
+        // Network-wide events: stored by the acceptor, delivered by the worker from the
+        // store through this loop (after the sessions are back, so logins are found).
+        let stored = Arc::new(tokio::sync::Notify::new());
+        let (to_loop, mut from_store) = mpsc::channel::<inbound::ToLoop>(1);
+        tokio::spawn(inbound::acceptor(
+            self.clone(),
+            deliveries,
+            stored.clone(),
+            shutdown.clone(),
+        ));
+        tokio::spawn(inbound::worker(
+            self.clone(),
+            to_loop,
+            stored,
+            shutdown.clone(),
+        ));
         loop {
             tokio::select! {
                 Some(stanza) = inbound.recv() => self.handle_stanza(stanza).await,
                 Some(envelope) = events.recv() => self.handle_event(envelope).await,
-                Some(delivery) = deliveries.recv() => self.handle_delivery(delivery).await,
+                Some((row, done)) = from_store.recv() => {
+                    let _ = done.send(self.handle_stored(row).await);
+                }
                 _ = shutdown.cancelled() => break,
             }
         }
