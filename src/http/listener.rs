@@ -1,5 +1,7 @@
 //! The accept loop and its bounds: connections in all and per client IP, how long a
-//! request's headers and then its body may take, how long a connection may live.
+//! request's headers and then its body may take, how long a connection may live. When
+//! the listener is full, a client from an address holding fewer connections than the
+//! greediest address gets the place of that address's oldest connection.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -10,7 +12,7 @@ use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,6 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 /// The largest request body read (the bridges' routes take less: 64 KiB for webhooks).
 const MAX_BUFFERED_BODY: usize = 256 * 1024;
+/// How long a new connection waits for the permit of one closed to make room for it.
+const EVICTION_WAIT: Duration = Duration::from_millis(200);
 
 /// Bounds on the listener's connections.
 #[derive(Clone, Copy, Debug)]
@@ -60,44 +64,93 @@ pub struct HttpStats {
     pub refused: AtomicU64,
     /// Connections closed at once: their IP address held its share.
     pub refused_per_ip: AtomicU64,
+    /// Connections closed to make room (the listener was full) for a client of an
+    /// address holding fewer.
+    pub evicted: AtomicU64,
     /// Requests whose body did not arrive in time (408).
     pub body_timeouts: AtomicU64,
     /// Requests to `/metrics` or `/healthz` without the right token (401).
     pub unauthorized: AtomicU64,
 }
 
-/// Connections held by each client IP address.
+/// Connections held by each client IP address, oldest first, each with the token that
+/// closes it.
 #[derive(Default)]
-struct PerIp(Mutex<HashMap<IpAddr, usize>>);
+struct PerIp(Mutex<PerIpTable>);
+
+#[derive(Default)]
+struct PerIpTable {
+    next_id: u64,
+    by_ip: HashMap<IpAddr, VecDeque<(u64, CancellationToken)>>,
+}
 
 /// One connection's share of its address's count, given back when dropped.
 struct IpShare {
     table: Arc<PerIp>,
     ip: IpAddr,
+    id: u64,
+    close: CancellationToken,
 }
 
 impl PerIp {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PerIpTable> {
+        self.0.lock().expect("per-IP table poisoned")
+    }
+
     fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<IpShare> {
-        let mut counts = self.0.lock().expect("per-IP table poisoned");
-        let n = counts.entry(ip).or_default();
-        if *n >= max {
+        let mut t = self.lock();
+        t.next_id += 1;
+        let id = t.next_id;
+        let held = t.by_ip.entry(ip).or_default();
+        if held.len() >= max {
             return None;
         }
-        *n += 1;
+        let close = CancellationToken::new();
+        held.push_back((id, close.clone()));
         Some(IpShare {
             table: self.clone(),
             ip,
+            id,
+            close,
         })
+    }
+
+    /// The listener is full and `ip` wants in: closes the oldest connection of the address
+    /// holding the most, when that is more than `ip` holds (so many addresses that each
+    /// trickle requests cannot keep a new client out, while one busy address is not
+    /// pushed out by another). True when one was closed.
+    fn evict_for(&self, ip: IpAddr) -> bool {
+        let t = self.lock();
+        let mine = t.by_ip.get(&ip).map_or(0, VecDeque::len);
+        let Some((_, held)) = t
+            .by_ip
+            .iter()
+            .filter(|(other, _)| **other != ip)
+            .max_by_key(|(_, held)| held.len())
+        else {
+            return false;
+        };
+        // `mine` counts the newcomer itself already.
+        if held.len() <= mine {
+            return false;
+        }
+        match held.front() {
+            Some((_, close)) => {
+                close.cancel();
+                true
+            }
+            None => false,
+        }
     }
 }
 
 impl Drop for IpShare {
     fn drop(&mut self) {
-        let mut counts = self.table.0.lock().expect("per-IP table poisoned");
-        if let Some(n) = counts.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                counts.remove(&self.ip);
+        let mut t = self.table.lock();
+        if let Some(held) = t.by_ip.get_mut(&self.ip) {
+            held.retain(|(id, _)| *id != self.id);
+            if held.is_empty() {
+                t.by_ip.remove(&self.ip);
             }
         }
     }
@@ -142,7 +195,14 @@ pub async fn serve_router(
             }
             continue; // dropping the stream closes it
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
+        let mut permit = permits.clone().try_acquire_owned().ok();
+        if permit.is_none() && per_ip.evict_for(peer.ip()) {
+            // The closed connection gives its permit back as soon as its task sees it.
+            stats.evicted.fetch_add(1, Ordering::Relaxed);
+            let freed = tokio::time::timeout(EVICTION_WAIT, permits.clone().acquire_owned());
+            permit = freed.await.ok().and_then(Result::ok);
+        }
+        let Some(permit) = permit else {
             let n = stats.refused.fetch_add(1, Ordering::Relaxed);
             if n.is_power_of_two() {
                 tracing::warn!(
@@ -161,11 +221,15 @@ pub async fn serve_router(
         let connection = graceful.watch(connection);
         let lifetime = limits.connection_lifetime;
         tokio::spawn(async move {
+            let close = share.close.clone();
             let _held = (permit, share);
-            match tokio::time::timeout(lifetime, connection).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::debug!(error = %e, "HTTP connection ended with an error"),
-                Err(_) => tracing::debug!("HTTP connection closed: it lived too long"),
+            tokio::select! {
+                ended = tokio::time::timeout(lifetime, connection) => match ended {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::debug!(error = %e, "HTTP connection ended with an error"),
+                    Err(_) => tracing::debug!("HTTP connection closed: it lived too long"),
+                },
+                _ = close.cancelled() => tracing::debug!("HTTP connection closed for a client of an address holding fewer"),
             }
         });
     }

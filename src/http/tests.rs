@@ -324,3 +324,41 @@ async fn shutdown_stops_accepting_and_returns() {
     );
     drop(idle);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_listener_makes_room_for_an_address_holding_fewer() {
+    let (port, shutdown, _task, stats) = start_counted(Limits {
+        max_connections_per_ip: 4,
+        header_timeout: Duration::from_secs(5),
+        ..limits(4)
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(connect_from("127.0.0.2", port).await);
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The listener is full of 127.0.0.2's idle connections: a new address gets in.
+    let started = Instant::now();
+    let newcomer = ping_on(connect_from("127.0.0.3", port).await).await;
+    assert!(newcomer.ends_with("pong"), "{newcomer}");
+    assert!(started.elapsed() < Duration::from_secs(1), "promptly");
+    assert_eq!(stats.evicted.load(Ordering::Relaxed), 1);
+    // The oldest of the four was the one closed.
+    use tokio::io::AsyncReadExt;
+    let mut first = held.remove(0);
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(1), first.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "closed: {read:?}");
+    // An address holding as many as the others does not push them out.
+    let (a, b) = (
+        connect_from("127.0.0.4", port).await,
+        connect_from("127.0.0.4", port).await,
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let third = ping_on(connect_from("127.0.0.4", port).await).await;
+    assert!(!third.contains("pong"), "{third}");
+    assert!(stats.refused.load(Ordering::Relaxed) >= 1);
+    drop((a, b, held));
+    shutdown.cancel();
+}
