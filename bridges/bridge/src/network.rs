@@ -193,3 +193,49 @@ pub struct Counter {
     /// Current value.
     pub value: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        BridgeError, Chat, GroupId, IncomingMessage, MessageContent, MessageId, Sender, TxnId,
+        UserId,
+    };
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn events_for_the_inbound_store_round_trip_through_json() {
+        let events = [
+            RemoteEvent::Message(IncomingMessage {
+                id: Some(MessageId::new("SM1")),
+                chat: Chat::Direct(UserId::new("+15550002222")),
+                sender: Sender {
+                    user: UserId::new("+15550002222"),
+                    display_name: Some("Bob".into()),
+                    is_self: false,
+                },
+                content: MessageContent::text("hi ✓"),
+                txn: None,
+                timestamp: Some(UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)),
+            }),
+            RemoteEvent::DeliveryFailed {
+                chat: Chat::Direct(UserId::new("+1555")),
+                txn: TxnId::new("t1"),
+                reason: "undelivered".into(),
+            },
+        ];
+        for event in events {
+            let json = serde_json::to_string(&event).unwrap();
+            assert_eq!(serde_json::from_str::<RemoteEvent>(&json).unwrap(), event);
+        }
+        let to = Recipient::Owner("alice@example.org".into());
+        let json = serde_json::to_string(&to).unwrap();
+        assert_eq!(serde_json::from_str::<Recipient>(&json).unwrap(), to);
+        // An event carrying a BridgeError is not network-wide and cannot be stored.
+        let refused = RemoteEvent::GroupError {
+            group: GroupId::new("#a"),
+            error: BridgeError::Unsupported("x"),
+        };
+        assert!(serde_json::to_string(&refused).is_err());
+    }
+}
