@@ -180,6 +180,11 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap, uri: Uri) ->
             &http.refused_per_ip,
         ),
         (
+            "switchboard_http_evicted_total",
+            "HTTP connections closed to make room for a client of an address holding fewer (the listener was full).",
+            &http.evicted,
+        ),
+        (
             "switchboard_http_body_timeouts_total",
             "HTTP requests whose body did not arrive within http.body_timeout (408).",
             &http.body_timeouts,
