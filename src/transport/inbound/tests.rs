@@ -113,3 +113,162 @@ async fn a_store_that_fails_answers_transient_so_the_sender_retries() {
     let got = accept(&store, &access(), "sms.test", &stats, &d).await;
     assert_eq!(got, Ok(vec![Accepted::Stored]));
 }
+
+/// A transport whose worker hands stored events to a stand-in run loop: it queues one
+/// stanza per event on the link and answers with `answers` in turn (then Ok).
+async fn worker_rig(
+    answers: Vec<Result<(), BridgeError>>,
+) -> (
+    crate::transport::testing::Rig,
+    Arc<Notify>,
+    CancellationToken,
+    mpsc::UnboundedReceiver<String>,
+) {
+    let rig = crate::transport::testing::Rig::start(
+        "sms.test",
+        Arc::new(crate::watch::Hub::default()),
+        &["sms.test"],
+    )
+    .await;
+    let (to_loop, mut from_store) = mpsc::channel::<ToLoop>(1);
+    let (seen_tx, seen) = mpsc::unbounded_channel();
+    let stored = Arc::new(Notify::new());
+    let shutdown = CancellationToken::new();
+    let transport = rig.transport.clone();
+    tokio::spawn(worker(
+        transport.clone(),
+        to_loop,
+        stored.clone(),
+        shutdown.clone(),
+    ));
+    tokio::spawn(async move {
+        let mut answers = answers.into_iter();
+        while let Some((row, done)) = from_store.recv().await {
+            let RemoteEvent::Message(m) = &row.event else {
+                panic!("a message")
+            };
+            let _ = seen_tx.send(m.content.text.clone());
+            let answer = answers.next().unwrap_or(Ok(()));
+            if answer.is_ok() {
+                let stanza =
+                    xmpp_parsers::message::Message::chat(Jid::new("alice@example.org").unwrap())
+                        .with_body("".into(), m.content.text.clone());
+                transport.link.send_wait(stanza.into()).await.unwrap();
+            }
+            let _ = done.send(answer);
+        }
+    });
+    (rig, stored, shutdown, seen)
+}
+
+async fn push(rig: &crate::transport::testing::Rig, stored: &Notify, texts: &[&str]) {
+    let items: Vec<_> = texts.iter().map(|t| sms("alice@example.org", t)).collect();
+    rig.transport
+        .store
+        .inbound_push("sms.test", &items, DEDUPE_KEEP)
+        .await
+        .unwrap();
+    stored.notify_one();
+}
+
+async fn waiting(rig: &crate::transport::testing::Rig) -> u64 {
+    rig.transport.store.inbound_total("sms.test").await.unwrap()
+}
+
+#[tokio::test]
+async fn stored_events_are_removed_only_once_the_link_wrote_them() {
+    let (mut rig, stored, shutdown, mut seen) = worker_rig(vec![]).await;
+    push(&rig, &stored, &["one", "two"]).await;
+    // The link is down: nothing is handed over, everything stays stored.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(seen.try_recv().is_err(), "nothing while the link is down");
+    rig.connect().await;
+    assert_eq!(seen.recv().await.unwrap(), "one");
+    assert_eq!(seen.recv().await.unwrap(), "two", "in order");
+    // Queued on the link, not yet written: still stored (a crash now delivers again).
+    let mut first = rig.take_queued().await;
+    let mut second = rig.take_queued().await;
+    let mut marker = rig.take_queued().await;
+    assert_eq!(marker.element.name(), "iq", "the marker behind them");
+    first.written();
+    second.written();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(waiting(&rig).await, 2, "kept until the marker is written");
+    marker.written();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while waiting(&rig).await != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "removed once written"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        value(
+            &rig.transport.inbound_stats,
+            "switchboard_inbound_delivered_total"
+        ),
+        2
+    );
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_marker_the_link_never_wrote_leaves_the_events_stored() {
+    let (mut rig, stored, shutdown, mut seen) = worker_rig(vec![]).await;
+    rig.connect().await;
+    push(&rig, &stored, &["lost in the queue"]).await;
+    assert_eq!(seen.recv().await.unwrap(), "lost in the queue");
+    let _stanza = rig.take_queued().await;
+    let marker = rig.take_queued().await;
+    // The process stops before the link wrote it (the queue is dropped, as at a crash).
+    drop(marker);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(waiting(&rig).await, 1, "delivered again at the next start");
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_transient_failure_keeps_the_event_and_what_follows_in_order() {
+    let (mut rig, stored, shutdown, mut seen) = worker_rig(vec![
+        Ok(()),
+        Err(BridgeError::Transient("storage: locked".into())),
+        Err(BridgeError::NotAllowed("gone".into())),
+    ])
+    .await;
+    rig.connect().await;
+    push(&rig, &stored, &["a", "b", "c"]).await;
+    assert_eq!(seen.recv().await.unwrap(), "a");
+    assert_eq!(seen.recv().await.unwrap(), "b", "fails for now");
+    // "a" went out: its marker comes right behind it; "c" waits behind "b".
+    rig.take_queued().await.written();
+    rig.take_queued().await.written();
+    let pending = rig.transport.store.inbound_pending("sms.test", 10).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut pending = pending.unwrap();
+    while pending.len() != 2 {
+        assert!(tokio::time::Instant::now() < deadline, "{pending:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        pending = rig
+            .transport
+            .store
+            .inbound_pending("sms.test", 10)
+            .await
+            .unwrap();
+    }
+    assert_eq!(pending[0].attempts, 1, "the failed attempt is counted");
+    // After the backoff: "b" again (refused for good this time: dropped), then "c".
+    assert_eq!(seen.recv().await.unwrap(), "b");
+    assert_eq!(seen.recv().await.unwrap(), "c");
+    rig.take_queued().await.written(); // c
+    rig.take_queued().await.written(); // the marker
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while waiting(&rig).await != 0 {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stats = &rig.transport.inbound_stats;
+    assert_eq!(value(stats, "switchboard_inbound_dropped_total"), 1);
+    assert_eq!(value(stats, "switchboard_inbound_delivered_total"), 2);
+    shutdown.cancel();
+}
