@@ -15,9 +15,11 @@
 //! the stream and returns.
 
 mod backoff;
+mod markers;
 mod session;
 
 pub use backoff::Backoff;
+pub(crate) use markers::Markers;
 
 use crate::config::Secret;
 use minidom::Element;
@@ -68,17 +70,6 @@ pub(crate) struct Queued {
     /// element is, and a write that fails keeps it for the next connection).
     pub(crate) element: Element,
     _permit: Option<OwnedSemaphorePermit>,
-    /// Told once the stanza is written to the socket (see [`LinkHandle::flushed`]).
-    written: Option<oneshot::Sender<()>>,
-}
-
-impl Queued {
-    /// The stanza went out on the socket: whoever waits for that is told.
-    pub(crate) fn written(&mut self) {
-        if let Some(tell) = self.written.take() {
-            let _ = tell.send(());
-        }
-    }
 }
 
 /// The sending side of a link. Cheap to clone.
@@ -93,6 +84,7 @@ pub struct LinkHandle {
     state: watch::Receiver<LinkState>,
     stats: Arc<LinkStats>,
     domain: Arc<str>,
+    markers: Arc<Markers>,
 }
 
 /// Counters kept by a link.
@@ -131,32 +123,37 @@ impl LinkHandle {
             .send(Queued {
                 element: stanza.into(),
                 _permit: Some(permit),
-                written: None,
             })
             .await
             .map_err(|_| QueueFull)
     }
 
     /// Queues a marker behind everything queued so far (waiting while the queue is full);
-    /// the answer comes once the marker is written to the socket, so once every stanza
-    /// queued before it was written too (the queue is written in order; a stanza whose
-    /// write failed is written again first on the next connection). The marker is a ping
-    /// of the transport to itself, which the link takes back as a keepalive. The
-    /// receiver errs when the link closed first.
+    /// the answer comes once the server has sent the marker back, so once it has read
+    /// every stanza queued before it on this stream (the queue is written in order, and
+    /// the server handles a stream's stanzas in order). The marker is a ping of the
+    /// transport to itself, which the link takes back as a keepalive. The receiver errs
+    /// when the connection is lost first: what was queued before may or may not have
+    /// reached the server.
     pub async fn flushed(&self) -> Result<oneshot::Receiver<()>, QueueFull> {
         let Ok(permit) = self.budget.clone().acquire_owned().await else {
             return Err(QueueFull);
         };
-        let (tell, answer) = oneshot::channel();
+        let (id, answer) = self.markers.add();
         self.tx
             .send(Queued {
-                element: session::keepalive_ping(&self.domain).into(),
+                element: session::keepalive_ping(&self.domain, &id).into(),
                 _permit: Some(permit),
-                written: Some(tell),
             })
             .await
             .map_err(|_| QueueFull)?;
         Ok(answer)
+    }
+
+    /// The markers waiting for the server (the read loop answers them; tests too).
+    #[cfg(test)]
+    pub(crate) fn markers(&self) -> &Markers {
+        &self.markers
     }
 
     fn push(&self, stanza: Stanza, permit: Option<OwnedSemaphorePermit>) -> Result<(), QueueFull> {
@@ -164,7 +161,6 @@ impl LinkHandle {
             .try_send(Queued {
                 element: stanza.into(),
                 _permit: permit,
-                written: None,
             })
             .map_err(|_| QueueFull)
     }
@@ -228,8 +224,10 @@ pub fn spawn(
         state: state_rx,
         stats: stats.clone(),
         domain: config.domain.as_str().into(),
+        markers: Arc::default(),
     };
-    let task = tokio::spawn(run(config, rx, inbound, state_tx, stats, abort));
+    let markers = handle.markers.clone();
+    let task = tokio::spawn(run(config, rx, inbound, state_tx, stats, markers, abort));
     (handle, task)
 }
 
@@ -239,6 +237,7 @@ async fn run(
     inbound: mpsc::Sender<Stanza>,
     state: watch::Sender<LinkState>,
     stats: Arc<LinkStats>,
+    markers: Arc<Markers>,
     abort: CancellationToken,
 ) {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
@@ -265,9 +264,12 @@ async fn run(
                     &mut unsent,
                     &inbound,
                     &stats,
+                    &markers,
                     &abort,
                 )
                 .await;
+                // Markers not sent back on that stream never will be.
+                markers.forget();
                 match end {
                     session::End::Closed => break,
                     session::End::Lost(reason) => {
@@ -315,6 +317,7 @@ pub(crate) fn test_link(
         state,
         stats: Arc::default(),
         domain: "link.test".into(),
+        markers: Arc::default(),
     };
     (handle, rx, state_tx)
 }
@@ -334,6 +337,7 @@ mod tests {
             state,
             stats: Arc::default(),
             domain: "link.test".into(),
+            markers: Arc::default(),
         };
         (h, rx)
     }
@@ -355,23 +359,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_flush_marker_answers_once_written_and_after_what_was_queued() {
+    async fn a_flush_marker_answers_once_the_server_sent_it_back() {
         let (h, mut rx) = handle(4);
         h.send(Stanza::from(Presence::available())).unwrap();
         let mut answer = h.flushed().await.unwrap();
-        let mut first = rx.try_recv().unwrap();
-        first.written();
-        assert!(
-            answer.try_recv().is_err(),
-            "not yet: the marker is not written"
-        );
-        let mut marker = rx.try_recv().unwrap();
+        let _first = rx.try_recv().unwrap();
+        let marker = rx.try_recv().unwrap();
         assert_eq!(marker.element.name(), "iq", "a ping to ourselves");
-        marker.written();
+        assert!(answer.try_recv().is_err(), "not before it comes back");
+        let echo = Stanza::try_from(marker.element.clone()).unwrap();
+        assert!(h.markers().echoed(&echo));
         assert!(answer.try_recv().is_ok());
-        // A marker that is never written (the link closed) errs instead of hanging.
+        assert!(!h.markers().echoed(&echo), "once");
+        // A marker lost with its connection errs instead of hanging.
         let answer = h.flushed().await.unwrap();
-        drop(rx);
+        h.markers().forget();
         assert!(answer.await.is_err());
     }
 }

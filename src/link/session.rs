@@ -1,6 +1,6 @@
 //! One connected XEP-0114 session: handshake, then the read/write loop.
 
-use super::{LinkConfig, LinkStats, Queued};
+use super::{LinkConfig, LinkStats, Markers, Queued};
 use crate::error::Error;
 use crate::xmpp::errors::bounce_invalid;
 use futures::{SinkExt, StreamExt};
@@ -36,7 +36,7 @@ pub(super) enum End {
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Id prefix of our keepalive pings, which travel through the server back to us.
-const KEEPALIVE_ID: &str = "switchboard-keepalive";
+pub(super) const KEEPALIVE_ID: &str = "switchboard-keepalive";
 
 /// Connects and authenticates (XEP-0114 handshake).
 pub(super) async fn connect(config: &LinkConfig) -> Result<Stream, Error> {
@@ -112,14 +112,14 @@ pub(super) async fn run(
     unsent: &mut Option<Queued>,
     inbound: &mpsc::Sender<Stanza>,
     stats: &LinkStats,
+    markers: &Markers,
     abort: &CancellationToken,
 ) -> End {
-    if let Some(mut queued) = unsent.take() {
+    if let Some(queued) = unsent.take() {
         if let Err(e) = write(&mut stream, &queued.element).await {
             *unsent = Some(queued);
             return End::Lost(format!("write failed: {e}"));
         }
-        queued.written();
     }
     // A stanza read while the transport was behind. Reading pauses until it is handed over,
     // but writing goes on: blocking both ways could deadlock with a transport that waits
@@ -139,6 +139,7 @@ pub(super) async fn run(
             item = stream.next(), if waiting.is_none() => match item {
                 Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(stanza)))) => {
                     if is_keepalive(&stanza, &config.domain) {
+                        markers.echoed(&stanza);
                         continue;
                     }
                     match inbound.try_send(stanza) {
@@ -168,7 +169,7 @@ pub(super) async fn run(
                     return End::Lost(format!("unusable element from the server: {e}"));
                 }
                 Some(Err(ReadError::SoftTimeout)) => {
-                    if let Err(e) = write(&mut stream, &keepalive_ping(&config.domain).into()).await {
+                    if let Err(e) = write(&mut stream, &keepalive_ping(&config.domain, KEEPALIVE_ID).into()).await {
                         return End::Lost(format!("write failed: {e}"));
                     }
                 }
@@ -179,12 +180,11 @@ pub(super) async fn run(
                 }
             },
             next = outbound.recv() => match next {
-                Some(mut queued) => {
+                Some(queued) => {
                     if let Err(e) = write(&mut stream, &queued.element).await {
                         *unsent = Some(queued);
                         return End::Lost(format!("write failed: {e}"));
                     }
-                    queued.written();
                 }
                 None => return close(stream).await,
             },
@@ -203,9 +203,11 @@ async fn close(mut stream: Stream) -> End {
     End::Closed
 }
 
-pub(super) fn keepalive_ping(domain: &str) -> Stanza {
+/// A ping of the transport to itself with `id` (a keepalive, or a flush marker whose id
+/// starts with [`KEEPALIVE_ID`]).
+pub(super) fn keepalive_ping(domain: &str, id: &str) -> Stanza {
     let me: Jid = Jid::new(domain).expect("the configured domain is a valid JID");
-    Iq::from_get(KEEPALIVE_ID, Ping)
+    Iq::from_get(id, Ping)
         .with_from(me.clone())
         .with_to(me)
         .into()
@@ -220,5 +222,5 @@ fn is_keepalive(stanza: &Stanza, domain: &str) -> bool {
         }
         Iq::Set { .. } => return false,
     };
-    id == KEEPALIVE_ID && from.as_ref().is_some_and(|f| f.as_str() == domain)
+    id.starts_with(KEEPALIVE_ID) && from.as_ref().is_some_and(|f| f.as_str() == domain)
 }

@@ -8,9 +8,11 @@
 //!   (250). A store that fails answers transient, so the foreign side retries.
 //! * The worker reads what is stored, in order of arrival (so in order per user), waits
 //!   for the component link, has the run loop turn each event into stanzas, then queues a
-//!   marker behind them and removes the rows once the link has written the marker to the
-//!   socket. A crash or SIGKILL before that leaves the rows stored: they are delivered
-//!   again at the next start, with the stanza ids minted when they were stored.
+//!   marker behind them (a ping of the transport to itself) and removes the rows once the
+//!   XMPP server has sent the marker back, so has read every stanza before it. A crash or
+//!   SIGKILL of the gateway or the server before that leaves the rows stored: they are
+//!   delivered again (at the next start, or on the next connection) with the stanza ids
+//!   minted when they were stored.
 
 use super::Transport;
 use crate::access::Access;
@@ -28,6 +30,8 @@ use xmpp_parsers::jid::{BareJid, Jid};
 pub(crate) const DEDUPE_KEEP: Duration = Duration::from_secs(7 * 86_400);
 /// Events handed to the link per marker.
 const BATCH: usize = 64;
+/// How long the server may take to send a flush marker back.
+const ECHO_WAIT: Duration = Duration::from_secs(60);
 /// Transient failures before a stored event is given up (hours with the backoff below).
 const MAX_ATTEMPTS: u32 = 500;
 
@@ -209,10 +213,10 @@ pub(super) async fn worker(
         let Some(outcome) = hand_over(&transport, &to_loop, batch, &shutdown).await else {
             return;
         };
-        let Some(written) = wait_written(&link, &outcome.done, &shutdown).await else {
+        let Some(read) = wait_read(&link, &outcome.done, &shutdown).await else {
             return;
         };
-        if written {
+        if read {
             finish(&transport, &outcome).await;
         }
         if outcome.retry {
@@ -228,7 +232,7 @@ pub(super) async fn worker(
 /// What became of a batch in the run loop.
 struct Outcome {
     /// Turned into stanzas (queued on the link) or refused for good: removed once the
-    /// marker is written.
+    /// marker is back.
     done: Vec<InboundId>,
     /// Of those, how many were refused for good.
     dropped: u64,
@@ -275,9 +279,11 @@ async fn hand_over(
     Some(outcome)
 }
 
-/// Waits until the marker behind `done`'s stanzas is written. `Some(false)`: the link
-/// closed before (the rows stay stored); `None`: shutting down.
-async fn wait_written(
+/// Waits until the server has sent back the marker queued behind `done`'s stanzas, so
+/// has read them. `Some(false)`: the connection was lost first, or the marker did not
+/// come back in time (the rows stay stored and are delivered again, with the same
+/// stanza ids); `None`: shutting down.
+async fn wait_read(
     link: &LinkHandle,
     done: &[InboundId],
     shutdown: &CancellationToken,
@@ -288,10 +294,16 @@ async fn wait_written(
     let Ok(marker) = link.flushed().await else {
         return Some(false);
     };
-    // On shutdown the link still writes what is queued; what it does not write stays
-    // stored and goes out at the next start.
+    // On shutdown the link still writes what is queued; what the server did not send
+    // back stays stored and goes out at the next start.
     tokio::select! {
-        r = marker => Some(r.is_ok()),
+        r = tokio::time::timeout(ECHO_WAIT, marker) => match r {
+            Ok(r) => Some(r.is_ok()),
+            Err(_) => {
+                tracing::warn!("The XMPP server did not send a flush marker back; delivering again");
+                Some(false)
+            }
+        },
         _ = shutdown.cancelled() => None,
     }
 }

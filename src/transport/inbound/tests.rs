@@ -171,12 +171,18 @@ async fn push(rig: &crate::transport::testing::Rig, stored: &Notify, texts: &[&s
     stored.notify_one();
 }
 
+/// The server sends a marker back, as Prosody routes a ping of the transport to itself.
+fn echo(rig: &crate::transport::testing::Rig, marker: crate::link::Queued) {
+    let stanza = xmpp_parsers::stanza::Stanza::try_from(marker.element).unwrap();
+    assert!(rig.transport.link.markers().echoed(&stanza), "a marker");
+}
+
 async fn waiting(rig: &crate::transport::testing::Rig) -> u64 {
     rig.transport.store.inbound_total("sms.test").await.unwrap()
 }
 
 #[tokio::test]
-async fn stored_events_are_removed_only_once_the_link_wrote_them() {
+async fn stored_events_are_removed_only_once_the_server_read_them() {
     let (mut rig, stored, shutdown, mut seen) = worker_rig(vec![]).await;
     push(&rig, &stored, &["one", "two"]).await;
     // The link is down: nothing is handed over, everything stays stored.
@@ -185,22 +191,17 @@ async fn stored_events_are_removed_only_once_the_link_wrote_them() {
     rig.connect().await;
     assert_eq!(seen.recv().await.unwrap(), "one");
     assert_eq!(seen.recv().await.unwrap(), "two", "in order");
-    // Queued on the link, not yet written: still stored (a crash now delivers again).
-    let mut first = rig.take_queued().await;
-    let mut second = rig.take_queued().await;
-    let mut marker = rig.take_queued().await;
+    // Written, not yet read by the server: still stored (a crash now delivers again).
+    let _first = rig.take_queued().await;
+    let _second = rig.take_queued().await;
+    let marker = rig.take_queued().await;
     assert_eq!(marker.element.name(), "iq", "the marker behind them");
-    first.written();
-    second.written();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(waiting(&rig).await, 2, "kept until the marker is written");
-    marker.written();
+    assert_eq!(waiting(&rig).await, 2, "kept until the marker is back");
+    echo(&rig, marker);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while waiting(&rig).await != 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "removed once written"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "removed once read");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(
@@ -214,17 +215,29 @@ async fn stored_events_are_removed_only_once_the_link_wrote_them() {
 }
 
 #[tokio::test]
-async fn a_marker_the_link_never_wrote_leaves_the_events_stored() {
+async fn events_whose_marker_was_lost_with_the_connection_are_delivered_again() {
     let (mut rig, stored, shutdown, mut seen) = worker_rig(vec![]).await;
     rig.connect().await;
     push(&rig, &stored, &["lost in the queue"]).await;
     assert_eq!(seen.recv().await.unwrap(), "lost in the queue");
     let _stanza = rig.take_queued().await;
-    let marker = rig.take_queued().await;
-    // The process stops before the link wrote it (the queue is dropped, as at a crash).
-    drop(marker);
+    let _marker = rig.take_queued().await;
+    // The connection breaks before the server sent the marker back.
+    rig.disconnect();
+    rig.transport.link.markers().forget();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(waiting(&rig).await, 1, "delivered again at the next start");
+    assert_eq!(waiting(&rig).await, 1, "kept");
+    // Once the link is up again the event goes out again, with the same stanza id.
+    rig.connect().await;
+    assert_eq!(seen.recv().await.unwrap(), "lost in the queue");
+    let _again = rig.take_queued().await;
+    let marker = rig.take_queued().await;
+    echo(&rig, marker);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while waiting(&rig).await != 0 {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     shutdown.cancel();
 }
 
@@ -241,8 +254,9 @@ async fn a_transient_failure_keeps_the_event_and_what_follows_in_order() {
     assert_eq!(seen.recv().await.unwrap(), "a");
     assert_eq!(seen.recv().await.unwrap(), "b", "fails for now");
     // "a" went out: its marker comes right behind it; "c" waits behind "b".
-    rig.take_queued().await.written();
-    rig.take_queued().await.written();
+    let _a = rig.take_queued().await;
+    let marker = rig.take_queued().await;
+    echo(&rig, marker);
     let pending = rig.transport.store.inbound_pending("sms.test", 10).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let mut pending = pending.unwrap();
@@ -260,8 +274,9 @@ async fn a_transient_failure_keeps_the_event_and_what_follows_in_order() {
     // After the backoff: "b" again (refused for good this time: dropped), then "c".
     assert_eq!(seen.recv().await.unwrap(), "b");
     assert_eq!(seen.recv().await.unwrap(), "c");
-    rig.take_queued().await.written(); // c
-    rig.take_queued().await.written(); // the marker
+    let _c = rig.take_queued().await;
+    let marker = rig.take_queued().await;
+    echo(&rig, marker);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while waiting(&rig).await != 0 {
         assert!(tokio::time::Instant::now() < deadline);
