@@ -84,7 +84,6 @@ pub struct LinkHandle {
     state: watch::Receiver<LinkState>,
     stats: Arc<LinkStats>,
     domain: Arc<str>,
-    markers: Arc<Markers>,
 }
 
 /// Counters kept by a link.
@@ -94,6 +93,8 @@ pub struct LinkStats {
     pub connects: std::sync::atomic::AtomicU64,
     /// Stanzas read that did not parse (bounced to their sender).
     pub invalid_stanzas: std::sync::atomic::AtomicU64,
+    /// Flush markers sent and not yet back from the server.
+    pub(crate) markers: Markers,
 }
 
 impl LinkHandle {
@@ -139,7 +140,7 @@ impl LinkHandle {
         let Ok(permit) = self.budget.clone().acquire_owned().await else {
             return Err(QueueFull);
         };
-        let (id, answer) = self.markers.add();
+        let (id, answer) = self.stats.markers.add();
         self.tx
             .send(Queued {
                 element: session::keepalive_ping(&self.domain, &id).into(),
@@ -153,7 +154,7 @@ impl LinkHandle {
     /// The markers waiting for the server (the read loop answers them; tests too).
     #[cfg(test)]
     pub(crate) fn markers(&self) -> &Markers {
-        &self.markers
+        &self.stats.markers
     }
 
     fn push(&self, stanza: Stanza, permit: Option<OwnedSemaphorePermit>) -> Result<(), QueueFull> {
@@ -224,10 +225,8 @@ pub fn spawn(
         state: state_rx,
         stats: stats.clone(),
         domain: config.domain.as_str().into(),
-        markers: Arc::default(),
     };
-    let markers = handle.markers.clone();
-    let task = tokio::spawn(run(config, rx, inbound, state_tx, stats, markers, abort));
+    let task = tokio::spawn(run(config, rx, inbound, state_tx, stats, abort));
     (handle, task)
 }
 
@@ -237,7 +236,6 @@ async fn run(
     inbound: mpsc::Sender<Stanza>,
     state: watch::Sender<LinkState>,
     stats: Arc<LinkStats>,
-    markers: Arc<Markers>,
     abort: CancellationToken,
 ) {
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
@@ -264,12 +262,11 @@ async fn run(
                     &mut unsent,
                     &inbound,
                     &stats,
-                    &markers,
                     &abort,
                 )
                 .await;
                 // Markers not sent back on that stream never will be.
-                markers.forget();
+                stats.markers.forget();
                 match end {
                     session::End::Closed => break,
                     session::End::Lost(reason) => {
@@ -317,7 +314,6 @@ pub(crate) fn test_link(
         state,
         stats: Arc::default(),
         domain: "link.test".into(),
-        markers: Arc::default(),
     };
     (handle, rx, state_tx)
 }
@@ -337,7 +333,6 @@ mod tests {
             state,
             stats: Arc::default(),
             domain: "link.test".into(),
-            markers: Arc::default(),
         };
         (h, rx)
     }

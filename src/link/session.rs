@@ -1,6 +1,6 @@
 //! One connected XEP-0114 session: handshake, then the read/write loop.
 
-use super::{LinkConfig, LinkStats, Markers, Queued};
+use super::{LinkConfig, LinkStats, Queued};
 use crate::error::Error;
 use crate::xmpp::errors::bounce_invalid;
 use futures::{SinkExt, StreamExt};
@@ -112,7 +112,6 @@ pub(super) async fn run(
     unsent: &mut Option<Queued>,
     inbound: &mpsc::Sender<Stanza>,
     stats: &LinkStats,
-    markers: &Markers,
     abort: &CancellationToken,
 ) -> End {
     if let Some(queued) = unsent.take() {
@@ -139,7 +138,7 @@ pub(super) async fn run(
             item = stream.next(), if waiting.is_none() => match item {
                 Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(stanza)))) => {
                     if is_keepalive(&stanza, &config.domain) {
-                        markers.echoed(&stanza);
+                        stats.markers.echoed(&stanza);
                         continue;
                     }
                     match inbound.try_send(stanza) {
