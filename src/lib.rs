@@ -117,6 +117,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
             link,
             access: access.clone(),
             user_queue: config.xmpp.user_queue as u64,
+            sealer: store::seal::Sealer::new(
+                config
+                    .storage_secret
+                    .as_ref()
+                    .unwrap_or(&t.link.secret)
+                    .expose(),
+                &t.link.domain,
+            ),
             hub: hub.clone(),
         });
         tracing::info!(transport = t.key, domain = %t.link.domain, "Transport starting");

@@ -4,7 +4,8 @@
 mod common;
 
 use common::{
-    error_condition, free_port, workdir, Agent, Gateway, Inspircd, IrcClient, Prosody, NS_CLIENT,
+    error_condition, free_port, run_command, workdir, Agent, Gateway, Inspircd, IrcClient, Prosody,
+    NS_CLIENT,
 };
 use minidom::Element;
 use std::time::Duration;
@@ -19,6 +20,7 @@ struct Rig {
     prosody: Prosody,
     ircd: Inspircd,
     gw: Gateway,
+    config: String,
 }
 
 fn rig(name: &str) -> Rig {
@@ -52,6 +54,7 @@ fn rig_with(name: &str, irc_keys: impl Fn(&Inspircd) -> String) -> Rig {
         prosody,
         ircd,
         gw,
+        config,
     }
 }
 
@@ -826,6 +829,89 @@ fn per_network_settings_with_a_nickserv_password() {
         !rig.gw.log().contains("s3cret"),
         "the password must not be logged"
     );
+}
+
+/// Every byte of the gateway's database files (the main file and its write-ahead log).
+fn database_bytes(dir: &std::path::Path) -> Vec<u8> {
+    ["switchboard.db", "switchboard.db-wal"]
+        .iter()
+        .filter_map(|f| std::fs::read(dir.join(f)).ok())
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn stored_passwords_are_sealed_and_still_used_after_a_restart() {
+    let mut rig = rig("irc-sealed");
+    let nickserv = IrcClient::connect(rig.ircd.port(), "NickServ");
+    let net = format!("127.0.0.1@{IRC}");
+    let r = room("#sealed");
+    {
+        let alice = rig.user("alice");
+        let done = run_command(
+            &alice,
+            &net,
+            "configure",
+            &[("nickserv_password", "Pa55-w0rd-9z")],
+        );
+        assert!(
+            String::from(&done).contains("completed"),
+            "{}",
+            String::from(&done)
+        );
+        alice.send(&format!(
+            "<presence to='{r}/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>"
+        ));
+        nickserv.expect(T, "IDENTIFY with the password", |l| {
+            l.is_message("alice", "NickServ", "IDENTIFY Pa55-w0rd-9z")
+        });
+    }
+    // A copy of the database alone does not hold the password.
+    let bytes = database_bytes(rig._dir.path());
+    assert!(!bytes.is_empty(), "the database files exist");
+    assert!(
+        !bytes.windows(12).any(|w| w == b"Pa55-w0rd-9z"),
+        "the password must not be stored in clear"
+    );
+    assert!(
+        bytes.windows(10).any(|w| w == b"sealed:v1:"),
+        "the password is stored sealed"
+    );
+
+    // After a restart the sealed password opens and is used again.
+    rig.gw
+        .sigterm_and_wait(Duration::from_secs(10))
+        .expect("the gateway stops");
+    rig.gw = Gateway::start(rig._dir.path(), &rig.config);
+    let alice = rig.user("alice");
+    alice.send(&format!(
+        "<presence to='{r}/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>"
+    ));
+    nickserv.expect(T, "IDENTIFY after the restart", |l| {
+        l.is_message("alice", "NickServ", "IDENTIFY Pa55-w0rd-9z")
+    });
+
+    // Under another storage secret the sealed password no longer opens: it is dropped
+    // (with a warning) rather than sent wrong.
+    rig.gw
+        .sigterm_and_wait(Duration::from_secs(10))
+        .expect("the gateway stops");
+    let other = rig.config.replacen(
+        "storage: \"sqlite://switchboard.db\"",
+        "storage: \"sqlite://switchboard.db\"\nstorage_secret: \"another-secret-of-16+\"",
+        1,
+    );
+    drop(alice);
+    rig.gw = Gateway::start(rig._dir.path(), &other);
+    let alice = rig.user("alice");
+    alice.send(&format!(
+        "<presence to='{r}/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>"
+    ));
+    alice.expect(T, "the self-presence", |s| {
+        s.attr("from") == Some(&format!("{r}/alice")) && statuses(s).contains(&"110".to_string())
+    });
+    rig.gw.wait_for_log("A stored secret does not open", T);
+    assert!(!rig.gw.log().contains("Pa55-w0rd-9z"));
 }
 
 #[test]

@@ -258,3 +258,57 @@ async fn a_quiet_link_pings_instead_of_dropping() {
     tokio::time::sleep(Duration::from_millis(900)).await;
     assert_eq!(link.state(), LinkState::Up);
 }
+
+#[tokio::test]
+async fn a_stanza_xml_cannot_carry_is_dropped_and_counted_and_the_link_stays_up() {
+    use std::sync::atomic::Ordering::Relaxed;
+    use xmpp_parsers::disco::{DiscoInfoResult, Identity};
+    use xmpp_parsers::iq::Iq;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (inbound, _rx) = mpsc::channel(8);
+    let (link, _task) = link::spawn(
+        config(port, SECRET, Duration::from_secs(30)),
+        inbound,
+        CancellationToken::new(),
+    );
+    let mut server = FakeServer::accept(&listener, true).await;
+    // Built past the gateway's builders, which would have cleaned them.
+    let mut poisoned = Message::chat(Some("alice@example.org".parse().unwrap()))
+        .with_body("".into(), "ring\u{7}bell".into());
+    poisoned.from = Some(format!("bob@{DOMAIN}").parse().unwrap());
+    link.send(poisoned.into()).unwrap();
+    // An answer to something alice asked: she gets an error instead.
+    let mut answer = Iq::from_result(
+        "q1",
+        Some(DiscoInfoResult {
+            node: None,
+            identities: vec![Identity::new("client", "pc", "en", "x\u{ffff}")],
+            features: Default::default(),
+            extensions: vec![],
+        }),
+    );
+    if let Iq::Result { from, to, .. } = &mut answer {
+        *from = Some(format!("bob@{DOMAIN}").parse().unwrap());
+        *to = Some("alice@example.org/phone".parse().unwrap());
+    }
+    link.send(answer.into()).unwrap();
+    link.send(message(1)).unwrap();
+    server.read_until(|r| r.contains("queued 1")).await;
+    let got = server.received.clone();
+    assert!(
+        !got.contains("ring"),
+        "the poisoned message is not written: {got}"
+    );
+    assert!(
+        got.contains("internal-server-error") && got.contains("q1") && !got.contains("<identity"),
+        "the asker gets an error: {got}"
+    );
+    assert_eq!(link.stats().unserialisable.load(Relaxed), 2);
+    assert_eq!(link.state(), LinkState::Up);
+    assert_eq!(link.stats().connects.load(Relaxed), 1, "no reconnect");
+    // And the stream is still well-formed for what follows.
+    link.send(message(2)).unwrap();
+    server.read_until(|r| r.contains("queued 2")).await;
+    assert_eq!(link.stats().connects.load(Relaxed), 1);
+}

@@ -23,6 +23,13 @@ pub struct Config {
     /// Where state lives: `sqlite://relative/or/absolute.db` (relative to the working
     /// directory; `sqlite:///abs/path.db` for an absolute path).
     pub storage: String,
+    /// The secret that seals passwords kept in the store (IRC SASL and NickServ passwords),
+    /// so a copy of the database alone does not reveal them. Absent: each transport's
+    /// component secret. Changing it (or, without it, a component secret) makes the sealed
+    /// passwords unreadable: they are dropped and users enter them again. At least 16
+    /// characters; use `${VAR}`.
+    #[serde(default)]
+    pub storage_secret: Option<Secret>,
     /// The HTTP listener (health, metrics, webhooks). Absent: no listener.
     #[serde(default)]
     pub http: Option<HttpConfig>,

@@ -245,3 +245,25 @@ fn the_email_section_needs_http_and_checks_its_digest_keys() {
         vec!["t.yaml: email: needs the `http` section: digest mails carry one-click unsubscribe links to http.public_url"]
     );
 }
+
+#[test]
+fn a_short_storage_secret_is_refused_and_a_long_one_kept_hidden() {
+    let short = GOOD.replace(
+        "storage: \"sqlite://switchboard.db\"",
+        "storage: \"sqlite://switchboard.db\"\nstorage_secret: \"short\"",
+    );
+    assert_eq!(
+        problems(&short),
+        vec!["t.yaml: storage_secret: must be at least 16 characters"]
+    );
+    let long = GOOD.replace(
+        "storage: \"sqlite://switchboard.db\"",
+        "storage: \"sqlite://switchboard.db\"\nstorage_secret: \"0123456789abcdefXYZ\"",
+    );
+    let c = Config::parse(Path::new("t.yaml"), &long, &env).unwrap();
+    assert_eq!(
+        c.storage_secret.as_ref().map(Secret::expose),
+        Some("0123456789abcdefXYZ")
+    );
+    assert!(!format!("{c:?}").contains("0123456789abcdefXYZ"));
+}

@@ -71,6 +71,14 @@ pub(super) fn validate(config: &Config) -> Vec<Problem> {
         );
     }
 
+    if let Some(secret) = &config.storage_secret {
+        check(
+            secret.expose().chars().count() >= 16,
+            "storage_secret",
+            "must be at least 16 characters".into(),
+        );
+    }
+
     if let Some(http) = &config.http {
         check(
             http.listen.parse::<SocketAddr>().is_ok(),

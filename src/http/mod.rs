@@ -156,6 +156,26 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap, uri: Uri) ->
     }
     let _ = writeln!(
         out,
+        "# HELP switchboard_stanzas_unserialisable_total Stanzas dropped before writing: XML cannot carry their content."
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE switchboard_stanzas_unserialisable_total counter"
+    );
+    for t in state.transports.iter() {
+        let n = t
+            .link()
+            .stats()
+            .unserialisable
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "switchboard_stanzas_unserialisable_total{{domain=\"{}\"}} {n}",
+            t.domain()
+        );
+    }
+    let _ = writeln!(
+        out,
         "# HELP switchboard_inbound_events Events from bridges stored and not yet handed to the XMPP server."
     );
     let _ = writeln!(out, "# TYPE switchboard_inbound_events gauge");

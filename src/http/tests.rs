@@ -1,4 +1,4 @@
-//! The listener's bounds, against raw sockets on 127.0.0.1:0.
+//! The listener's bounds, against raw sockets on 127.0.0.1:0; what `/metrics` counts.
 
 use super::*;
 use std::io::{Read, Write as _};
@@ -361,4 +361,38 @@ async fn a_full_listener_makes_room_for_an_address_holding_fewer() {
     assert!(stats.refused.load(Ordering::Relaxed) >= 1);
     drop((a, b, held));
     shutdown.cancel();
+}
+
+#[tokio::test]
+async fn metrics_count_unwritable_stanzas_per_transport() {
+    use crate::transport::testing::Rig;
+    use std::sync::atomic::Ordering::Relaxed;
+    let hub = Arc::new(crate::watch::Hub::default());
+    let irc = Rig::start("irc.example.org", hub.clone(), &[]).await;
+    let sms = Rig::start("sms.example.org", hub, &[]).await;
+    irc.transport
+        .link()
+        .stats()
+        .unserialisable
+        .fetch_add(2, Relaxed);
+    let state = AppState {
+        transports: Arc::new(vec![irc.transport.clone(), sms.transport.clone()]),
+        token: None,
+        stats: Arc::default(),
+    };
+    let response = metrics(State(state), HeaderMap::new(), Uri::from_static("/metrics")).await;
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(
+        text.contains("# TYPE switchboard_stanzas_unserialisable_total counter")
+            && text.contains(
+                "switchboard_stanzas_unserialisable_total{domain=\"irc.example.org\"} 2\n"
+            )
+            && text.contains(
+                "switchboard_stanzas_unserialisable_total{domain=\"sms.example.org\"} 0\n"
+            ),
+        "{text}"
+    );
 }

@@ -8,6 +8,9 @@
 //! * a stanza that does not parse is skipped and its sender gets `<bad-request/>`;
 //! * inbound silence triggers a ping to ourselves through the server, and only a server
 //!   that stays silent after that counts as gone;
+//! * a stanza whose content XML cannot carry (a control character that escaped
+//!   [`crate::xmpp::text`]) is checked before it is written, dropped, logged and counted:
+//!   it never reaches the stream, is never retried, and the link stays up;
 //! * a lost link reconnects with exponential backoff and jitter (capped at 30 s), while
 //!   stanzas for the XMPP side wait in a bounded queue ([`LinkHandle::send`]).
 //!
@@ -93,6 +96,8 @@ pub struct LinkStats {
     pub connects: std::sync::atomic::AtomicU64,
     /// Stanzas read that did not parse (bounced to their sender).
     pub invalid_stanzas: std::sync::atomic::AtomicU64,
+    /// Stanzas not written because XML cannot carry their content (dropped, never retried).
+    pub unserialisable: std::sync::atomic::AtomicU64,
     /// Flush markers sent and not yet back from the server.
     pub(crate) markers: Markers,
 }

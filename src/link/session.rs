@@ -3,6 +3,7 @@
 use super::{LinkConfig, LinkStats, Queued};
 use crate::error::Error;
 use crate::xmpp::errors::bounce_invalid;
+use crate::xmpp::text::unwritable;
 use futures::{SinkExt, StreamExt};
 use minidom::Element;
 use std::borrow::Cow;
@@ -115,9 +116,8 @@ pub(super) async fn run(
     abort: &CancellationToken,
 ) -> End {
     if let Some(queued) = unsent.take() {
-        if let Err(e) = write(&mut stream, &queued.element).await {
-            *unsent = Some(queued);
-            return End::Lost(format!("write failed: {e}"));
+        if let Err(end) = write_queued(&mut stream, queued, unsent, config, stats).await {
+            return end;
         }
     }
     // A stanza read while the transport was behind. Reading pauses until it is handed over,
@@ -159,8 +159,14 @@ pub(super) async fn run(
                     stats.invalid_stanzas.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(kind = %name, from = ?header.from, %error, "Bouncing a stanza that does not parse");
                     if let Some(reply) = bounce_invalid(&name.to_string(), &header, &error.to_string(), &config.domain) {
-                        if let Err(e) = write(&mut stream, &reply.into()).await {
-                            return End::Lost(format!("write failed: {e}"));
+                        let reply: Element = reply.into();
+                        match unwritable(&reply) {
+                            Some(why) => drop_unwritable(&reply, &why, config, stats),
+                            None => {
+                                if let Err(e) = write(&mut stream, &reply).await {
+                                    return End::Lost(format!("write failed: {e}"));
+                                }
+                            }
                         }
                     }
                 }
@@ -180,9 +186,8 @@ pub(super) async fn run(
             },
             next = outbound.recv() => match next {
                 Some(queued) => {
-                    if let Err(e) = write(&mut stream, &queued.element).await {
-                        *unsent = Some(queued);
-                        return End::Lost(format!("write failed: {e}"));
+                    if let Err(end) = write_queued(&mut stream, queued, unsent, config, stats).await {
+                        return end;
                     }
                 }
                 None => return close(stream).await,
@@ -194,6 +199,85 @@ pub(super) async fn run(
 
 async fn write(stream: &mut Stream, element: &Element) -> std::io::Result<()> {
     stream.send(element).await
+}
+
+/// Writes a stanza from the queue. Its content is checked first: rxml refuses what XML
+/// cannot carry only half-way through an element, and while tokio-xmpp then takes the
+/// half back out of its buffer, rxml's encoder stays inside that element. So a stanza
+/// that fails the check is never handed to the stream: it is dropped, logged (no body)
+/// and counted, an iq result is answered with an error instead, and the link goes on.
+/// Only an I/O error keeps the stanza for the next connection.
+async fn write_queued(
+    stream: &mut Stream,
+    queued: Queued,
+    unsent: &mut Option<Queued>,
+    config: &LinkConfig,
+    stats: &LinkStats,
+) -> Result<(), End> {
+    let element = &queued.element;
+    if let Some(why) = unwritable(element) {
+        drop_unwritable(element, &why, config, stats);
+        if let Some(error) = answer_for_unwritable(element) {
+            if unwritable(&error).is_none() {
+                write(stream, &error)
+                    .await
+                    .map_err(|e| End::Lost(format!("write failed: {e}")))?;
+            }
+        }
+        return Ok(());
+    }
+    match write(stream, element).await {
+        Ok(()) => Ok(()),
+        // The encoder refused the content after all (a case the check does not know):
+        // the stanza is dropped, never retried, but the encoder's state is unknown, so
+        // the stream starts again.
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            drop_unwritable(element, &e.to_string(), config, stats);
+            Err(End::Lost(format!(
+                "restarting the stream after a stanza it refused: {e}"
+            )))
+        }
+        Err(e) => {
+            *unsent = Some(queued);
+            Err(End::Lost(format!("write failed: {e}")))
+        }
+    }
+}
+
+fn drop_unwritable(element: &Element, why: &str, config: &LinkConfig, stats: &LinkStats) {
+    stats.unserialisable.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(
+        domain = %config.domain,
+        kind = element.name(),
+        from = element.attr("from").unwrap_or(""),
+        to = element.attr("to").unwrap_or(""),
+        id = element.attr("id").unwrap_or(""),
+        %why,
+        "Dropping a stanza XML cannot carry"
+    );
+}
+
+/// The answer a user gets instead of an iq result that cannot be written: the same
+/// addresses and id, `<internal-server-error/>`. Other stanzas answer nothing the user
+/// sent, so there is no one to tell.
+fn answer_for_unwritable(element: &Element) -> Option<Element> {
+    if element.name() != "iq" || element.attr("type") != Some("result") {
+        return None;
+    }
+    let id = element.attr("id")?.to_string();
+    let from = element.attr("from").and_then(|j| Jid::new(j).ok());
+    let to = element.attr("to").and_then(|j| Jid::new(j).ok())?;
+    let error = crate::xmpp::errors::error(
+        xmpp_parsers::stanza_error::ErrorType::Wait,
+        xmpp_parsers::stanza_error::DefinedCondition::InternalServerError,
+        "the answer held characters XML cannot carry",
+    );
+    let mut iq = Iq::from_error(id, error);
+    if let Iq::Error { from: f, to: t, .. } = &mut iq {
+        *f = from;
+        *t = Some(to);
+    }
+    Some(Stanza::from(iq).into())
 }
 
 async fn close(mut stream: Stream) -> End {

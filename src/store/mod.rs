@@ -5,6 +5,7 @@
 
 mod bridge_kv;
 mod migrations;
+pub mod seal;
 pub mod sqlite;
 
 pub use bridge_kv::BridgeKv;

@@ -148,6 +148,11 @@ impl Transport {
                 stats.invalid_stanzas.load(Ordering::Relaxed).to_string(),
             ),
             (
+                "unserialisable",
+                "Stanzas dropped: XML cannot carry their content",
+                stats.unserialisable.load(Ordering::Relaxed).to_string(),
+            ),
+            (
                 "uptime",
                 "Uptime (s)",
                 self.started.elapsed().as_secs().to_string(),
@@ -229,7 +234,10 @@ impl Transport {
         }
         let key = command_key(form.node, local);
         let mut current: FormValues = match self.store.setting(&login, &key).await {
-            Ok(Some(json)) => serde_json::from_str(&json).unwrap_or_default(),
+            Ok(Some(json)) => {
+                let stored = serde_json::from_str(&json).unwrap_or_default();
+                self.open_secrets(&login, &key, &form, &stored).0
+            }
             Ok(None) => FormValues::new(),
             Err(e) => return storage_error(e),
         };
@@ -259,7 +267,8 @@ impl Transport {
         if let Err(e) = session.configure(&chat, form.node, &current).await {
             return Answer::Bridge(e);
         }
-        let json = serde_json::to_string(&current).unwrap_or_default();
+        let stored = self.seal_secrets(&login, &key, &form, &current);
+        let json = serde_json::to_string(&stored).unwrap_or_default();
         if let Err(e) = self.store.put_setting(&login, &key, &json).await {
             return storage_error(e);
         }
@@ -283,12 +292,30 @@ impl Transport {
             else {
                 continue;
             };
-            let (Ok(chat), Ok(values)) = (
+            let (Ok(chat), Ok(stored)) = (
                 self.connector.parse_address(local),
                 serde_json::from_str::<FormValues>(&json),
             ) else {
                 continue;
             };
+            let Some(form) = self
+                .connector
+                .commands_for(&chat)
+                .into_iter()
+                .find(|f| f.node == node)
+            else {
+                continue;
+            };
+            let (values, in_clear) = self.open_secrets(login, &key, &form, &stored);
+            if in_clear {
+                // Written before secrets were sealed: write it back sealed.
+                let sealed = self.seal_secrets(login, &key, &form, &values);
+                let json = serde_json::to_string(&sealed).unwrap_or_default();
+                match self.store.put_setting(login, &key, &json).await {
+                    Ok(()) => tracing::info!(login = %login, node, "Stored secrets sealed"),
+                    Err(e) => tracing::warn!(error = %e, "Cannot seal stored secrets"),
+                }
+            }
             if let Err(e) = session.configure(&chat, node, &values).await {
                 tracing::warn!(login = %login, node, error = %e, "Stored settings no longer apply");
             }

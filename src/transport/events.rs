@@ -3,6 +3,7 @@
 use super::Transport;
 use crate::xmpp::address::escape;
 use crate::xmpp::errors;
+use crate::xmpp::text::jid_part;
 use crate::xmpp::{delay, message};
 use switchboard_bridge::{Chat, Envelope, RemoteEvent, SessionState};
 use xmpp_parsers::jid::{BareJid, Jid};
@@ -131,9 +132,11 @@ impl Transport {
         }
     }
 
-    /// The JID of a foreign chat on this transport.
+    /// The JID of a foreign chat on this transport. Controls in a foreign name (a nick
+    /// from a hostile IRC server) show as control pictures, so the message still arrives
+    /// and an answer to it fails at the network instead of reaching someone else.
     fn contact_jid(&self, chat: &Chat) -> Option<Jid> {
-        let local = escape(&self.connector.format_address(chat));
+        let local = escape(&jid_part(&self.connector.format_address(chat)));
         match Jid::new(&format!("{local}@{}", self.domain)) {
             Ok(jid) => Some(jid),
             Err(e) => {

@@ -9,12 +9,14 @@ mod bridge_commands;
 mod events;
 mod inbound;
 mod iq;
+mod lanes;
 mod messages;
 mod muc;
 mod muc_events;
 mod network;
 mod outbox;
 mod presence;
+mod secrets;
 mod sessions;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -23,11 +25,13 @@ mod watch_tests;
 
 use crate::access::Access;
 use crate::link::{LinkHandle, QueueFull};
+use crate::store::seal::Sealer;
 use crate::store::Store;
 use crate::watch::{Hub, Observations, TransportWatch};
 use crate::xmpp::errors;
 use crate::xmpp::presence::Health;
 use sessions::Sessions;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 use switchboard_bridge::{Connector, Delivery, Envelope, Inbox};
@@ -52,8 +56,14 @@ pub struct Transport {
     link: LinkHandle,
     access: Access,
     user_queue: u64,
+    /// Seals secrets in stored settings.
+    sealer: Sealer,
     sessions: Mutex<Sessions>,
     rooms: Mutex<muc::Rooms>,
+    /// Each user's stanzas, served by a task of their own.
+    lanes: Mutex<lanes::Lanes>,
+    /// Stanzas refused because their user's lane was full.
+    lane_full: AtomicU64,
     /// What the bridge watches (followed rooms, missed messages).
     watch: Arc<TransportWatch>,
     events_tx: mpsc::Sender<Envelope>,
@@ -86,6 +96,8 @@ pub struct TransportParts {
     pub access: Access,
     /// Per-user bound on waiting messages.
     pub user_queue: u64,
+    /// Seals secrets in stored settings (keyed from the configuration, never the store).
+    pub sealer: Sealer,
     /// The gateway-wide watching state (presence book, who watches whom), shared by every
     /// transport.
     pub hub: Arc<Hub>,
@@ -107,8 +119,11 @@ impl Transport {
             link: parts.link,
             access: parts.access,
             user_queue: parts.user_queue,
+            sealer: parts.sealer,
             sessions: Mutex::new(Sessions::default()),
             rooms: Mutex::new(muc::Rooms::default()),
+            lanes: Mutex::new(lanes::Lanes::default()),
+            lane_full: AtomicU64::new(0),
             watch,
             events_tx,
             inbox: Inbox::new(inbox_tx),
@@ -135,6 +150,11 @@ impl Transport {
     /// The bridge's counters, for `/metrics`.
     pub fn counters(&self) -> Vec<switchboard_bridge::Counter> {
         let mut counters = self.connector.counters();
+        counters.push(switchboard_bridge::Counter {
+            name: "switchboard_transport_lane_full_total",
+            help: "Stanzas refused (resource-constraint) because their user's lane was full.",
+            value: self.lane_full.load(Ordering::Relaxed),
+        });
         counters.extend(self.inbound_stats.counters());
         counters
     }
@@ -185,7 +205,12 @@ impl Transport {
         ));
         loop {
             tokio::select! {
-                Some(stanza) = inbound.recv() => self.handle_stanza(stanza).await,
+                // Served on the sender's lane: nothing a user asks waits here.
+                Some(stanza) = inbound.recv() => {
+                    if let Some((from, stanza)) = self.admit(stanza).await {
+                        self.to_lane(from, stanza);
+                    }
+                }
                 Some(envelope) = events.recv() => self.handle_event(envelope).await,
                 Some((row, done)) = from_store.recv() => {
                     let _ = done.send(self.handle_stored(row).await);
@@ -213,16 +238,24 @@ impl Transport {
         tracing::info!(domain = %self.domain, "Transport stopped");
     }
 
-    /// Dispatches one stanza from the server.
+    /// Dispatches one stanza from the server, inline (the run loop hands admitted
+    /// stanzas to the sender's lane instead).
+    #[cfg(test)]
     async fn handle_stanza(self: &Arc<Self>, stanza: Stanza) {
+        if let Some((from, stanza)) = self.admit(stanza).await {
+            self.serve(from, stanza).await;
+        }
+    }
+
+    /// Takes followed rooms' stanzas, and refuses senders that are not allowed; what is
+    /// left is a user's, with its sender.
+    async fn admit(self: &Arc<Self>, stanza: Stanza) -> Option<(Jid, Stanza)> {
         // Followed rooms speak to the transport itself and are not users: taken first
         // (their MUC service is usually not in xmpp.allow).
-        let Some(stanza) = self.watch.intercept(stanza).await else {
-            return;
-        };
+        let stanza = self.watch.intercept(stanza).await?;
         let Some(from) = sender(&stanza) else {
             tracing::debug!("Dropping a stanza without from");
-            return;
+            return None;
         };
         if !self.access.allowed(&from) {
             tracing::info!(domain = %self.domain, from = %from, "Refusing a sender that is not allowed");
@@ -232,8 +265,13 @@ impl Transport {
                 DefinedCondition::Forbidden,
                 "this gateway is not open to your server or account",
             );
-            return;
+            return None;
         }
+        Some((from, stanza))
+    }
+
+    /// Serves one admitted stanza of a user.
+    async fn serve(self: &Arc<Self>, from: Jid, stanza: Stanza) {
         match stanza {
             Stanza::Iq(iq) => self.handle_iq(from, iq).await,
             Stanza::Message(m) => self.handle_message(from, m).await,

@@ -214,6 +214,7 @@ impl Rig {
             link: link.clone(),
             access,
             user_queue: 10,
+            sealer: crate::store::seal::Sealer::new("test secret", domain),
             hub,
         });
         let shutdown = CancellationToken::new();

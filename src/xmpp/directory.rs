@@ -45,10 +45,11 @@ pub fn page(
     let items = window
         .iter()
         .filter_map(|l| {
-            let name = match l.members {
+            // Names (and topics in them) come from the network's LIST.
+            let name = super::text::xml_string(match l.members {
                 Some(n) => format!("{} ({n})", l.name),
                 None => l.name.clone(),
-            };
+            });
             Some(Item {
                 jid: jid_of(&l.group)?,
                 node: None,
@@ -135,5 +136,19 @@ mod tests {
         let all = page(listings(PAGE + 5), None, jid);
         assert_eq!(all.items.len(), PAGE);
         assert!(all.rsm.is_none());
+    }
+
+    #[test]
+    fn listed_names_are_made_fit_for_xml() {
+        let mut l = listings(2);
+        l[0].name = "#c\u{7}000".into();
+        let items = page(l, None, jid).items;
+        assert_eq!(items[0].name.as_deref(), Some("#c000 (0)"));
+        // A channel whose name no JID can hold is left out, not mangled into another.
+        let mut l = listings(2);
+        l[0].group = GroupId::new("#c\u{7}%net".to_string());
+        let items = page(l, None, jid);
+        assert_eq!(items.items.len(), 1);
+        assert_eq!(items.items[0].jid.to_string(), "#c001%net@irc.test");
     }
 }

@@ -34,6 +34,8 @@ pub fn transport_info(info: &NetworkInfo) -> DiscoInfoResult {
 
 /// disco#info of a foreign contact or group on the transport.
 pub fn contact_info(info: &NetworkInfo, chat: &Chat, name: &str) -> DiscoInfoResult {
+    let name = super::text::xml_text(name);
+    let name = name.as_ref();
     let identity = match chat {
         Chat::Group(_) => Identity::new("conference", "text", "en", name),
         Chat::Direct(_) => Identity::new("client", "pc", "en", name),

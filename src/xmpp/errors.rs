@@ -9,13 +9,14 @@ use xmpp_parsers::presence::{Presence, Type as PresenceType};
 use xmpp_parsers::stanza::Stanza;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
-/// An error with a human text in English.
+/// An error with a human text in English. The text often carries a foreign reason (an IRC
+/// numeric's text, a provider's answer): it is made fit for XML here.
 pub fn error(
     type_: ErrorType,
     condition: DefinedCondition,
     text: impl Into<String>,
 ) -> StanzaError {
-    StanzaError::new(type_, condition, "en", text)
+    StanzaError::new(type_, condition, "en", super::text::xml_string(text.into()))
 }
 
 /// The XMPP error for a bridge error. The text is the bridge's own description, which
@@ -212,5 +213,14 @@ mod tests {
             assert!(xml.contains(&format!("type='{type_}'")), "{e:?}: {xml}");
             assert!(xml.contains(&e.to_string()), "{e:?}: {xml}");
         }
+    }
+
+    #[test]
+    fn foreign_reasons_in_errors_are_made_fit_for_xml() {
+        let xml = element_xml(from_bridge(&BridgeError::Rejected(
+            "Cannot send to channel\u{7}".into(),
+        )));
+        assert!(xml.contains("Cannot send to channel</text>"), "{xml}");
+        assert!(!xml.contains('\u{7}'), "{xml}");
     }
 }

@@ -1,5 +1,6 @@
 //! Chat messages: from XMPP users to the neutral model and back.
 
+use super::text::{xml_string, xml_text};
 use switchboard_bridge::{Attachment, MessageContent, TextKind};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::message::{Id, Message, MessageType};
@@ -72,16 +73,11 @@ pub fn to_user_parts(from: Jid, to: Jid, content: &MessageContent) -> Vec<Messag
         out.push(to_user(from.clone(), to.clone(), content));
     }
     for a in &content.attachments {
-        let mut m = Message::chat(to.clone()).with_body("".into(), a.url.clone());
+        let url = xml_text(&a.url).into_owned();
+        let mut m = Message::chat(to.clone()).with_body("".into(), url.clone());
         m.from = Some(from.clone());
         m.id = Some(Id(format!("sb-{:016x}", rand::random::<u64>())));
-        m.payloads.push(
-            Oob {
-                url: a.url.clone(),
-                desc: None,
-            }
-            .into(),
-        );
+        m.payloads.push(Oob { url, desc: None }.into());
         out.push(m);
     }
     out
@@ -100,14 +96,14 @@ pub fn body(content: &MessageContent) -> String {
     }
 }
 
-/// A chat message from a foreign contact to a user.
+/// A chat message from a foreign contact to a user (body and subject made fit for XML).
 pub fn to_user(from: Jid, to: Jid, content: &MessageContent) -> Message {
-    let body = body(content);
+    let body = xml_string(body(content));
     let mut m = Message::chat(to).with_body("".into(), body);
     m.from = Some(from);
     m.id = Some(Id(format!("sb-{:016x}", rand::random::<u64>())));
     if let Some(subject) = &content.subject {
-        m.subjects.insert("".into(), subject.clone());
+        m.subjects.insert("".into(), xml_text(subject).into_owned());
     }
     if content.kind == TextKind::Notice {
         m.type_ = MessageType::Normal;
@@ -215,6 +211,36 @@ mod tests {
         assert_eq!(
             element_xml(receipt(from, to, "m1")),
             "<message xmlns='jabber:component:accept' from='bob@echo.test' to='a@x' type='chat'><received xmlns='urn:xmpp:receipts' id='m1'/></message>"
+        );
+    }
+
+    #[test]
+    fn foreign_text_is_made_fit_for_xml() {
+        let c = MessageContent {
+            text: "ring\u{7}bell".into(),
+            kind: TextKind::Normal,
+            subject: Some("page\u{c}break".into()),
+            attachments: vec![Attachment {
+                url: "https://up.example/\u{1b}x".into(),
+                media_type: None,
+            }],
+        };
+        let parts = to_user_parts(
+            Jid::new("+1555@sms.test").unwrap(),
+            Jid::new("a@x").unwrap(),
+            &c,
+        );
+        let text = element_xml(parts[0].clone());
+        assert!(
+            text.contains("<body>ringbell</body>")
+                && text.contains("<subject>page\nbreak</subject>"),
+            "{text}"
+        );
+        let media = element_xml(parts[1].clone());
+        assert!(
+            media.contains("<body>https://up.example/x</body>")
+                && media.contains("<url>https://up.example/x</url>"),
+            "{media}"
         );
     }
 }

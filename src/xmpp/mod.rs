@@ -15,6 +15,7 @@ pub mod muc;
 pub mod ns;
 pub mod presence;
 pub mod register;
+pub mod text;
 pub mod version;
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! XEP-0045 multi-user chat stanzas for group chats of the foreign network.
 
+use super::text::{jid_part, xml_string, xml_text};
 use minidom::Element;
 use switchboard_bridge::Rank;
 use xmpp_parsers::jid::{BareJid, Jid};
@@ -20,9 +21,10 @@ pub fn affiliation_role(rank: Rank) -> (Affiliation, Role) {
     }
 }
 
-/// The occupant JID `room/nick`.
+/// The occupant JID `room/nick`; controls in a foreign nick show as control pictures
+/// ([`jid_part`]), so such a nick still makes a JID.
 pub fn occupant(room: &BareJid, nick: &str) -> Option<Jid> {
-    room.with_resource_str(nick).ok().map(Jid::from)
+    room.with_resource_str(&jid_part(nick)).ok().map(Jid::from)
 }
 
 /// What one occupant presence says.
@@ -54,13 +56,13 @@ pub fn occupant_presence(from: Jid, to: &Jid, p: &OccupantPresence<'_>) -> Prese
     let names = (affiliation_str(&affiliation), role_str(&role));
     let mut item = Item::new(affiliation, role);
     if let Some(nick) = p.new_nick {
-        item = item.with_nick(nick);
+        item = item.with_nick(jid_part(nick).into_owned());
     }
     if let Some(actor) = p.actor.and_then(actor) {
         item = item.with_actor(actor);
     }
     if let Some(reason) = p.reason.filter(|_| p.statuses.contains(&Status::Kicked)) {
-        item = item.with_reason(reason);
+        item = item.with_reason(xml_text(reason).into_owned());
     }
     let mut x: Element = MucUser::new()
         .with_items(vec![item])
@@ -84,12 +86,12 @@ pub fn occupant_presence(from: Jid, to: &Jid, p: &OccupantPresence<'_>) -> Prese
     let mut presence = Presence::new(kind).with_from(from).with_to(to.clone());
     presence.payloads.push(x);
     if let Some(reason) = p.reason.filter(|r| p.unavailable && !r.is_empty()) {
-        presence.set_status("", reason);
+        presence.set_status("", xml_text(reason).into_owned());
     }
     if let Some(away) = p.away.filter(|_| !p.unavailable) {
         presence.show = Some(xmpp_parsers::presence::Show::Away);
         if !away.is_empty() {
-            presence.set_status("", away);
+            presence.set_status("", xml_text(away).into_owned());
         }
     }
     presence
@@ -119,7 +121,7 @@ fn actor(nick: &str) -> Option<Actor> {
     el.set_attr(
         minidom::rxml::Namespace::NONE,
         minidom::rxml::NcName::try_from("nick").ok()?,
-        nick,
+        jid_part(nick).into_owned(),
     );
     Actor::try_from(el).ok()
 }
@@ -132,13 +134,13 @@ pub fn subject(room: &BareJid, by: Option<&str>, to: &Jid, topic: &str) -> Messa
         .unwrap_or_else(|| room.clone().into());
     let mut m = Message::groupchat(Some(to.clone()));
     m.from = Some(from);
-    m.subjects.insert("".into(), topic.to_string());
+    m.subjects.insert("".into(), xml_text(topic).into_owned());
     m
 }
 
 /// A groupchat message from an occupant.
 pub fn groupchat(from: Jid, to: &Jid, body: String, id: Option<String>) -> Message {
-    let mut m = Message::groupchat(Some(to.clone())).with_body("".into(), body);
+    let mut m = Message::groupchat(Some(to.clone())).with_body("".into(), xml_string(body));
     m.from = Some(from);
     m.id =
         Some(Id(id.unwrap_or_else(|| {
@@ -274,5 +276,60 @@ mod tests {
             _ => unreachable!(),
         };
         assert_eq!(join_request(&join), Some(Some("k".into())));
+    }
+
+    #[test]
+    fn foreign_nicks_reasons_and_topics_are_made_fit_for_xml() {
+        let to = Jid::new("alice@example.org/phone").unwrap();
+        let from = occupant(&room(), "ba\u{7}d\tnick").expect("a nick with controls makes a JID");
+        assert_eq!(
+            from.to_string(),
+            "#chan%net@irc.test/ba\u{2407}d\u{2409}nick"
+        );
+        let left = element_xml(occupant_presence(
+            from.clone(),
+            &to,
+            &OccupantPresence {
+                unavailable: true,
+                statuses: vec![Status::Kicked],
+                actor: Some("o\u{7}p"),
+                reason: Some("bye\u{7}!"),
+                ..Default::default()
+            },
+        ));
+        assert!(
+            left.contains("<actor nick='o\u{2407}p'/>")
+                && left.contains("<reason>bye!</reason>")
+                && left.contains("<status>bye!</status>"),
+            "{left}"
+        );
+        let renamed = element_xml(occupant_presence(
+            from.clone(),
+            &to,
+            &OccupantPresence {
+                unavailable: true,
+                statuses: vec![Status::NewNick],
+                new_nick: Some("n\u{1}"),
+                ..Default::default()
+            },
+        ));
+        assert!(renamed.contains("nick='n\u{2401}'"), "{renamed}");
+        let away = element_xml(occupant_presence(
+            from.clone(),
+            &to,
+            &OccupantPresence {
+                away: Some("gone\u{ffff}"),
+                ..Default::default()
+            },
+        ));
+        assert!(away.contains("<status>gone\u{fffd}</status>"), "{away}");
+        let s = element_xml(subject(&room(), Some("ba\u{7}d"), &to, "topic\u{7} here"));
+        assert!(
+            s.contains("<subject>topic here</subject>")
+                && s.contains("from='#chan%net@irc.test/ba\u{2407}d'"),
+            "{s}"
+        );
+        let m = element_xml(groupchat(from, &to, "ring\u{7}bell".into(), None));
+        assert!(m.contains("<body>ringbell</body>"), "{m}");
     }
 }

@@ -41,7 +41,8 @@ pub fn transport(from: &Jid, to: &Jid, health: &Health) -> Presence {
             p.show = Some(Show::Away);
         }
     }
-    p.set_status("en", status);
+    // The network's text comes from the provider (an HTTP error body, say).
+    p.set_status("en", super::text::xml_string(status));
     p
 }
 
@@ -130,6 +131,28 @@ mod tests {
         assert!(
             bad.contains("<show>away</show>") && bad.contains("kannel: HTTP 503"),
             "{bad}"
+        );
+    }
+
+    #[test]
+    fn a_providers_text_is_made_fit_for_xml() {
+        let p = element_xml(transport(
+            &Jid::new("sms.test").unwrap(),
+            &Jid::new("alice@example.org").unwrap(),
+            &Health {
+                sessions: 1,
+                sessions_down: 0,
+                queued: 0,
+                network: Some(switchboard_bridge::NetworkHealth {
+                    ok: false,
+                    text: "kannel: \u{1b}[31mdown".into(),
+                    since: std::time::SystemTime::UNIX_EPOCH,
+                }),
+            },
+        ));
+        assert!(
+            p.contains("1 user, 0 queued, kannel: [31mdown</status>"),
+            "{p}"
         );
     }
 }

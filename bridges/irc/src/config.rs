@@ -36,6 +36,53 @@ pub struct IrcConfig {
     /// The QUIT message. Default "Switchboard".
     #[serde(default = "default_quit_message")]
     pub quit_message: String,
+    /// Bounds on what an IRC server can make one connection hold.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Bounds on what a server (maybe hostile) can make one connection hold; each has a
+/// `/metrics` counter of the times it was hit (`switchboard_irc_limit_<name>_total`).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// MOTD lines kept before the end of the MOTD (376/422); later ones are dropped, and
+    /// each line is cut to 512 bytes. Default 100.
+    #[serde(default = "default_motd_lines")]
+    pub motd_lines: usize,
+    /// `CAP LS` lines read before registration goes on with what was offered so far.
+    /// Default 16.
+    #[serde(default = "default_cap_ls_lines")]
+    pub cap_ls_lines: usize,
+    /// Channels the server puts the connection in that the user did not ask for (forced
+    /// JOINs) kept at once; more are left (PART) at once. Default 10.
+    #[serde(default = "default_forced_joins")]
+    pub forced_joins: usize,
+    /// Members kept per channel (NAMES, JOIN); past it new members are not shown.
+    /// Default 10000.
+    #[serde(default = "default_members_per_channel")]
+    pub members_per_channel: usize,
+    /// Lines waiting for flood control, per connection; past it the connection takes no
+    /// more commands until lines are written. Default 1024.
+    #[serde(default = "default_queue")]
+    pub throttle_queue: usize,
+    /// Commands (joins, topics, messages…) waiting for one connection; past it the user
+    /// gets a `wait` error. Default 1024.
+    #[serde(default = "default_queue")]
+    pub command_queue: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            motd_lines: default_motd_lines(),
+            cap_ls_lines: default_cap_ls_lines(),
+            forced_joins: default_forced_joins(),
+            members_per_channel: default_members_per_channel(),
+            throttle_queue: default_queue(),
+            command_queue: default_queue(),
+        }
+    }
 }
 
 /// One network; unset fields come from `default`.
@@ -92,6 +139,13 @@ pub struct NetworkDefaults {
         deserialize_with = "switchboard_bridge::config::duration"
     )]
     pub keepalive: Duration,
+    /// How long a write to the server may wait (a server that stops reading, a zero TCP
+    /// window); past it the connection counts as lost and is reconnected. Default `30s`.
+    #[serde(
+        default = "default_write_timeout",
+        deserialize_with = "switchboard_bridge::config::duration"
+    )]
+    pub write_timeout: Duration,
 }
 
 impl Default for NetworkDefaults {
@@ -105,6 +159,7 @@ impl Default for NetworkDefaults {
             interval: default_interval(),
             encoding: default_encoding(),
             keepalive: default_keepalive(),
+            write_timeout: default_write_timeout(),
         }
     }
 }
@@ -132,6 +187,8 @@ pub struct Network {
     pub encoding: String,
     /// Ping after this much silence; give up after as long again.
     pub keepalive: Duration,
+    /// A write waiting longer loses the connection.
+    pub write_timeout: Duration,
 }
 
 impl IrcConfig {
@@ -158,6 +215,7 @@ impl IrcConfig {
             interval: d.interval,
             encoding: n.encoding.clone().unwrap_or_else(|| d.encoding.clone()),
             keepalive: d.keepalive,
+            write_timeout: d.write_timeout,
             name,
         })
     }
@@ -193,11 +251,40 @@ impl IrcConfig {
                 ));
             }
         }
+        // Network names match ignoring case (XMPP servers lowercase JID local parts), so
+        // two keys that differ only in case would be one network.
+        let names: Vec<&String> = self.networks.keys().collect();
+        for (i, name) in names.iter().enumerate() {
+            if let Some(first) = names[..i].iter().find(|n| n.eq_ignore_ascii_case(name)) {
+                out.push((
+                    format!("networks.{name}"),
+                    format!("the same network as '{first}' (names match ignoring case)"),
+                ));
+            }
+        }
         if self.default.keepalive.is_zero() {
             out.push(("default.keepalive".into(), "must be longer than 0s".into()));
         }
         if self.default.burst == 0 {
             out.push(("default.burst".into(), "must be at least 1".into()));
+        }
+        if self.default.write_timeout.is_zero() {
+            out.push((
+                "default.write_timeout".into(),
+                "must be longer than 0s".into(),
+            ));
+        }
+        let l = &self.limits;
+        for (key, value) in [
+            ("motd_lines", l.motd_lines),
+            ("cap_ls_lines", l.cap_ls_lines),
+            ("members_per_channel", l.members_per_channel),
+            ("throttle_queue", l.throttle_queue),
+            ("command_queue", l.command_queue),
+        ] {
+            if value == 0 {
+                out.push((format!("limits.{key}"), "must be at least 1".into()));
+            }
         }
         out
     }
@@ -226,6 +313,24 @@ fn default_interval() -> Duration {
 }
 fn default_keepalive() -> Duration {
     Duration::from_secs(90)
+}
+fn default_write_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_motd_lines() -> usize {
+    100
+}
+fn default_cap_ls_lines() -> usize {
+    16
+}
+fn default_forced_joins() -> usize {
+    10
+}
+fn default_members_per_channel() -> usize {
+    10_000
+}
+fn default_queue() -> usize {
+    1024
 }
 fn default_encoding() -> String {
     "latin-1".into()
@@ -289,5 +394,36 @@ mod tests {
             ]
         );
         assert!(serde_yaml_ng::from_str::<IrcConfig>("colour: blue").is_err());
+        assert!(serde_yaml_ng::from_str::<IrcConfig>("limits: {motd: 3}").is_err());
+    }
+
+    #[test]
+    fn network_keys_match_ignoring_case_and_may_not_collide() {
+        let c = parse("networks: {Libera: {host: irc.libera.chat}}");
+        assert_eq!(c.network("libera").unwrap().host, "irc.libera.chat");
+        assert_eq!(c.network("LIBERA").unwrap().name, "Libera");
+        assert!(c.problems().is_empty());
+        let twice = parse("networks: {Libera: {}, libera: {}}");
+        let problems = twice.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "networks.libera");
+        assert!(problems[0].1.contains("'Libera'"), "{problems:?}");
+    }
+
+    #[test]
+    fn limits_default_and_zero_is_refused() {
+        let c = parse("networks: {}");
+        assert_eq!(c.limits, Limits::default());
+        assert_eq!(c.default.write_timeout, Duration::from_secs(30));
+        let zero = parse("limits: {motd_lines: 0, command_queue: 0}\ndefault: {write_timeout: 0s}");
+        let keys: Vec<String> = zero.problems().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                "default.write_timeout",
+                "limits.motd_lines",
+                "limits.command_queue"
+            ]
+        );
     }
 }

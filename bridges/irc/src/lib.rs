@@ -8,6 +8,7 @@
 pub mod address;
 pub mod config;
 pub mod conn;
+pub mod hits;
 mod nick;
 pub mod ranks;
 mod session;
@@ -32,6 +33,7 @@ pub struct IrcConnector {
     info: NetworkInfo,
     config: Arc<IrcConfig>,
     counts: NetworkCounts,
+    hits: Arc<hits::LimitHits>,
 }
 
 impl IrcConnector {
@@ -53,6 +55,7 @@ impl IrcConnector {
             },
             config: Arc::new(config),
             counts: NetworkCounts::default(),
+            hits: Arc::default(),
         }
     }
 }
@@ -61,6 +64,10 @@ impl IrcConnector {
 impl Connector for IrcConnector {
     fn info(&self) -> &NetworkInfo {
         &self.info
+    }
+
+    fn counters(&self) -> Vec<switchboard_bridge::Counter> {
+        self.hits.counters()
     }
 
     fn registration_form(&self) -> RegistrationForm {
@@ -158,7 +165,13 @@ impl Connector for IrcConnector {
         data: LoginData,
         events: EventSink,
     ) -> Result<Arc<dyn Session>, BridgeError> {
-        let session = IrcSession::new(self.config.clone(), &data, events, self.counts.clone());
+        let session = IrcSession::new(
+            self.config.clone(),
+            &data,
+            events,
+            self.counts.clone(),
+            self.hits.clone(),
+        );
         Ok(Arc::new(Handle(Arc::new(session))))
     }
 }

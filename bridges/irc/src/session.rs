@@ -1,11 +1,13 @@
 //! One user's IRC presence: a connection per network, opened on first use.
 
 mod handle;
+mod raw;
 pub use handle::Handle;
 
 use crate::address::Address;
 use crate::config::IrcConfig;
 use crate::conn::{self, Command, Identity};
+use crate::hits::{Limit, LimitHits};
 use crate::nick::valid_nick;
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
@@ -42,8 +44,15 @@ pub struct IrcSession {
     /// Per-network settings from the `configure` command, by network name.
     settings: Mutex<HashMap<String, FormValues>>,
     counts: NetworkCounts,
+    hits: Arc<LimitHits>,
     stop: CancellationToken,
     tasks: TaskTracker,
+}
+
+/// The key of a network in a session's maps: names match ignoring case (XMPP servers
+/// lowercase JID local parts; the configuration may not).
+fn key(network: &str) -> String {
+    network.to_lowercase()
 }
 
 impl IrcSession {
@@ -62,6 +71,7 @@ impl IrcSession {
         data: &LoginData,
         events: EventSink,
         counts: NetworkCounts,
+        hits: Arc<LimitHits>,
     ) -> Self {
         let nick = data
             .get("nick")
@@ -88,6 +98,7 @@ impl IrcSession {
             conns: Mutex::new(HashMap::new()),
             settings: Mutex::new(HashMap::new()),
             counts,
+            hits,
             stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
         }
@@ -105,7 +116,7 @@ impl IrcSession {
             ))
         })?;
         let mut conns = self.conns.lock().expect("conns poisoned");
-        if let Some(c) = conns.get(&net.name).filter(|c| !c.tx.is_closed()) {
+        if let Some(c) = conns.get(&key(&net.name)).filter(|c| !c.tx.is_closed()) {
             return Ok(c.tx.clone());
         }
         {
@@ -119,7 +130,7 @@ impl IrcSession {
             }
             *n += 1;
         }
-        let (tx, rx) = mpsc::channel(1024);
+        let (tx, rx) = mpsc::channel(self.config.limits.command_queue.max(1));
         let mut who = self.identity.clone();
         who.nick = crate::text::sanitize(nick).replace(' ', "");
         if let Some(set) = self
@@ -139,6 +150,7 @@ impl IrcSession {
         }
         let counts = self.counts.clone();
         let name = net.name.clone();
+        let conn_key = key(&net.name);
         let channels = Channels::default();
         let task = conn::run(
             net,
@@ -150,6 +162,11 @@ impl IrcSession {
             },
             self.stop.child_token(),
             self.config.quit_message.clone(),
+            conn::Bounds {
+                limits: self.config.limits.clone(),
+                max_channels: self.config.max_channels_per_user,
+                hits: self.hits.clone(),
+            },
         );
         self.tasks.spawn(async move {
             task.await;
@@ -160,7 +177,7 @@ impl IrcSession {
                 .or_default() -= 1;
         });
         conns.insert(
-            network.to_lowercase(),
+            conn_key,
             Conn {
                 tx: tx.clone(),
                 channels,
@@ -170,10 +187,71 @@ impl IrcSession {
         Ok(tx)
     }
 
+    /// Waits for room in the connection's queue: only for callers that run per user (the
+    /// outbox worker), never for a call the transport may make on a shared path.
     async fn send(tx: &mpsc::Sender<Command>, command: Command) -> Result<(), BridgeError> {
         tx.send(command)
             .await
             .map_err(|_| BridgeError::Transient("the IRC connection is closing".into()))
+    }
+
+    /// Queues a command without waiting: a connection whose queue is full (a server that
+    /// stopped reading, a long flood-control backlog) refuses it with a `wait` error.
+    fn queue(&self, tx: &mpsc::Sender<Command>, command: Command) -> Result<(), BridgeError> {
+        tx.try_send(command).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                self.hits.hit(Limit::CommandQueue);
+                BridgeError::Transient(format!(
+                    "{} commands are waiting for this IRC network already; try again later",
+                    self.config.limits.command_queue
+                ))
+            }
+            mpsc::error::TrySendError::Closed(_) => {
+                BridgeError::Transient("the IRC connection is closing".into())
+            }
+        })
+    }
+
+    /// JOINs the user wrote as raw commands to a network: counted against
+    /// `max_channels_per_user` like joins from rooms, then joined (and rejoined) the same way.
+    fn raw_joins(
+        self: &Arc<Self>,
+        network: &str,
+        joins: Vec<(String, Option<String>)>,
+    ) -> Result<(), BridgeError> {
+        let tx = self.connection(network, &self.identity.nick)?;
+        let total = self.channel_total();
+        let max = self.config.max_channels_per_user;
+        {
+            let mut conns = self.conns.lock().expect("conns poisoned");
+            let Some(conn) = conns.get_mut(&key(network)) else {
+                return Err(BridgeError::Transient(format!(
+                    "the connection to {network} was lost"
+                )));
+            };
+            let mut channels = conn.channels.lock().expect("channels poisoned");
+            let mut new: Vec<&str> = joins
+                .iter()
+                .map(|(c, _)| c.as_str())
+                .filter(|c| !channels.contains(*c))
+                .collect();
+            new.sort_unstable();
+            new.dedup();
+            if total + new.len() > max {
+                self.hits.hit(Limit::RawJoin);
+                return Err(BridgeError::LimitReached(format!(
+                    "this JOIN would put you in {} channels; this gateway allows at most {max}",
+                    total + new.len()
+                )));
+            }
+            channels.extend(new.into_iter().map(str::to_string));
+            drop(channels);
+            conn.generation += 1;
+        }
+        for (channel, key) in joins {
+            self.queue(&tx, Command::Join { channel, key })?;
+        }
+        Ok(())
     }
 
     /// After the last channel of a network is left, QUIT once the grace has passed with
@@ -187,12 +265,12 @@ impl IrcSession {
             }
             let tx = {
                 let mut conns = this.conns.lock().expect("conns poisoned");
-                match conns.get(&network) {
+                match conns.get(&key(&network)) {
                     Some(c)
                         if c.generation == generation
                             && c.channels.lock().expect("channels poisoned").is_empty() =>
                     {
-                        conns.remove(&network).map(|c| c.tx)
+                        conns.remove(&key(&network)).map(|c| c.tx)
                     }
                     _ => None,
                 }

@@ -88,6 +88,18 @@ fn break_point(text: &str, max: usize) -> usize {
     }
 }
 
+/// At most `max_bytes` of `text`, cut at a character boundary.
+pub fn truncate(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// The byte budget for the text of one `command target :text` as other clients receive
 /// it, relayed by the server as `:nick!user@host command target :text\r\n`:
 /// [`MAX_LINE`] − len(`:` nick!user@host ` `) − len(command ` ` target ` :`) − 2.

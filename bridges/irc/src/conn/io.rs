@@ -207,6 +207,11 @@ impl Throttle {
         self.queue.push_back(Entry::Notify(done));
     }
 
+    /// Lines (and notifications) waiting for tokens.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
     /// Lines wait for tokens.
     pub fn waiting(&self) -> bool {
         !self.queue.is_empty()

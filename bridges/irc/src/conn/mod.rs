@@ -147,6 +147,16 @@ impl Reporting {
     }
 }
 
+/// The bounds a connection keeps to (from `irc.limits`), and where hits are counted.
+pub struct Bounds {
+    /// The bounds.
+    pub limits: crate::config::Limits,
+    /// The user's `max_channels_per_user`.
+    pub max_channels: usize,
+    /// The bridge's counters.
+    pub hits: std::sync::Arc<crate::hits::LimitHits>,
+}
+
 /// Why a connected session ended.
 enum End {
     /// Asked to quit (or shutting down): done.
@@ -166,9 +176,14 @@ pub async fn run(
     events: Reporting,
     shutdown: CancellationToken,
     quit_message: String,
+    bounds: Bounds,
 ) {
     let fallback = network.encoding.parse().unwrap_or(Fallback::Latin1);
-    let mut state = ConnState::new(&network.name, &who.nick, fallback);
+    let mut state = ConnState::new(&network.name, &who.nick, fallback).with_limits(
+        bounds.limits,
+        bounds.max_channels,
+        bounds.hits,
+    );
     state.sasl = who.sasl_password.clone().map(|pw| (who.nick.clone(), pw));
     let mut backoff = Backoff::new();
     let mut ever_connected = false;
@@ -313,9 +328,20 @@ async fn session(
         throttle.push_urgent(line);
     }
     let mut pinged = false;
+    let room = state.limits.throttle_queue;
     loop {
-        if let Err(e) = throttle.flush(&mut write).await {
-            return End::Lost(format!("write failed: {e}"));
+        // A server that stops reading (a zero TCP window) must not hold the connection for
+        // ever: past the write timeout it counts as lost.
+        match tokio::time::timeout(network.write_timeout, throttle.flush(&mut write)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return End::Lost(format!("write failed: {e}")),
+            Err(_) => {
+                state.hits.hit(crate::hits::Limit::WriteTimeout);
+                return End::Lost(format!(
+                    "the server took no data for {:?}",
+                    network.write_timeout
+                ));
+            }
         }
         tokio::select! {
             line = tokio::time::timeout(network.keepalive, reader.next_line()) => {
@@ -350,16 +376,22 @@ async fn session(
                             }
                         }
                         Action::Fatal(e) => {
-                            let _ = write.write_all(b"QUIT\r\n").await;
+                            let _ = tokio::time::timeout(Duration::from_secs(2), write.write_all(b"QUIT\r\n")).await;
                             return End::Fatal(e);
                         }
                     }
                 }
             }
-            command = commands.recv() => match command {
+            // Commands wait in their (bounded) queue while flood control is behind.
+            command = commands.recv(), if throttle.len() < room => match command {
                 None => return quit(&mut write, quit_message).await,
                 Some(Command::Quit { reason }) => return quit(&mut write, &reason).await,
-                Some(command) => apply(command, state, &mut throttle),
+                Some(command) => {
+                    apply(command, state, &mut throttle);
+                    if throttle.len() >= room {
+                        state.hits.hit(crate::hits::Limit::ThrottleQueue);
+                    }
+                }
             },
             _ = throttle.ready(), if throttle.waiting() => {}
             _ = shutdown.cancelled() => return quit(&mut write, quit_message).await,

@@ -3,10 +3,13 @@
 
 use super::members::Members;
 use crate::address::{group_id, user_id};
+use crate::config::Limits;
+use crate::hits::{Limit, LimitHits};
 use crate::ranks::{ChanModes, Prefixes};
 use crate::text::{self, Ctcp, Fallback};
 use irc_proto::{CapSubCommand, Command, Message, Prefix};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use switchboard_bridge::{
     BridgeError, Chat, GroupListing, IncomingMessage, MembershipChange, MessageContent, Occupant,
     RemoteEvent, Sender, SessionState, TextKind,
@@ -86,8 +89,12 @@ pub struct ConnState {
     pub chantypes: String,
     /// Capabilities acknowledged.
     pub caps: HashSet<String>,
-    /// Capabilities offered (CAP LS may come in several lines).
+    /// Capabilities offered that we would use (CAP LS may come in several lines).
     offered: Vec<String>,
+    /// `CAP LS` lines read so far.
+    ls_lines: usize,
+    /// The `CAP LS` reply was answered (REQ or END): more LS lines are ignored.
+    ls_done: bool,
     /// How non-UTF-8 bytes are read.
     pub fallback: Fallback,
     /// Who waits for the channel list (LIST) in progress.
@@ -98,6 +105,12 @@ pub struct ConnState {
     pub(super) motd: Vec<String>,
     /// SASL PLAIN account and password, when the user set a password.
     pub sasl: Option<(String, String)>,
+    /// Bounds on what the server can make this state hold.
+    pub limits: Limits,
+    /// Channels the connection may be in (the user's `max_channels_per_user`).
+    pub max_channels: usize,
+    /// Where hits of the bounds are counted.
+    pub hits: Arc<LimitHits>,
 }
 
 impl ConnState {
@@ -115,12 +128,30 @@ impl ConnState {
             chantypes: "#&".into(),
             caps: HashSet::new(),
             offered: Vec::new(),
+            ls_lines: 0,
+            ls_done: false,
             fallback,
             listing: Vec::new(),
             listed: Vec::new(),
             motd: Vec::new(),
             sasl: None,
+            limits: Limits::default(),
+            max_channels: 100,
+            hits: Arc::default(),
         }
+    }
+
+    /// The same state with these bounds, counting hits in `hits`.
+    pub fn with_limits(
+        mut self,
+        limits: Limits,
+        max_channels: usize,
+        hits: Arc<LimitHits>,
+    ) -> Self {
+        self.limits = limits;
+        self.max_channels = max_channels;
+        self.hits = hits;
+        self
     }
 
     /// Forgets what a lost connection knew; the wanted channels stay.
@@ -129,6 +160,10 @@ impl ConnState {
         self.channels.clear();
         self.caps.clear();
         self.offered.clear();
+        self.ls_lines = 0;
+        self.ls_done = false;
+        self.motd.clear();
+        self.listed.clear();
         self.nick = self.wanted_nick.clone();
     }
 
@@ -220,13 +255,28 @@ impl ConnState {
                     (_, Some(list)) => (false, list),
                     (None, None) => (false, String::new()),
                 };
-                self.offered.extend(
-                    list.split_whitespace()
-                        .map(|c| c.split('=').next().unwrap_or(c).to_string()),
-                );
-                if more {
+                if self.ls_done {
+                    // A server that keeps offering: answered already.
+                    self.hits.hit(Limit::CapLs);
                     return;
                 }
+                self.ls_lines += 1;
+                // Only what we would request is kept, so the list cannot grow memory.
+                for cap in list.split_whitespace() {
+                    let cap = cap.split('=').next().unwrap_or(cap);
+                    let useful = cap == "sasl" || WANTED_CAPS.contains(&cap);
+                    if useful && !self.offered.iter().any(|o| o == cap) {
+                        self.offered.push(cap.to_string());
+                    }
+                }
+                if more && self.ls_lines < self.limits.cap_ls_lines {
+                    return;
+                }
+                if more {
+                    self.hits.hit(Limit::CapLs);
+                    tracing::info!(network = %self.network, lines = self.ls_lines, "CAP LS goes on too long; going on with what was offered");
+                }
+                self.ls_done = true;
                 let mut wanted: Vec<&str> = WANTED_CAPS
                     .iter()
                     .copied()
@@ -254,9 +304,14 @@ impl ConnState {
             }
             CapSubCommand::ACK | CapSubCommand::NAK => {
                 if sub == CapSubCommand::ACK {
+                    // Only what we asked for: a server acknowledging endless names
+                    // cannot grow the set.
                     let list = b.or(a).unwrap_or_default();
-                    self.caps
-                        .extend(list.split_whitespace().map(str::to_string));
+                    for cap in list.split_whitespace() {
+                        if cap == "sasl" || WANTED_CAPS.contains(&cap) {
+                            self.caps.insert(cap.to_string());
+                        }
+                    }
                 }
                 if self.caps.contains("sasl") && self.sasl.is_some() && !self.registered {
                     out.push(send("AUTHENTICATE PLAIN".into()));
@@ -342,7 +397,7 @@ impl ConnState {
 impl ConnState {
     /// A notice from the server itself, as a message from the network's JID.
     pub(super) fn network_notice(&self, text: &str) -> Action {
-        let network = switchboard_bridge::UserId::new(self.network.clone());
+        let network = switchboard_bridge::UserId::new(self.network.to_lowercase());
         Action::Emit(RemoteEvent::Message(IncomingMessage {
             id: None,
             chat: Chat::Direct(network.clone()),
@@ -378,6 +433,8 @@ pub(super) fn membership(
 }
 
 mod channel_events;
+#[cfg(test)]
+mod limit_tests;
 mod numeric;
 #[cfg(test)]
 mod tests;

@@ -27,7 +27,7 @@ impl Session for Handle {
         let tx = match &address {
             Address::Channel { .. } => {
                 let conns = self.0.conns.lock().expect("conns poisoned");
-                match conns.get(&network) {
+                match conns.get(&key(&network)) {
                     Some(c)
                         if c.channels
                             .lock()
@@ -49,10 +49,28 @@ impl Session for Handle {
         };
         let (done, written) = oneshot::channel();
         if let Address::Network { .. } = address {
+            // JOINs count against max_channels_per_user: taken out and joined as such.
+            let mut joins = Vec::new();
+            let mut rest = Vec::new();
+            for line in crate::text::lines(&msg.content.text) {
+                match raw::classify(&line) {
+                    raw::RawLine::Join(list) => joins.extend(list),
+                    raw::RawLine::Other(line) => rest.push(line),
+                }
+            }
+            if !joins.is_empty() {
+                self.0.raw_joins(&network, joins)?;
+            }
+            if rest.is_empty() {
+                return Ok(Sent {
+                    id: None,
+                    timestamp: None,
+                });
+            }
             IrcSession::send(
                 &tx,
                 Command::Raw {
-                    text: msg.content.text,
+                    text: rest.join("\n"),
                     done,
                 },
             )
@@ -90,7 +108,11 @@ impl Session for Handle {
         let total = self.0.channel_total();
         {
             let mut conns = self.0.conns.lock().expect("conns poisoned");
-            let conn = conns.get_mut(&network).expect("connection just opened");
+            let Some(conn) = conns.get_mut(&key(&network)) else {
+                return Err(BridgeError::Transient(format!(
+                    "the connection to {network} was lost"
+                )));
+            };
             let mut channels = conn.channels.lock().expect("channels poisoned");
             if !channels.contains(&channel) {
                 if total >= self.0.config.max_channels_per_user {
@@ -104,14 +126,13 @@ impl Session for Handle {
             drop(channels);
             conn.generation += 1;
         }
-        IrcSession::send(
+        self.0.queue(
             &tx,
             Command::Join {
                 channel,
                 key: request.password,
             },
         )
-        .await
     }
 
     async fn leave_group(
@@ -122,7 +143,7 @@ impl Session for Handle {
         let (channel, network) = IrcSession::channel(group)?;
         let (tx, last, generation) = {
             let mut conns = self.0.conns.lock().expect("conns poisoned");
-            let Some(conn) = conns.get_mut(&network) else {
+            let Some(conn) = conns.get_mut(&key(&network)) else {
                 return Ok(());
             };
             let mut channels = conn.channels.lock().expect("channels poisoned");
@@ -131,7 +152,7 @@ impl Session for Handle {
             drop(channels);
             (conn.tx.clone(), last, conn.generation)
         };
-        IrcSession::send(&tx, Command::Part { channel, reason }).await?;
+        self.0.queue(&tx, Command::Part { channel, reason })?;
         if last {
             self.0.schedule_quit(network, generation);
         }
@@ -141,14 +162,13 @@ impl Session for Handle {
     async fn set_topic(&self, group: &GroupId, topic: &str) -> Result<(), BridgeError> {
         let (channel, network) = IrcSession::channel(group)?;
         let tx = self.0.connection(&network, &self.0.identity.nick)?;
-        IrcSession::send(
+        self.0.queue(
             &tx,
             Command::Topic {
                 channel,
                 topic: topic.to_string(),
             },
         )
-        .await
     }
 
     async fn configure(
@@ -195,7 +215,7 @@ impl Session for Handle {
         };
         let tx = self.0.connection(&network, &self.0.identity.nick)?;
         let (done, listed) = oneshot::channel();
-        IrcSession::send(&tx, Command::List { done }).await?;
+        self.0.queue(&tx, Command::List { done })?;
         match tokio::time::timeout(Duration::from_secs(30), listed).await {
             Ok(Ok(list)) => Ok(list),
             Ok(Err(_)) => Err(BridgeError::Transient(format!(
@@ -210,13 +230,12 @@ impl Session for Handle {
     async fn change_nick(&self, group: &GroupId, nick: &str) -> Result<(), BridgeError> {
         let (_, network) = IrcSession::channel(group)?;
         let tx = self.0.connection(&network, &self.0.identity.nick)?;
-        IrcSession::send(
+        self.0.queue(
             &tx,
             Command::Nick {
                 nick: nick.to_string(),
             },
         )
-        .await
     }
 
     async fn kick(
@@ -232,7 +251,7 @@ impl Session for Handle {
             nick: nick.to_string(),
             reason: reason.map(str::to_string),
         };
-        IrcSession::send(&tx, command).await
+        self.0.queue(&tx, command)
     }
 
     async fn set_presence(&self, presence: PresenceUpdate) -> Result<(), BridgeError> {
@@ -244,13 +263,12 @@ impl Session for Handle {
                 .expect("conns poisoned")
                 .drain()
                 .collect();
+            // A connection whose queue is full ends anyway once its queue drains: the
+            // last sender is dropped here.
             for (_, conn) in conns {
-                let _ = conn
-                    .tx
-                    .send(Command::Quit {
-                        reason: self.0.config.quit_message.clone(),
-                    })
-                    .await;
+                let _ = conn.tx.try_send(Command::Quit {
+                    reason: self.0.config.quit_message.clone(),
+                });
             }
         }
         Ok(())

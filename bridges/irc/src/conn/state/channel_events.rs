@@ -1,6 +1,7 @@
 //! Channel membership lines: JOIN, PART, QUIT, KICK, NICK and MODE.
 
 use super::{group_id, membership, Action, Channel, ConnState};
+use crate::hits::Limit;
 use switchboard_bridge::{LeaveReason, MembershipChange, Rank, RemoteEvent};
 
 impl ConnState {
@@ -8,6 +9,23 @@ impl ConnState {
         let Some(nick) = nick else { return };
         let key = chan.to_lowercase();
         if self.is_me(nick) {
+            if !self.channels.contains_key(&key) && !self.wanted.contains_key(&key) {
+                // The server put us in a channel nobody asked for: kept up to a bound.
+                let forced = self
+                    .channels
+                    .keys()
+                    .filter(|k| !self.wanted.contains_key(*k))
+                    .count();
+                if forced >= self.limits.forced_joins || self.channels.len() >= self.max_channels {
+                    self.hits.hit(Limit::ForcedJoin);
+                    tracing::info!(network = %self.network, forced, "Leaving a channel the server joined us to unasked");
+                    out.push(Action::Send {
+                        line: format!("PART {chan} :not asked for"),
+                        urgent: false,
+                    });
+                    return;
+                }
+            }
             self.channels.insert(
                 key,
                 Channel {
@@ -18,7 +36,12 @@ impl ConnState {
             return;
         }
         let network = self.network.clone();
+        let cap = self.limits.members_per_channel;
         if let Some(c) = self.channels.get_mut(&key) {
+            if c.members.len() >= cap && !c.members.contains(nick) {
+                self.hits.hit(Limit::Members);
+                return;
+            }
             c.members.insert(nick, []);
             if c.announced {
                 out.push(membership(

@@ -1,6 +1,7 @@
 //! Numeric replies: registration, server features, names, topics and refusals.
 
 use super::{group_id, Action, ConnState};
+use crate::hits::Limit;
 use crate::ranks::{ChanModes, Prefixes};
 use crate::text;
 use irc_proto::Response;
@@ -16,6 +17,8 @@ fn server_text(args: &[String], network: &str) -> String {
 
 /// Channels kept from one LIST reply.
 const MAX_LISTED: usize = 20_000;
+/// Bytes kept of one MOTD line.
+const MAX_MOTD_LINE: usize = 512;
 
 impl ConnState {
     pub(super) fn numeric(&mut self, resp: Response, args: Vec<String>, out: &mut Vec<Action>) {
@@ -57,7 +60,7 @@ impl ConnState {
                 });
             }
             // A network's list is foreign input: keep at most MAX_LISTED channels of it.
-            Response::RPL_LIST if self.listed.len() >= MAX_LISTED => {}
+            Response::RPL_LIST if self.listed.len() >= MAX_LISTED => self.hits.hit(Limit::List),
             Response::RPL_LIST => {
                 let name = arg(1);
                 self.listed.push(GroupListing {
@@ -73,11 +76,16 @@ impl ConnState {
                     let _ = waiter.send(listed.clone());
                 }
             }
-            Response::RPL_MOTDSTART => self.motd.clear(),
+            Response::RPL_MOTDSTART | Response::ERR_NOMOTD => self.motd.clear(),
+            // Kept until 376, so bounded: a server may never send it.
+            Response::RPL_MOTD if self.motd.len() >= self.limits.motd_lines => {
+                self.hits.hit(Limit::Motd);
+            }
             Response::RPL_MOTD => {
                 let line = arg(1);
+                let line = line.strip_prefix("- ").unwrap_or(&line);
                 self.motd
-                    .push(line.strip_prefix("- ").unwrap_or(&line).to_string());
+                    .push(text::truncate(line, MAX_MOTD_LINE).to_string());
             }
             Response::RPL_ENDOFMOTD => {
                 let motd = std::mem::take(&mut self.motd).join("\n");
@@ -97,12 +105,18 @@ impl ConnState {
             }
             Response::RPL_NAMREPLY => {
                 let prefixes = &self.prefixes;
+                let cap = self.limits.members_per_channel;
                 if let Some(c) = self.channels.get_mut(&arg(2).to_lowercase()) {
                     for entry in arg(3).split_whitespace() {
                         let (ranks, nick) = prefixes.split_names_entry(entry);
-                        if !nick.is_empty() {
-                            c.members.insert(nick, ranks);
+                        if nick.is_empty() {
+                            continue;
                         }
+                        if c.members.len() >= cap && !c.members.contains(nick) {
+                            self.hits.hit(Limit::Members);
+                            continue;
+                        }
+                        c.members.insert(nick, ranks);
                     }
                 }
             }

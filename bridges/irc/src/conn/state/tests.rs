@@ -3,7 +3,7 @@
 use super::*;
 use switchboard_bridge::{GroupId, LeaveReason, Rank, SessionState, UserId};
 
-fn state() -> ConnState {
+pub(super) fn state() -> ConnState {
     let mut s = ConnState::new("net", "alice", Fallback::Latin1);
     feed(&mut s, ":irc.test 001 alice :Welcome");
     feed(
@@ -13,11 +13,11 @@ fn state() -> ConnState {
     s
 }
 
-fn feed(s: &mut ConnState, line: &str) -> Vec<Action> {
+pub(super) fn feed(s: &mut ConnState, line: &str) -> Vec<Action> {
     s.handle(line.parse().unwrap_or_else(|e| panic!("{line}: {e}")))
 }
 
-fn events(actions: Vec<Action>) -> Vec<RemoteEvent> {
+pub(super) fn events(actions: Vec<Action>) -> Vec<RemoteEvent> {
     actions
         .into_iter()
         .filter_map(|a| match a {
