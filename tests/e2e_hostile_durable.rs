@@ -291,6 +291,15 @@ fn a_kannel_sms_taken_while_the_server_is_down_survives_sigkill_once() {
     let got = expect_once(&user, "kannel while down", Duration::from_secs(3));
     assert_eq!(got.attr("from"), Some(phone().as_str()));
     wait_metric(ports.http, &waiting(SMS), 0);
+    // smsbox sending one MO twice (its id, %I, is the same): delivered once.
+    let path = format!(
+        "/sms/kannel?secret={KANNEL_SECRET}&from=%2B15551234567&to=%2B15550001111&text=twice&charset=UTF-8&coding=0&id=0b5e3c7a-1f2d-4e5f-8a9b-0c1d2e3f4a5b"
+    );
+    for _ in 0..2 {
+        let (code, answer) = http_get(ports.http, &path);
+        assert_eq!(code, 200, "{answer}");
+    }
+    expect_once(&user, "twice", Duration::from_secs(2));
 }
 
 /// Holds SQLite's write lock on `db` (as another writer would, or a full disk makes every
