@@ -77,8 +77,10 @@ fn gateway_config(
     m: usize,
     parallel: usize,
 ) -> String {
+    // One owner subscribes every address: the daily allowance of code mails must cover it.
+    let codes = subs.max(1);
     let extra = format!(
-        "  digest: {{nick: digest, min_interval: 1s, max_items: {}, max_subscriptions: {}, send_parallel: {parallel}}}\n",
+        "  digest: {{nick: digest, min_interval: 1s, max_items: {}, max_subscriptions: {}, send_parallel: {parallel}, max_code_mails_per_user: {codes}}}\n",
         m.max(20),
         2 * subs + 10
     );

@@ -189,7 +189,13 @@ fn inbound_mail_through_the_listener_into_xmpp() {
     let smtp_port = free_port();
     let gateway = mail::start_gateway(
         dir.path(),
-        &mail::config(&prosody, &relay.addr(), smtp_port, "  max_recipients: 20\n"),
+        &mail::config(
+            &prosody,
+            &relay.addr(),
+            smtp_port,
+            // Every load connection comes from 127.0.0.1 (EMAIL_BENCH_CONNS up to 64).
+            "  max_recipients: 20\n  max_connections_per_ip: 64\n",
+        ),
     );
     let agents: Vec<Agent> = jids
         .iter()

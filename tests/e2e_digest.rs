@@ -149,10 +149,14 @@ fn a_busy_room_arrives_as_one_digest_and_both_unsubscribe_ways_stop_it() {
     let prosody = prosody(dir.path());
     let capture = SmtpCapture::start(dir.path(), CaptureOptions::default());
     let smtp = free_port();
-    let _gw = start(dir.path(), &prosody, &capture, smtp);
+    let gw = start(dir.path(), &prosody, &capture, smtp);
     let alice = user(dir.path(), &prosody, "alice@localhost");
     let bob = user(dir.path(), &prosody, "bob@localhost");
     join(&bob, "bob");
+    // Only those the room vouches for may take its digest (see e2e_hostile_muc).
+    join(&alice, "alice");
+    vouch(&alice, &gw, ROOM);
+    vouch(&bob, &gw, ROOM);
 
     // Refusals come back as XMPP errors with the reason.
     let bad = subscribe(&alice, ROOM, "alice@example.net", "1");
@@ -297,6 +301,8 @@ fn a_restart_in_the_middle_of_a_period_loses_nothing() {
     let alice = user(dir.path(), &prosody, "alice@localhost");
     let bob = user(dir.path(), &prosody, "bob@localhost");
     join(&bob, "bob");
+    join(&alice, "alice");
+    vouch(&alice, &gw, ROOM);
     subscribe_verified(&alice, &capture, ROOM, "alice@example.net", "20s");
     expect_gateway_joined(&bob);
     for n in 0..8 {
@@ -406,6 +412,9 @@ fn an_irc_channel_is_followed_through_the_irc_transport() {
     dave.join("#news");
 
     let channel = format!("#news%127.0.0.1@{IRC}");
+    // Only those in the channel through the gateway may take its digest.
+    alice.wait_for_service(IRC, T);
+    common::join_room(&alice, &channel, "alice");
     subscribe_verified(&alice, &capture, &channel, "alice@example.net", "6s");
     // The gateway's own IRC connection joins with the digest nick.
     dave.expect(T, "the digest nick joining", |l| {

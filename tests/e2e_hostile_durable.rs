@@ -62,6 +62,7 @@ sms:
   address_domain: {MAIL}
   smtp: {{relay: "127.0.0.1:{}", security: none, timeout: 5s}}
   listen: "127.0.0.1:{}"
+  auth: {{trusted_relays: [{{ip: 127.0.0.1}}]}}
 "#,
             free_port(),
             ports.smtp

@@ -25,6 +25,7 @@ pub(super) enum Answer {
     Result(Option<Element>),
     Error(ErrorType, DefinedCondition, String),
     Bridge(BridgeError),
+    Stanza(Box<xmpp_parsers::stanza_error::StanzaError>),
 }
 
 pub(super) fn unsupported(what: &str) -> Answer {
@@ -49,6 +50,13 @@ impl Transport {
         let Some(to) = to else { return };
         let target = address::target(&to);
         let answer = match (&target, is_set) {
+            (
+                Target::Contact {
+                    local,
+                    resource: Some(nick),
+                },
+                false,
+            ) if payload.is("ping", ns::PING) => self.occupant_ping(&from, local, nick),
             (_, false) if payload.is("ping", ns::PING) => Answer::Result(None),
             (Target::Transport, false) => self.transport_get(&from, &payload).await,
             (Target::Transport, true) => self.transport_set(&from, &payload).await,
@@ -77,6 +85,11 @@ impl Transport {
                 self.reply_error(&stanza, type_, condition, text)
             }
             Answer::Bridge(e) => self.reply_bridge_error(&stanza, &e),
+            Answer::Stanza(e) => {
+                if let Some(reply) = crate::xmpp::errors::reply(&stanza, *e) {
+                    self.reply(reply);
+                }
+            }
         }
     }
 

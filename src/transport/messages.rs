@@ -16,6 +16,13 @@ impl Transport {
     pub(super) async fn handle_message(self: &Arc<Self>, from: Jid, m: Message) {
         if m.type_ == MessageType::Error {
             tracing::debug!(from = %from, "A user's server bounced one of our messages");
+            if let Some(Target::Contact {
+                local,
+                resource: Some(_),
+            }) = m.to.as_ref().map(address::target)
+            {
+                self.occupant_bounced(&from, &local, &m).await;
+            }
             return;
         }
         let Some(to) = m.to.clone() else { return };

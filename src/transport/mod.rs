@@ -13,7 +13,10 @@ mod lanes;
 mod messages;
 mod muc;
 mod muc_events;
+#[cfg(test)]
+mod muc_tests;
 mod network;
+mod occupancy;
 mod outbox;
 mod presence;
 mod secrets;
@@ -109,6 +112,7 @@ impl Transport {
         let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
         let (inbox_tx, deliveries) = mpsc::channel(INBOX_QUEUE);
         let me = Jid::new(&parts.domain).expect("the configured domain is a valid JID");
+        let hub = parts.hub.clone();
         let (watch, observations) =
             TransportWatch::new(parts.hub, &parts.domain, parts.link.clone());
         let t = Arc::new(Transport {
@@ -132,6 +136,8 @@ impl Transport {
             tasks: TaskTracker::new(),
             started: Instant::now(),
         });
+        let occupancy: std::sync::Weak<dyn crate::watch::Occupancy> = Arc::downgrade(&t) as _;
+        hub.register_occupancy(&t.domain, occupancy);
         (
             t,
             BridgeInputs {

@@ -3,7 +3,9 @@
 //!
 //! One foreign membership serves all of a user's resources: the first resource to join
 //! makes the bridge join; later ones get the room's state from here; the last to leave
-//! makes the bridge leave.
+//! makes the bridge leave. A join from a resource already in is a rejoin (its server
+//! restarted): the room's state again. A join while the bridge's leave is unconfirmed waits
+//! for the confirmation. (Who is in a room, for pings and digests: `occupancy`.)
 
 use super::Transport;
 use crate::xmpp::address::escape;
@@ -11,6 +13,7 @@ use crate::xmpp::errors;
 use crate::xmpp::muc::{self, OccupantPresence};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use switchboard_bridge::{BridgeError, GroupId, JoinRequest, LoginId, Rank};
 use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::muc::user::Status;
@@ -32,7 +35,17 @@ pub(super) struct Room {
     pub(super) occupants: HashMap<String, Rank>,
     pub(super) topic: String,
     pub(super) topic_by: Option<String>,
+    /// The last resource left and the bridge was asked to leave (IRC: PART sent), not yet
+    /// confirmed. A join meanwhile waits in `pending` and is made once the leave is
+    /// confirmed (a JOIN sent before the PART is answered would be undone by it).
+    pub(super) leaving: Option<Instant>,
+    /// The password of the join waiting for a leave to be confirmed.
+    pub(super) password: Option<String>,
 }
+
+/// How long a leave waits for its confirmation before a new join goes ahead anyway (a
+/// network that never answers the PART must not keep the user out for ever).
+pub(super) const LEAVE_WAIT: Duration = Duration::from_secs(20);
 
 /// What a presence to `room/nick` from a resource asks for.
 enum Join {
@@ -42,6 +55,10 @@ enum Join {
     Known,
     /// A resource already in, with a new nick.
     Rename,
+    /// A resource already in sends a join again (its server restarted, or the client
+    /// lost track): it gets the room's state again, from what the gateway knows (the
+    /// foreign membership never ended).
+    Rejoin,
 }
 
 /// Rooms by login and group.
@@ -76,16 +93,37 @@ impl Transport {
                 .resource_left(&key, &from, p.statuses.values().next().cloned())
                 .await;
         }
-        let password = muc::join_request(&p).flatten();
+        let join = muc::join_request(&p);
+        let is_join = join.is_some();
+        let password = join.flatten();
         let action = {
             let mut rooms = self.rooms();
             let room = rooms.entry(key.clone()).or_default();
+            if room
+                .leaving
+                .is_some_and(|since| since.elapsed() >= LEAVE_WAIT)
+            {
+                tracing::info!(domain = %self.domain, group = %group, "A leave was never confirmed; joining again anyway");
+                *room = Room::default();
+            }
             if room.resources.contains(&from) {
-                // A presence update, or a nick change when the nick differs.
-                (room.joined && !nick.eq_ignore_ascii_case(&room.nick)).then_some(Join::Rename)
+                if room.joined && is_join {
+                    // XEP-0045 §7.2: a presence with <x xmlns='…muc'/> is a join, also
+                    // from a resource the gateway counts in already.
+                    Some(Join::Rejoin)
+                } else {
+                    // A presence update, or a nick change when the nick differs.
+                    (room.joined && !nick.eq_ignore_ascii_case(&room.nick)).then_some(Join::Rename)
+                }
             } else if room.joined {
                 room.resources.insert(from.clone());
                 Some(Join::Known)
+            } else if room.leaving.is_some() {
+                // Joined again before the leave was confirmed: made once it is.
+                room.pending.insert(from.clone());
+                room.nick = nick.clone();
+                room.password = password.clone();
+                None
             } else {
                 let first = room.pending.is_empty() && room.resources.is_empty();
                 room.pending.insert(from.clone());
@@ -106,37 +144,81 @@ impl Transport {
                 self.send_room_state(&key, &group, std::slice::from_ref(&from), false)
                     .await
             }
-            Some(Join::First) => {
-                let Some(session) = self.session_of(&login) else {
-                    return;
-                };
-                let request = JoinRequest {
-                    group: group.clone(),
-                    nick,
-                    password,
-                };
-                if let Err(e) = session.join_group(request).await {
-                    self.join_failed(&key, &group, &e).await;
-                }
+            Some(Join::Rejoin) => {
+                // The nick stays the one the network knows; a different one asked for is
+                // answered with 210 (the service assigned the nick).
+                let renamed = self
+                    .rooms()
+                    .get(&key)
+                    .is_some_and(|r| !nick.eq_ignore_ascii_case(&r.nick));
+                tracing::debug!(domain = %self.domain, group = %group, "A known occupant joins again");
+                self.send_room_state(&key, &group, std::slice::from_ref(&from), renamed)
+                    .await
             }
+            Some(Join::First) => self.bridge_join(&key, nick, password).await,
             None => {}
         }
     }
 
-    async fn resource_left(&self, key: &(LoginId, GroupId), from: &Jid, reason: Option<String>) {
+    /// Asks the bridge to join; a refusal goes to every resource waiting.
+    pub(super) async fn bridge_join(
+        &self,
+        key: &(LoginId, GroupId),
+        nick: String,
+        password: Option<String>,
+    ) {
+        let Some(session) = self.session_of(&key.0) else {
+            return;
+        };
+        // Only the gateway's own transports log in as a bare domain.
+        let watching = self
+            .sessions()
+            .get(&key.0)
+            .is_some_and(|e| self.access.is_own_transport(&e.jid.clone().into()));
+        let request = JoinRequest {
+            group: key.1.clone(),
+            nick,
+            password,
+            watching,
+        };
+        if let Err(e) = session.join_group(request).await {
+            self.join_failed(key, &key.1, &e).await;
+        }
+    }
+
+    pub(super) async fn resource_left(
+        &self,
+        key: &(LoginId, GroupId),
+        from: &Jid,
+        reason: Option<String>,
+    ) {
         let (last, nick) = {
             let mut rooms = self.rooms();
             let Some(room) = rooms.get_mut(key) else {
                 return;
             };
-            room.resources.remove(from);
-            room.pending.remove(from);
+            let was_in = room.resources.remove(from) | room.pending.remove(from);
+            if !was_in {
+                // Not in (or already left): nothing to confirm, and no second goodbye.
+                return;
+            }
             let last = room.resources.is_empty() && room.pending.is_empty();
             let nick = room.nick.clone();
-            if last {
-                rooms.remove(key);
+            let mut leave = false;
+            if last && room.leaving.is_none() {
+                // Kept until the bridge confirms the leave, so that a join meanwhile
+                // waits for it (see `Room::leaving`).
+                *room = Room {
+                    leaving: Some(Instant::now()),
+                    nick: nick.clone(),
+                    ..Room::default()
+                };
+                leave = true;
+            } else if last {
+                // A join that waited for the leave was withdrawn before it was made.
+                room.password = None;
             }
-            (last, nick)
+            (leave, nick)
         };
         if let Some(room) = self.room_jid(&key.1) {
             if let Some(me) = muc::occupant(&room, &nick) {
@@ -150,12 +232,40 @@ impl Transport {
             }
         }
         if last {
-            if let Some(session) = self.session_of(&key.0) {
-                if let Err(e) = session.leave_group(&key.1, reason).await {
-                    tracing::info!(error = %e, "Leaving a group failed");
-                }
+            let left = match self.session_of(&key.0) {
+                Some(session) => session.leave_group(&key.1, reason).await,
+                None => Ok(()),
+            };
+            if let Err(e) = left {
+                tracing::info!(error = %e, "Leaving a group failed");
+                // No confirmation will come.
+                self.leave_confirmed(key).await;
             }
         }
+    }
+
+    /// The bridge confirmed a leave the gateway asked for (or no confirmation can come):
+    /// a join made meanwhile goes ahead now, otherwise the room is forgotten. Returns
+    /// whether a leave was waiting at all.
+    pub(super) async fn leave_confirmed(&self, key: &(LoginId, GroupId)) -> bool {
+        let rejoin = {
+            let mut rooms = self.rooms();
+            let Some(room) = rooms.get_mut(key).filter(|r| r.leaving.is_some()) else {
+                return false;
+            };
+            if room.pending.is_empty() {
+                rooms.remove(key);
+                None
+            } else {
+                room.leaving = None;
+                Some((room.nick.clone(), room.password.take()))
+            }
+        };
+        if let Some((nick, password)) = rejoin {
+            tracing::debug!(domain = %self.domain, group = %key.1, "Joining again after a confirmed leave");
+            self.bridge_join(key, nick, password).await;
+        }
+        true
     }
 
     /// Occupants, self-presence and subject to `to`.

@@ -26,7 +26,9 @@ impl Transport {
         let mut nick_changed = nick_changed;
         let to: Vec<Jid> = {
             let mut rooms = self.rooms();
-            let Some(room) = rooms.get_mut(&key) else {
+            let Some(room) = rooms.get_mut(&key).filter(|r| r.leaving.is_none()) else {
+                // Unknown, or a join that completed after its last resource left (the
+                // leave on its way undoes it).
                 return;
             };
             // The network (or the user's settings) chose another nick than the one asked.
@@ -57,6 +59,11 @@ impl Transport {
     /// `GroupLeft` from the bridge: parted, kicked, or disconnected.
     pub(super) async fn group_left(&self, login: &LoginId, group: GroupId, reason: LeaveReason) {
         let key = (login.clone(), group.clone());
+        // A leave the gateway asked for: its resources were told already; a join made
+        // meanwhile goes ahead now.
+        if self.leave_confirmed(&key).await {
+            return;
+        }
         if let LeaveReason::Disconnected { .. } = reason {
             // Kept: the bridge rejoins after reconnecting and a new GroupJoined follows.
             if let Some(room) = self.rooms().get_mut(&key) {

@@ -32,16 +32,22 @@ pub(crate) struct TestConnector {
     seen: Mutex<Vec<Observation>>,
     seen_notify: Notify,
     watcher: Mutex<Option<Arc<dyn Watcher>>>,
+    /// With group chats: sessions open without registration and record their calls.
+    groups: bool,
+    /// What the sessions were asked ("join #room as nick", "leave #room").
+    pub(crate) calls: Arc<Mutex<Vec<String>>>,
 }
 
 impl TestConnector {
-    fn new() -> Self {
+    fn new(groups: bool) -> Self {
         TestConnector {
+            groups,
+            calls: Arc::default(),
             info: NetworkInfo {
                 id: "test",
                 display_name: "Test",
                 gateway_type: "smtp",
-                registration_required: true,
+                registration_required: !groups,
                 prompt: "Address",
                 caps: Capabilities::default(),
                 send_window: 1,
@@ -183,7 +189,55 @@ impl Connector for TestConnector {
         _data: LoginData,
         _events: EventSink,
     ) -> Result<Arc<dyn Session>, BridgeError> {
-        Err(BridgeError::Unsupported("sessions"))
+        if !self.groups {
+            return Err(BridgeError::Unsupported("sessions"));
+        }
+        Ok(Arc::new(GroupSession(self.calls.clone())))
+    }
+}
+
+/// A session that only joins and leaves groups, recording each call; what the network
+/// answers, a test hands the transport itself ([`Rig::event`]).
+struct GroupSession(Arc<Mutex<Vec<String>>>);
+
+#[async_trait]
+impl Session for GroupSession {
+    async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        shutdown.cancelled().await;
+    }
+
+    async fn send_message(
+        &self,
+        msg: switchboard_bridge::OutgoingMessage,
+    ) -> Result<switchboard_bridge::Sent, BridgeError> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("say {}", msg.content.text));
+        Ok(switchboard_bridge::Sent {
+            id: None,
+            timestamp: None,
+        })
+    }
+
+    async fn join_group(
+        &self,
+        request: switchboard_bridge::JoinRequest,
+    ) -> Result<(), BridgeError> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("join {} as {}", request.group, request.nick));
+        Ok(())
+    }
+
+    async fn leave_group(
+        &self,
+        group: &GroupId,
+        _reason: Option<String>,
+    ) -> Result<(), BridgeError> {
+        self.0.lock().unwrap().push(format!("leave {group}"));
+        Ok(())
     }
 }
 
@@ -202,9 +256,19 @@ impl Rig {
     /// Users of `example.org` may use it; `admin@example.org` is an admin; the domains in
     /// `transports` are the gateway's own.
     pub(crate) async fn start(domain: &str, hub: Arc<Hub>, transports: &[&str]) -> Rig {
+        Self::start_with(domain, hub, transports, false).await
+    }
+
+    /// The same, with a connector whose users join group chats (`#…` addresses) without
+    /// registering.
+    pub(crate) async fn with_groups(domain: &str, hub: Arc<Hub>, transports: &[&str]) -> Rig {
+        Self::start_with(domain, hub, transports, true).await
+    }
+
+    async fn start_with(domain: &str, hub: Arc<Hub>, transports: &[&str], groups: bool) -> Rig {
         let (link, out, state) = link::test_link(64);
         let sqlite = SqliteStore::open(None).unwrap();
-        let connector = Arc::new(TestConnector::new());
+        let connector = Arc::new(TestConnector::new(groups));
         let access = Access::new(&["example.org".into()], &["admin@example.org".into()])
             .with_transports(transports.iter().copied());
         let (transport, inputs) = Transport::new(TransportParts {
@@ -289,6 +353,20 @@ impl Rig {
             all.push(crate::xmpp::testing::element_xml(q.element.clone()));
         }
         all
+    }
+
+    /// An event from the bridge for the session of `user` (a bare JID with a session).
+    pub(crate) async fn event(&self, user: &str, event: switchboard_bridge::RemoteEvent) {
+        let jid = xmpp_parsers::jid::BareJid::new(user).unwrap();
+        let login = self.transport.sessions().login_of(&jid).expect("a session");
+        self.transport
+            .handle_event(switchboard_bridge::Envelope { login, event })
+            .await;
+    }
+
+    /// What the sessions were asked so far, taken.
+    pub(crate) fn calls(&self) -> Vec<String> {
+        std::mem::take(&mut *self.connector.calls.lock().unwrap())
     }
 
     /// Sends a stanza the way the transport sends messages to users.

@@ -13,9 +13,12 @@
 //! task that awaits [`switchboard_bridge::Connector::observe`], so no transport ever
 //! waits for another transport's bridge.
 
+mod access;
 mod book;
 mod missed;
 mod rooms;
+
+pub use access::{Occupancy, INVITATION_VALID};
 
 pub use book::PresenceBook;
 
@@ -43,6 +46,8 @@ pub struct Hub {
     watching: Mutex<HashMap<BareJid, Vec<Watching>>>,
     /// Users watched by anyone: while 0, a sent message costs one atomic load.
     watched: AtomicUsize,
+    /// Each transport by domain (lower case), to ask who is in its chats.
+    occupancy: Mutex<HashMap<String, std::sync::Weak<dyn Occupancy>>>,
 }
 
 /// One transport watching one user.
@@ -77,6 +82,8 @@ pub struct TransportWatch {
     /// Users this transport watches, by normalised JID, as the bridge named them.
     owners: Mutex<HashMap<BareJid, String>>,
     observations: mpsc::Sender<Observation>,
+    /// Invitations rooms relayed to this transport (who may read them).
+    invitations: Mutex<access::Invitations>,
 }
 
 /// The receiving end of a transport's observations, for [`deliver`].
@@ -97,6 +104,7 @@ impl TransportWatch {
             rooms: Mutex::new(rooms::Followed::default()),
             owners: Mutex::new(HashMap::new()),
             observations: tx,
+            invitations: Mutex::default(),
         });
         (watch, Observations(rx))
     }
@@ -185,5 +193,9 @@ impl Watcher for TransportWatch {
 
     fn unwatch_missed(&self, owner: &str) {
         self.unwatch_owner(owner);
+    }
+
+    fn may_read(&self, owner: &str, room: &str) -> switchboard_bridge::ReadAccess {
+        self.read_access(owner, room)
     }
 }

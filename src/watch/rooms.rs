@@ -154,6 +154,12 @@ impl TransportWatch {
         if !to_occupant && *to != self.me {
             return Some(stanza);
         }
+        if let (Stanza::Message(m), false) = (&stanza, to_occupant) {
+            if let Some((room, reason)) = follow::invitation(m) {
+                self.invited(&room, &reason);
+                return None;
+            }
+        }
         let room = from.to_bare();
         let followed = self.rooms().rooms.get(&key(&room)).map(|r| {
             (

@@ -159,6 +159,27 @@ pub fn error_reason(payloads: &[Element]) -> String {
     }
 }
 
+/// A XEP-0045 §7.8.2 mediated invitation a room relayed to the transport: the room and
+/// the invitation's reason. Only from a bare JID (a room: clients always send from a full
+/// JID, and the XMPP server stamps `from`) and of type normal; anything else is `None`.
+/// (The inviter is not used: semi-anonymous rooms show only their occupant JID.)
+pub fn invitation(m: &Message) -> Option<(BareJid, String)> {
+    let from = m.from.as_ref()?;
+    if from.resource().is_some() || from.node().is_none() || m.type_ != MessageType::Normal {
+        return None;
+    }
+    let invite = m
+        .payloads
+        .iter()
+        .find(|x| x.is("x", ns::MUC_USER))?
+        .get_child("invite", ns::MUC_USER)?;
+    let reason = invite
+        .get_child("reason", ns::MUC_USER)
+        .map(Element::text)
+        .unwrap_or_default();
+    Some((from.to_bare(), reason.trim().to_string()))
+}
+
 /// Room JIDs compare as JIDs normalise: the bare part without regard to case.
 pub fn same_bare(a: &BareJid, b: &BareJid) -> bool {
     a.as_str().eq_ignore_ascii_case(b.as_str())
@@ -343,6 +364,34 @@ mod tests {
             occupancy(&bare_error),
             Occupancy::Refused("conflict".into())
         );
+    }
+
+    #[test]
+    fn invitations_relayed_by_a_room_carry_their_reason() {
+        // What Prosody's MUC sends the invitee of a semi-anonymous room (XEP-0045 §7.8.2).
+        let relayed = message(
+            "<message xmlns='jabber:component:accept' from='secret@conference.localhost' to='mail.localhost'>\
+             <x xmlns='http://jabber.org/protocol/muc#user'><invite from='secret@conference.localhost/alice'>\
+             <reason> sb-0123456789 </reason></invite></x><x xmlns='jabber:x:conference' jid='secret@conference.localhost'/>\
+             <body>secret@conference.localhost/alice invited you to the room secret@conference.localhost</body></message>",
+        );
+        let (room, reason) = invitation(&relayed).unwrap();
+        assert_eq!(room.as_str(), "secret@conference.localhost");
+        assert_eq!(reason, "sb-0123456789");
+        // A client claiming an invitation (from its full JID), a groupchat, a declined
+        // one, and a server's own JID are not.
+        for xml in [
+            "<message xmlns='jabber:component:accept' from='bob@localhost/pc' to='mail.localhost'>\
+             <x xmlns='http://jabber.org/protocol/muc#user'><invite from='bob@localhost'><reason>c</reason></invite></x></message>",
+            "<message xmlns='jabber:component:accept' type='groupchat' from='secret@conference.localhost' to='mail.localhost'>\
+             <x xmlns='http://jabber.org/protocol/muc#user'><invite from='bob@localhost'><reason>c</reason></invite></x></message>",
+            "<message xmlns='jabber:component:accept' from='secret@conference.localhost' to='mail.localhost'>\
+             <x xmlns='http://jabber.org/protocol/muc#user'><decline from='bob@localhost'><reason>c</reason></decline></x></message>",
+            "<message xmlns='jabber:component:accept' from='conference.localhost' to='mail.localhost'>\
+             <x xmlns='http://jabber.org/protocol/muc#user'><invite from='bob@localhost'><reason>c</reason></invite></x></message>",
+        ] {
+            assert_eq!(invitation(&message(xml)), None, "{xml}");
+        }
     }
 
     #[test]

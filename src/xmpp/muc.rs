@@ -9,6 +9,7 @@ use xmpp_parsers::muc::user::{Actor, Affiliation, Item, MucUser, Role, Status};
 use xmpp_parsers::muc::Muc;
 use xmpp_parsers::ns;
 use xmpp_parsers::presence::{Presence, Type};
+use xmpp_parsers::stanza_error::StanzaError;
 
 /// MUC affiliation and role for a rank (biboumi's mapping of IRC prefixes).
 pub fn affiliation_role(rank: Rank) -> (Affiliation, Role) {
@@ -158,6 +159,44 @@ pub fn join_request(presence: &Presence) -> Option<Option<String>> {
         .map(|x| Muc::try_from(x.clone()).ok().and_then(|m| m.password))
 }
 
+/// What a XEP-0199 ping to an occupant JID (`room/nick`) finds, as the gateway's own
+/// state of the room sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OccupantPing {
+    /// The pinging resource is in the room as that nick (a XEP-0410 self-ping).
+    SelfJoined,
+    /// The pinging resource is in the room, and the nick is another occupant there.
+    OtherOccupant,
+    /// The pinging resource is in the room, but nobody there has that nick.
+    NoSuchOccupant,
+    /// The pinging resource is not (or no longer, or not yet) in the room.
+    NotJoined,
+}
+
+/// The error a ping to an occupant JID is answered with, or `None` for a result.
+///
+/// XEP-0410 §3.2: a self-ping from a resource that is not joined gets `not-acceptable`
+/// (the client then rejoins), never a timeout or `remote-server-not-found` (which clients
+/// take for a network problem and keep waiting). A ping to another occupant is answered
+/// by the gateway for them (`result`: the network says they are in the room), and one to
+/// a nick nobody has gets `item-not-found`.
+pub fn occupant_ping_error(found: OccupantPing) -> Option<StanzaError> {
+    use xmpp_parsers::stanza_error::{DefinedCondition as C, ErrorType as T};
+    match found {
+        OccupantPing::SelfJoined | OccupantPing::OtherOccupant => None,
+        OccupantPing::NoSuchOccupant => Some(crate::xmpp::errors::error(
+            T::Cancel,
+            C::ItemNotFound,
+            "no occupant of this room has that nick",
+        )),
+        OccupantPing::NotJoined => Some(crate::xmpp::errors::error(
+            T::Modify,
+            C::NotAcceptable,
+            "you are not in this room",
+        )),
+    }
+}
+
 /// Whether a message is of type groupchat.
 pub fn is_groupchat(m: &Message) -> bool {
     m.type_ == MessageType::Groupchat
@@ -256,6 +295,41 @@ mod tests {
             renamed.contains("<status code='303'/>") && renamed.contains("nick='bobby'"),
             "{renamed}"
         );
+    }
+
+    #[test]
+    fn occupant_pings_are_answered_by_what_the_room_holds() {
+        let ping = crate::xmpp::testing::stanza(
+            "<iq xmlns='jabber:component:accept' type='get' id='sp' from='alice@example.org/phone' \
+             to='#chan%net@irc.test/alice'><ping xmlns='urn:xmpp:ping'/></iq>",
+        );
+        assert_eq!(occupant_ping_error(OccupantPing::SelfJoined), None);
+        assert_eq!(occupant_ping_error(OccupantPing::OtherOccupant), None);
+        let reply = |found| {
+            let e = occupant_ping_error(found).unwrap();
+            element_xml(crate::xmpp::errors::reply(&ping, e).unwrap())
+        };
+        assert_eq!(
+            reply(OccupantPing::NotJoined),
+            "<iq xmlns='jabber:component:accept' from='#chan%net@irc.test/alice' id='sp' \
+             to='alice@example.org/phone' type='error'><error type='modify'>\
+             <not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>\
+             <text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' xml:lang='en'>you are not in this room</text>\
+             </error></iq>"
+        );
+        let missing = reply(OccupantPing::NoSuchOccupant);
+        assert!(
+            missing.contains("<error type='cancel'><item-not-found"),
+            "{missing}"
+        );
+        // Never the conditions clients read as a network problem.
+        for found in [OccupantPing::NotJoined, OccupantPing::NoSuchOccupant] {
+            let xml = reply(found);
+            assert!(
+                !xml.contains("remote-server-not-found") && !xml.contains("service-unavailable"),
+                "{xml}"
+            );
+        }
     }
 
     #[test]

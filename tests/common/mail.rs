@@ -34,8 +34,15 @@ pub fn config(prosody: &Prosody, relay: &str, smtp_port: u16, extra: &str) -> St
 
 /// Like `config`, with the whole `email.smtp` value (YAML flow mapping) given. `extra`:
 /// more `email` keys, each line indented by two spaces. HTTP (digest unsubscribe links)
-/// listens on a free port; digest mails carry its URL.
+/// listens on a free port; digest mails carry its URL. Unless `extra` sets `auth`, mail
+/// from 127.0.0.1 counts as verified (a trusted relay): the tests' senders are on loopback
+/// and have no DNS of their own (tests/e2e_hostile_mail.rs checks senders for real).
 pub fn config_with_smtp(prosody: &Prosody, smtp: &str, smtp_port: u16, extra: &str) -> String {
+    let auth = if extra.lines().any(|l| l.starts_with("  auth:")) {
+        ""
+    } else {
+        "  auth: {trusted_relays: [{ip: 127.0.0.1}]}\n"
+    };
     format!(
         r#"
 xmpp:
@@ -52,7 +59,7 @@ email:
   smtp: {smtp}
   listen: "127.0.0.1:{smtp_port}"
   max_message_bytes: 20000
-{extra}"#,
+{auth}{extra}"#,
         prosody.component_port(),
         super::free_port()
     )
@@ -119,4 +126,48 @@ pub fn mail_text(raw: &str) -> String {
         .parse(raw.as_bytes())
         .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
         .unwrap_or_default()
+}
+
+/// Shows the gateway that `agent`, in the MUC room `room` already, may take digests of it:
+/// asks for one (refused with a code), then invites the mail transport from inside the room
+/// with the code as the reason (a XEP-0045 mediated invitation, which the room relays).
+/// Waits until the gateway has it.
+#[allow(dead_code)]
+pub fn vouch(agent: &Agent, gw: &Gateway, room: &str) {
+    let refused = super::run_command(
+        agent,
+        MAIL,
+        "digest-subscribe",
+        &[
+            ("source", room),
+            ("address", "nobody@example.net"),
+            ("every", "1h"),
+        ],
+    );
+    let why = super::error_text(&refused);
+    let code = why
+        .split("with the reason ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no code in {}", String::from(&refused)))
+        .to_string();
+    agent.send(&format!(
+        "<message to='{room}'><x xmlns='http://jabber.org/protocol/muc#user'><invite to='{MAIL}'><reason>{code}</reason></invite></x></message>"
+    ));
+    let bare = agent
+        .jid()
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let deadline = std::time::Instant::now() + T;
+    while !gw.log().lines().any(|l| {
+        l.contains("A room vouched for a subscriber") && l.contains(room) && l.contains(&bare)
+    }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway did not get {bare}'s invitation through {room}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

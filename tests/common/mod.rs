@@ -12,6 +12,7 @@
 
 mod agent;
 pub mod bench;
+pub mod dns;
 pub mod echo;
 mod gateway;
 pub mod inspircd;
@@ -21,6 +22,7 @@ mod irc_received;
 pub mod kannel;
 pub mod kannel_smsc;
 pub mod mail;
+pub mod mail_hostile;
 pub mod mt_tally;
 pub mod procs;
 mod prosody;

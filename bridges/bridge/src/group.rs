@@ -52,6 +52,10 @@ pub struct JoinRequest {
     pub nick: String,
     /// A key or password for the group, when the user gave one.
     pub password: Option<String>,
+    /// The joiner is one of the gateway's own transports following the group for several
+    /// users (digests), not a person: a bridge counts such groups apart from a user's own
+    /// (see the IRC bridge's `max_followed_channels`).
+    pub watching: bool,
 }
 
 /// A group as a network's directory lists it (IRC LIST).

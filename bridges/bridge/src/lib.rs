@@ -44,7 +44,7 @@ pub use network::{
 };
 pub use sink::{EventSink, SinkClosed};
 pub use traits::{Capabilities, Connector, NetworkInfo, Session};
-pub use watch::{MissedMessage, NoWatcher, Observation, RoomMessage, Watcher};
+pub use watch::{MissedMessage, NoWatcher, Observation, ReadAccess, RoomMessage, Watcher};
 
 /// Re-exported so that bridges and the core agree on one cancellation type.
 pub use tokio_util::sync::CancellationToken;

@@ -61,6 +61,19 @@ pub enum Observation {
     },
 }
 
+/// Whether a user may read a chat, as far as the gateway can tell (asked before a digest of
+/// it is made: the gateway follows a chat once for all its subscribers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadAccess {
+    /// The user proved they may read it.
+    Granted,
+    /// They did not; `why` says what they can do about it, for the user.
+    Refused {
+        /// A sentence for the user ("join #chan through this gateway first").
+        why: String,
+    },
+}
+
 /// The core's side of watching: what to follow. Calls are cheap and never block; the core
 /// joins and leaves rooms in the background and keeps doing so across XMPP reconnects.
 pub trait Watcher: Send + Sync + 'static {
@@ -75,6 +88,11 @@ pub trait Watcher: Send + Sync + 'static {
     fn watch_missed(&self, owner: &str);
     /// Stops reporting for `owner`.
     fn unwatch_missed(&self, owner: &str);
+    /// May `owner` (a bare JID) read the group chat `room` (a room JID)? A chat of one of
+    /// the gateway's own transports: only while they are in it through the gateway. A MUC
+    /// room elsewhere: only when the room itself vouched for them lately (they invited the
+    /// watching transport to it from inside). Cheap, never blocks.
+    fn may_read(&self, owner: &str, room: &str) -> ReadAccess;
 }
 
 /// A watcher that watches nothing (for bridges and tests that do not follow chats).
@@ -86,4 +104,9 @@ impl Watcher for NoWatcher {
     fn unfollow_room(&self, _room: &str) {}
     fn watch_missed(&self, _owner: &str) {}
     fn unwatch_missed(&self, _owner: &str) {}
+    fn may_read(&self, _owner: &str, _room: &str) -> ReadAccess {
+        ReadAccess::Refused {
+            why: "this gateway follows no chats".into(),
+        }
+    }
 }

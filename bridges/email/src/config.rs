@@ -6,6 +6,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod auth;
+pub use auth::{AuthConfig, TrustedRelay, Unverified};
+
 /// Email bridge settings.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +41,20 @@ pub struct EmailConfig {
     /// listener refuses such mail with 550.
     #[serde(default)]
     pub postmaster: Option<String>,
+    /// Connections one client IP address may hold at once on the listener (besides the
+    /// cap of 100 for all); one more gets `421`. Default 10.
+    #[serde(default = "default_per_ip")]
+    pub max_connections_per_ip: usize,
+    /// Longest life of one SMTP connection, however busy it keeps (`421` after it).
+    /// Default `30m`.
+    #[serde(
+        default = "default_max_session",
+        deserialize_with = "switchboard_bridge::config::duration"
+    )]
+    pub max_session: Duration,
+    /// Which inbound mail counts as coming from its From address.
+    #[serde(default)]
+    pub auth: AuthConfig,
 }
 
 /// Digest settings (`email.digest`).
@@ -69,6 +86,12 @@ pub struct DigestConfig {
     /// Digests handed to the relay at once. Default 8.
     #[serde(default = "default_send_parallel")]
     pub send_parallel: usize,
+    /// Verification-code mails sent to one address per UTC day. Default 3.
+    #[serde(default = "default_codes_per_address")]
+    pub max_code_mails_per_address: u32,
+    /// Verification-code mails one user may have sent per UTC day. Default 10.
+    #[serde(default = "default_codes_per_user")]
+    pub max_code_mails_per_user: u32,
 }
 
 impl Default for DigestConfig {
@@ -80,6 +103,8 @@ impl Default for DigestConfig {
             max_items: default_max_items(),
             max_subscriptions: default_max_subscriptions(),
             send_parallel: default_send_parallel(),
+            max_code_mails_per_address: default_codes_per_address(),
+            max_code_mails_per_user: default_codes_per_user(),
         }
     }
 }
@@ -101,6 +126,18 @@ fn default_max_subscriptions() -> usize {
 }
 fn default_send_parallel() -> usize {
     8
+}
+fn default_codes_per_address() -> u32 {
+    3
+}
+fn default_codes_per_user() -> u32 {
+    10
+}
+fn default_per_ip() -> usize {
+    10
+}
+fn default_max_session() -> Duration {
+    Duration::from_secs(1800)
 }
 
 /// The certificate and key the inbound listener uses for STARTTLS (read at start).
@@ -219,6 +256,13 @@ impl EmailConfig {
         if self.max_recipients == 0 {
             out.push(("max_recipients".into(), "must be at least 1".into()));
         }
+        if self.max_connections_per_ip == 0 {
+            out.push(("max_connections_per_ip".into(), "must be at least 1".into()));
+        }
+        if self.max_session < Duration::from_secs(10) {
+            out.push(("max_session".into(), "must be at least 10s".into()));
+        }
+        out.extend(self.auth.problems());
         let nick = self.digest.nick.trim();
         if nick.is_empty()
             || nick.len() > 32
@@ -239,6 +283,18 @@ impl EmailConfig {
         }
         if self.digest.max_items == 0 {
             out.push(("digest.max_items".into(), "must be at least 1".into()));
+        }
+        if self.digest.max_code_mails_per_address == 0 {
+            out.push((
+                "digest.max_code_mails_per_address".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        if self.digest.max_code_mails_per_user == 0 {
+            out.push((
+                "digest.max_code_mails_per_user".into(),
+                "must be at least 1".into(),
+            ));
         }
         if self.digest.send_parallel == 0 {
             out.push(("digest.send_parallel".into(), "must be at least 1".into()));
@@ -280,99 +336,4 @@ fn host_port(s: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_with_defaults_and_hides_the_password() {
-        let c: EmailConfig = serde_yaml_ng::from_str(
-            "address_domain: mail.example.org\nlisten: 127.0.0.1:2525\nsmtp: {relay: \"smtp.example.org:587\", username: u, password: secret-pw}\n",
-        )
-        .unwrap();
-        assert_eq!(c.smtp.security, Security::Starttls);
-        assert_eq!(c.max_recipients, 20);
-        assert!(c.problems().is_empty(), "{:?}", c.problems());
-        assert!(!format!("{c:?}").contains("secret-pw"));
-    }
-
-    #[test]
-    fn refuses_unknown_keys_and_reports_bad_values() {
-        assert!(serde_yaml_ng::from_str::<EmailConfig>(
-            "address_domain: m.example\nlisten: 127.0.0.1:1\nsmtp: {relay: \"h:1\", securty: tls}\n"
-        )
-        .is_err());
-        let c: EmailConfig = serde_yaml_ng::from_str(
-            "address_domain: nodot\nlisten: anywhere\nsmtp: {relay: nohost, username: u}\n",
-        )
-        .unwrap();
-        let keys: Vec<String> = c.problems().into_iter().map(|(k, _)| k).collect();
-        assert_eq!(
-            keys,
-            ["address_domain", "listen", "smtp.relay", "smtp.password"]
-        );
-    }
-
-    #[test]
-    fn certificate_files_are_read_and_named_when_wrong() {
-        let dir = std::env::temp_dir().join(format!("sb-email-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let made = rcgen::generate_simple_self_signed(vec!["mail.example.org".into()]).unwrap();
-        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-        std::fs::write(&cert, made.cert.pem()).unwrap();
-        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
-        let other = rcgen::generate_simple_self_signed(vec!["x.example".into()]).unwrap();
-        let other_key = dir.join("other-key.pem");
-        std::fs::write(&other_key, other.signing_key.serialize_pem()).unwrap();
-        let parse = |tls: &str, smtp: &str| -> EmailConfig {
-            serde_yaml_ng::from_str(&format!(
-                "address_domain: mail.example.org\nlisten: 127.0.0.1:2525\n\
-                 smtp: {{relay: \"smtp.example.org:587\"{smtp}}}\n{tls}"
-            ))
-            .unwrap()
-        };
-        let path = |p: &std::path::Path| p.display().to_string();
-        let tls = |cert: &std::path::Path, key: &std::path::Path| {
-            format!(
-                "tls: {{cert: \"{}\", key: \"{}\"}}\n",
-                path(cert),
-                path(key)
-            )
-        };
-        let keys = |c: &EmailConfig| -> Vec<String> {
-            c.problems().into_iter().map(|(k, _)| k).collect::<Vec<_>>()
-        };
-
-        let good = parse(
-            &tls(&cert, &key),
-            &format!(", ca_file: \"{}\"", path(&cert)),
-        );
-        assert!(good.problems().is_empty(), "{:?}", good.problems());
-        assert_eq!(good.tls.as_ref().unwrap().cert, cert);
-        assert_eq!(good.smtp.ca_file.as_deref(), Some(cert.as_path()));
-
-        let missing = dir.join("missing.pem");
-        let no_cert = parse(
-            &tls(&missing, &key),
-            &format!(", ca_file: \"{}\"", path(&key)),
-        );
-        assert_eq!(keys(&no_cert), ["smtp.ca_file", "tls.cert"]);
-        assert!(no_cert.problems()[1].1.contains("missing.pem"));
-        let no_key = parse(&tls(&cert, &cert), "");
-        assert_eq!(keys(&no_key), ["tls"]);
-        let no_key = parse(&tls(&cert, &missing), "");
-        assert_eq!(keys(&no_key), ["tls.key"]);
-        let mismatch = parse(&tls(&cert, &other_key), "");
-        assert_eq!(keys(&mismatch), ["tls"], "{:?}", mismatch.problems());
-        let plain = parse(
-            "",
-            &format!(", security: none, ca_file: \"{}\"", path(&cert)),
-        );
-        assert_eq!(keys(&plain), ["smtp.ca_file"]);
-        assert!(serde_yaml_ng::from_str::<EmailConfig>(
-            "address_domain: m.example\nlisten: 127.0.0.1:1\nsmtp: {relay: \"h:1\"}\n\
-             tls: {cert: a, key: b, chain: c}\n"
-        )
-        .is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;

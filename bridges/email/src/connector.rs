@@ -47,6 +47,7 @@ impl EmailConnector {
             relay: Relay::new(&config.smtp),
             config,
             network: OnceLock::new(),
+            inbound: Default::default(),
         });
         Self {
             digests: Digests::new(shared.clone(), clock),
@@ -127,7 +128,9 @@ impl Connector for EmailConnector {
     }
 
     fn counters(&self) -> Vec<Counter> {
-        self.digests.counters()
+        let mut counters = self.digests.counters();
+        counters.extend(self.shared.inbound.counters());
+        counters
     }
 
     fn user_commands(&self) -> Vec<CommandForm> {

@@ -108,9 +108,12 @@ fn decode_entities(text: &str) -> String {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         let after = &rest[amp + 1..];
-        let entity = after
-            .find(';')
-            .filter(|&i| i <= 10)
+        // Only the next few bytes can hold the `;` of an entity: looking further (to the
+        // end of the text, for every `&`) would be quadratic.
+        let window = &after.as_bytes()[..after.len().min(MAX_ENTITY + 1)];
+        let entity = window
+            .iter()
+            .position(|&b| b == b';')
             .and_then(|semi| Some((decode_entity(&after[..semi])?, semi)));
         match entity {
             Some((c, semi)) => {
@@ -127,6 +130,9 @@ fn decode_entities(text: &str) -> String {
     out
 }
 
+/// Longest entity name between `&` and `;` that is decoded (`#x10FFFF` is 8).
+const MAX_ENTITY: usize = 10;
+
 fn decode_entity(name: &str) -> Option<char> {
     let code = match name {
         "amp" => return Some('&'),
@@ -139,7 +145,13 @@ fn decode_entity(name: &str) -> Option<char> {
         n if n.starts_with('#') => n[1..].parse().ok()?,
         _ => return None,
     };
-    char::from_u32(code).filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+    char::from_u32(code)
+        .filter(|c| (!c.is_control() || *c == '\n' || *c == '\t') && !is_noncharacter(*c))
+}
+
+/// U+FFFE and U+FFFF, which XML does not allow either.
+fn is_noncharacter(c: char) -> bool {
+    matches!(c, '\u{fffe}' | '\u{ffff}')
 }
 
 #[cfg(test)]

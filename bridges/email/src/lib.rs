@@ -21,6 +21,7 @@ pub mod digest;
 pub mod digests;
 pub mod error;
 pub mod header;
+pub mod heavy;
 pub mod html;
 pub mod inbound;
 mod listener;
@@ -30,6 +31,7 @@ pub mod schedule;
 mod session;
 mod shared;
 pub mod smtp;
+pub mod verify;
 
 pub use connector::EmailConnector;
 pub use error::AddressError;

@@ -3,19 +3,34 @@
 //! user, in one transaction) before the listener answers 250; the gateway delivers it
 //! from there, after a crash too. A mail whose Message-ID a user already got in the last
 //! days is answered 250 and not delivered again. A store that fails answers 451.
+//!
+//! Parsing a mail runs on the [`Heavy`] pool, off the async workers; its sender is then
+//! checked ([`Verifier`]) and, unverified, refused or marked (`email.auth.unverified`).
 
 use crate::address::MailAddress;
+use crate::config::Unverified;
 use crate::digests::Digests;
+use crate::heavy::Heavy;
 use crate::inbound::{self, InboundMail};
 use crate::shared::Shared;
 use crate::smtp::{self, DeliverError, Envelope, RcptVerdict, SmtpHandler, SmtpServerConfig};
+use crate::verify::{Facts, Verdict, Verifier};
 use async_trait::async_trait;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_bridge::{
     Accepted, BridgeError, Chat, Inbound, IncomingMessage, MessageContent, Recipient, RemoteEvent,
     Sender, UserId,
 };
+
+/// Sender checks running at once (each mostly waits for DNS, on a blocking thread).
+const PARALLEL_CHECKS: usize = 8;
+
+/// What starts the text of a mail whose sender is not verified.
+pub const UNVERIFIED_TEXT: &str = "[unverified sender] ";
+/// What ends the sender's name on such a mail.
+pub const UNVERIFIED_NAME: &str = " (unverified)";
 
 /// A mail stored by an earlier version (in the bridge's own store, under `inmail:`) and
 /// the users it is for: handed to the gateway's inbound store at start.
@@ -57,16 +72,28 @@ pub async fn start(shared: Arc<Shared>, digests: Arc<Digests>) -> Result<(), Bri
         hostname: shared.config.hostname().to_string(),
         max_message_bytes: shared.config.max_message_bytes,
         max_recipients: shared.config.max_recipients,
+        max_connections_per_ip: shared.config.max_connections_per_ip,
+        max_session: shared.config.max_session,
+        stats: shared.inbound.smtp.clone(),
         tls,
         ..SmtpServerConfig::default()
     };
+    let verifier = Arc::new(Verifier::new(&shared.config.auth, shared.config.hostname()));
+    let heavy = Heavy::for_this_machine();
+    tracing::debug!(parallel = heavy.limit(), "Mail parsing pool");
     let redeliver = shared.clone();
     tokio::spawn(async move {
         for (key, json) in pending {
             hand_over(&redeliver, key, json).await;
         }
     });
-    let handler: Arc<dyn SmtpHandler> = Arc::new(Handler { shared, digests });
+    let handler: Arc<dyn SmtpHandler> = Arc::new(Handler {
+        shared,
+        digests,
+        heavy,
+        checks: Heavy::new(PARALLEL_CHECKS),
+        verifier,
+    });
     tokio::spawn(smtp::serve(
         listener,
         config,
@@ -79,6 +106,11 @@ pub async fn start(shared: Arc<Shared>, digests: Arc<Digests>) -> Result<(), Bri
 struct Handler {
     shared: Arc<Shared>,
     digests: Arc<Digests>,
+    /// Parsing (MIME, HTML to text, quote stripping).
+    heavy: Heavy,
+    /// Sender checks.
+    checks: Heavy,
+    verifier: Arc<Verifier>,
 }
 
 /// Who a recipient address of ours is.
@@ -140,8 +172,15 @@ impl SmtpHandler for Handler {
     }
 
     async fn deliver(&self, envelope: Envelope, message: Vec<u8>) -> Result<String, DeliverError> {
-        let mail =
-            inbound::parse(&message).map_err(|e| DeliverError::Permanent(format!("5.6.0 {e}")))?;
+        let raw = Arc::new(message);
+        let parse = {
+            let raw = raw.clone();
+            self.heavy.run(move || inbound::parse(&raw))
+        };
+        let mut mail = parse
+            .await
+            .map_err(|_| DeliverError::Transient("4.3.0 try again later".into()))?
+            .map_err(|e| DeliverError::Permanent(format!("5.6.0 {e}")))?;
         self.shared
             .network()
             .map_err(|_| DeliverError::Transient("4.3.0 starting".into()))?;
@@ -166,6 +205,24 @@ impl SmtpHandler for Handler {
         if owners.is_empty() {
             return Ok(id); // only unsubscribe requests: nothing to hand over
         }
+        let verdict = self.verify(raw, &envelope, &mail).await;
+        mail.verified = verdict.is_verified();
+        let stats = &self.shared.inbound;
+        match (&verdict, self.shared.config.auth.unverified) {
+            (Verdict::Verified(how), _) => tracing::info!(how, "Sender verified"),
+            (Verdict::Unverified(why), Unverified::Refuse) => {
+                stats.unverified_refused.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(why, peer = %envelope.peer, "Mail refused: sender not verified");
+                return Err(DeliverError::Permanent(format!(
+                    "5.7.1 Sender not verified ({why}); this gateway takes only mail whose \
+                     From an authenticated path vouches for"
+                )));
+            }
+            (Verdict::Unverified(why), Unverified::Mark) => {
+                stats.unverified_marked.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(why, "Sender not verified: delivered marked");
+            }
+        }
         match store_mail(&self.shared, owners, &mail).await {
             Ok(()) => Ok(id),
             Err(e) if e.is_transient() => Err(DeliverError::Transient(
@@ -179,10 +236,39 @@ impl SmtpHandler for Handler {
     }
 }
 
+impl Handler {
+    /// Whether the mail's From is vouched for (on a blocking thread: parsing the headers
+    /// and hashing the body cost CPU in proportion to the mail).
+    async fn verify(&self, raw: Arc<Vec<u8>>, envelope: &Envelope, mail: &InboundMail) -> Verdict {
+        let facts = Facts {
+            ip: envelope.peer.ip(),
+            helo: envelope.helo.clone(),
+            mail_from: envelope.mail_from.clone(),
+            from: mail.from.to_string(),
+        };
+        let verifier = self.verifier.clone();
+        let runtime = tokio::runtime::Handle::current();
+        self.checks
+            .run(move || runtime.block_on(async move { verifier.check(&raw, &facts).await }))
+            .await
+            .unwrap_or(Verdict::Unverified("the check did not finish"))
+    }
+}
+
 /// The event a mail is for one of its users; keyed by its Message-ID and that user, so a
 /// mail sent again (a client retrying after a lost 250, a replay) is delivered once.
 fn event_for(owner: &str, mail: &InboundMail) -> Inbound {
     let from = mail.from.to_string();
+    // An unverified sender is shown as such; the name and the text say so.
+    let (display_name, text) = if mail.verified {
+        (mail.from_name.clone(), mail.text.clone())
+    } else {
+        let name = mail.from_name.clone().unwrap_or_else(|| from.clone());
+        (
+            Some(format!("{name}{UNVERIFIED_NAME}")),
+            format!("{UNVERIFIED_TEXT}{}", mail.text),
+        )
+    };
     let event = RemoteEvent::Message(IncomingMessage {
         id: mail
             .message_id
@@ -191,11 +277,11 @@ fn event_for(owner: &str, mail: &InboundMail) -> Inbound {
         chat: Chat::Direct(UserId::new(from.clone())),
         sender: Sender {
             user: UserId::new(from),
-            display_name: mail.from_name.clone(),
+            display_name,
             is_self: false,
         },
         content: MessageContent {
-            text: mail.text.clone(),
+            text,
             subject: mail.subject.clone(),
             ..MessageContent::default()
         },
@@ -225,6 +311,11 @@ async fn store_mail(
         .deliver_all(items)
         .await
         .map_err(|_| BridgeError::Transient("the gateway is stopping".into()))??;
+    // A mail nobody vouches for never sets the Subject or References of the user's later
+    // replies (hostile.md M3).
+    if !mail.verified {
+        return Ok(());
+    }
     let from = mail.from.to_string();
     for (owner, answer) in owners.iter().zip(answers) {
         if answer == Accepted::Duplicate {

@@ -4,6 +4,8 @@
 //! `>`-quoted lines, the attribution line that introduces them ("On Mon, … Bob wrote:",
 //! also when wrapped onto two lines, and its French and German forms), Outlook's
 //! "-----Original Message-----" and underscore rules, and the signature after "-- ".
+//!
+//! Linear in the body: each line is looked at a bounded number of times.
 
 /// What the sender wrote, without the quoted message and the signature.
 pub fn new_text(body: &str) -> String {
@@ -12,14 +14,20 @@ pub fn new_text(body: &str) -> String {
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i].trim_end();
+        if line.is_empty() {
+            kept.push(line);
+            i += 1;
+            continue;
+        }
         if is_signature(line) || is_outlook_separator(line) {
             break;
         }
         if is_attribution(line) {
             break;
         }
-        // An attribution wrapped onto two lines, right above a quote.
-        if let Some(next) = lines.get(i + 1) {
+        // An attribution wrapped onto two lines, right above a quote. (Only a line that
+        // starts like one is joined with the next: no allocation per line.)
+        if let Some(next) = lines.get(i + 1).filter(|_| starts_like_attribution(line)) {
             let joined = format!("{} {}", line.trim(), next.trim());
             let quote_follows = lines
                 .get(i + 2)
@@ -36,10 +44,13 @@ pub fn new_text(body: &str) -> String {
     while kept.last().is_some_and(|l| l.trim().is_empty()) {
         kept.pop();
     }
-    while kept.first().is_some_and(|l| l.trim().is_empty()) {
-        kept.remove(0);
-    }
-    kept.join("\n")
+    // Leading blank lines are skipped in one step (removing them one by one from the
+    // front is quadratic: a mail of blank lines would keep a core busy for hours).
+    let first = kept
+        .iter()
+        .position(|l| !l.trim().is_empty())
+        .unwrap_or(kept.len());
+    kept[first..].join("\n")
 }
 
 fn is_signature(line: &str) -> bool {
@@ -52,7 +63,19 @@ fn is_outlook_separator(line: &str) -> bool {
         || (t.len() >= 20 && t.chars().all(|c| c == '_'))
 }
 
+/// Whether a line begins as an attribution does ("On ", "Le ", "Am ").
+fn starts_like_attribution(line: &str) -> bool {
+    line.trim_start().get(..3).is_some_and(|start| {
+        ["on ", "le ", "am "]
+            .iter()
+            .any(|p| start.eq_ignore_ascii_case(p))
+    })
+}
+
 fn is_attribution(line: &str) -> bool {
+    if !starts_like_attribution(line) {
+        return false;
+    }
     let t = line.trim();
     let lower = t.to_lowercase();
     (lower.starts_with("on ") && lower.ends_with("wrote:"))

@@ -29,6 +29,75 @@ pub struct Shared {
     pub relay: Relay,
     /// Set when the transport starts.
     pub network: OnceLock<Network>,
+    /// Counters of the inbound listener (limits hit, unverified senders).
+    pub inbound: InboundStats,
+}
+
+/// Counters of inbound mail for `/metrics`.
+#[derive(Default)]
+pub struct InboundStats {
+    /// The SMTP listener's limits.
+    pub smtp: std::sync::Arc<crate::smtp::SmtpStats>,
+    /// Mail refused: its sender was not verified.
+    pub unverified_refused: std::sync::atomic::AtomicU64,
+    /// Mail delivered marked as from an unverified sender.
+    pub unverified_marked: std::sync::atomic::AtomicU64,
+}
+
+impl InboundStats {
+    /// The counters, for `/metrics`.
+    pub fn counters(&self) -> Vec<switchboard_bridge::Counter> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let counter =
+            |name, help, value: &std::sync::atomic::AtomicU64| switchboard_bridge::Counter {
+                name,
+                help,
+                value: value.load(Relaxed),
+            };
+        let smtp = &self.smtp;
+        vec![
+            counter(
+                "switchboard_email_smtp_refused_busy_total",
+                "SMTP connections refused: the listener was full",
+                &smtp.refused_busy,
+            ),
+            counter(
+                "switchboard_email_smtp_refused_per_ip_total",
+                "SMTP connections refused: their IP address held max_connections_per_ip",
+                &smtp.refused_per_ip,
+            ),
+            counter(
+                "switchboard_email_smtp_closed_errors_total",
+                "SMTP sessions closed after too many errors or refused recipients",
+                &smtp.closed_errors,
+            ),
+            counter(
+                "switchboard_email_smtp_closed_idle_total",
+                "SMTP sessions closed after too many commands without mail",
+                &smtp.closed_idle,
+            ),
+            counter(
+                "switchboard_email_smtp_closed_lifetime_total",
+                "SMTP sessions closed at max_session",
+                &smtp.closed_lifetime,
+            ),
+            counter(
+                "switchboard_email_smtp_rcpt_refused_total",
+                "Recipients refused with 550",
+                &smtp.rcpt_refused,
+            ),
+            counter(
+                "switchboard_email_unverified_refused_total",
+                "Inbound mail refused: its sender was not verified",
+                &self.unverified_refused,
+            ),
+            counter(
+                "switchboard_email_unverified_marked_total",
+                "Inbound mail delivered marked as from an unverified sender",
+                &self.unverified_marked,
+            ),
+        ]
+    }
 }
 
 impl Shared {

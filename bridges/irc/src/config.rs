@@ -23,6 +23,11 @@ pub struct IrcConfig {
     /// Channels one user may be in, over all networks. Default 100.
     #[serde(default = "default_max_channels")]
     pub max_channels_per_user: usize,
+    /// Channels the gateway's own transports may follow (digests of IRC channels, all
+    /// through one IRC identity), over all networks, counted apart from
+    /// `max_channels_per_user`. Default 500.
+    #[serde(default = "default_max_followed")]
+    pub max_followed_channels: usize,
     /// IRC connections the gateway opens to one network. Default 1000.
     #[serde(default = "default_max_connections")]
     pub max_connections_per_network: usize,
@@ -292,6 +297,9 @@ impl IrcConfig {
 
 fn default_max_channels() -> usize {
     100
+}
+fn default_max_followed() -> usize {
+    500
 }
 fn default_max_connections() -> usize {
     1000

@@ -8,7 +8,8 @@ use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::Message;
 use switchboard_bridge::{
-    BridgeError, CommandForm, CommandReply, FieldKind, FormField, FormValues, ReplyField, OWNER_KEY,
+    BridgeError, CommandForm, CommandReply, FieldKind, FormField, FormValues, ReadAccess,
+    ReplyField, OWNER_KEY,
 };
 
 /// Wrong codes an owner may give before their pending subscriptions are dropped.
@@ -117,6 +118,18 @@ impl Digests {
                 )))
             }
         };
+        if let SourceRef::Room(room) = &source {
+            // The gateway follows a room once for every subscriber, with whatever access
+            // it was given: only those who may read the room get its digest (M1).
+            if let ReadAccess::Refused { why } =
+                self.shared.network()?.watcher.may_read(owner, room)
+            {
+                tracing::info!(owner, room = %room, "Digest refused: the owner may not read the room");
+                return Err(BridgeError::Forbidden(format!(
+                    "no digest of {room} for you: {why}"
+                )));
+            }
+        }
         let address = MailAddress::parse(value(values, "address").unwrap_or(""))
             .map_err(|e| BridgeError::InvalidAddress(format!("address: {e}")))?;
         let spec = ScheduleSpec {
@@ -154,6 +167,7 @@ impl Digests {
         debug_assert!(sub.cursor.starts_with(&source_prefix));
         if let Some(code) = &sub.code {
             // Mailed before anything is stored: no code, no pending subscription.
+            self.take_code_mail(owner, &sub.address).await?;
             let mail = self.code_mail(owner, &sub, code)?;
             self.shared.relay.send(mail).await.map_err(|e| match e {
                 BridgeError::Transient(t) => {

@@ -4,6 +4,7 @@
 //! Everything durable lives in the transport's `BridgeStore` (keys in
 //! [`subscription`]); the index here is a copy for quick lookups, rebuilt at start.
 
+mod code_mails;
 mod collect;
 mod commands;
 mod scheduler;

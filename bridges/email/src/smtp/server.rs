@@ -1,11 +1,13 @@
 //! The listener: one tokio task per connection, driving a [`Session`] over TCP (and TLS
-//! after STARTTLS), with a connection cap, timeouts and `421` on shutdown.
+//! after STARTTLS), with connection caps (in all and per client IP), timeouts, a session
+//! lifetime, a pause after each refused recipient and `421` on shutdown.
 
 use super::data::DataReader;
+use super::limits::{bump, PerIp};
 use super::reply::{excerpt, Reply};
-use super::session::{DeliverError, Envelope, RcptVerdict, Session, SessionConfig, Step};
+use super::session::{Limit, RcptVerdict, Session, SessionConfig, Step};
+pub use super::settings::{SmtpHandler, SmtpServerConfig};
 use super::MAX_COMMAND_LINE;
-use async_trait::async_trait;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::{timeout, timeout_at, Instant};
-use tokio_rustls::{rustls, TlsAcceptor};
+use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
 /// Bytes read from the socket at a time.
@@ -25,60 +27,6 @@ const READ_CHUNK: usize = 4096;
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Replies batched for a pipelining client before they are sent anyway.
 const MAX_PENDING_OUTPUT: usize = 16 * 1024;
-
-/// How the listener behaves.
-#[derive(Debug, Clone)]
-pub struct SmtpServerConfig {
-    /// Our host name, in the banner (`220 <hostname> ESMTP Switchboard`) and replies.
-    pub hostname: String,
-    /// Largest message taken, in octets; advertised as `SIZE`. Default 10 MiB.
-    pub max_message_bytes: u64,
-    /// Most recipients per message (`452` beyond). Default 100 (RFC 5321 §4.5.3.1.8).
-    pub max_recipients: usize,
-    /// Most connections at once; one more gets `421` and is closed. Default 100.
-    pub max_connections: usize,
-    /// Longest wait for a command, for each read during DATA and for the TLS handshake
-    /// (`421` after it). Default 5 minutes (RFC 5321 §4.5.3.2.7).
-    pub command_timeout: Duration,
-    /// Longest time from `354` to the end of the message. Default 10 minutes.
-    pub data_timeout: Duration,
-    /// The certificate for STARTTLS; without one STARTTLS is neither offered nor taken.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
-}
-
-impl Default for SmtpServerConfig {
-    /// The defaults, for host name `localhost`.
-    fn default() -> Self {
-        SmtpServerConfig::new("localhost")
-    }
-}
-
-impl SmtpServerConfig {
-    /// The defaults for `hostname`.
-    pub fn new(hostname: impl Into<String>) -> Self {
-        SmtpServerConfig {
-            hostname: hostname.into(),
-            max_message_bytes: 10 * 1024 * 1024,
-            max_recipients: 100,
-            max_connections: 100,
-            command_timeout: Duration::from_secs(300),
-            data_timeout: Duration::from_secs(600),
-            tls: None,
-        }
-    }
-}
-
-/// What the gateway does with the mail: decides on recipients and stores messages.
-#[async_trait]
-pub trait SmtpHandler: Send + Sync {
-    /// Whether `rcpt` (as given in RCPT TO, a checked address or `postmaster`) is ours.
-    async fn check_recipient(&self, rcpt: &str) -> RcptVerdict;
-    /// Stores the message durably and returns its id; the client hears `250` only after
-    /// this returns `Ok`. It has no timeout and shutdown waits for it, for up to
-    /// [`SHUTDOWN_GRACE`]; if it is aborted then, no `250` was sent, so the client retries:
-    /// store atomically (one transaction) so that an abort leaves nothing half-written.
-    async fn deliver(&self, envelope: Envelope, message: Vec<u8>) -> Result<String, DeliverError>;
-}
 
 /// Accepts connections until `shutdown` is cancelled, then answers `421` to every client
 /// waiting for a command and returns once all connections have ended (at most
@@ -94,6 +42,7 @@ pub async fn serve(
     config.hostname = excerpt(config.hostname.replace(' ', "").as_bytes(), 255);
     let config = Arc::new(config);
     let permits = Arc::new(Semaphore::new(config.max_connections));
+    let per_ip = Arc::new(PerIp::default());
     let mut tasks = JoinSet::new();
     info!(addr = ?listener.local_addr().ok(), "SMTP listener started");
     loop {
@@ -115,11 +64,21 @@ pub async fn serve(
                         continue;
                     }
                 };
+                // A fresh socket's send buffer is empty: these writes do not block.
+                let Some(slot) = per_ip.take(peer.ip(), config.max_connections_per_ip) else {
+                    debug!(%peer, "SMTP connection refused: too many from this address");
+                    bump(&config.stats.refused_per_ip);
+                    let busy = Reply::new(421, format!(
+                        "{} Too many connections from your address, try again later",
+                        config.hostname));
+                    let _ = tcp.try_write(&busy.to_wire());
+                    continue;
+                };
                 let Ok(permit) = permits.clone().try_acquire_owned() else {
                     debug!(%peer, "SMTP connection refused: too many connections");
+                    bump(&config.stats.refused_busy);
                     let busy = Reply::new(421, format!(
                         "{} Too many connections, try again later", config.hostname));
-                    // A fresh socket's send buffer is empty: this does not block.
                     let _ = tcp.try_write(&busy.to_wire());
                     continue;
                 };
@@ -128,6 +87,7 @@ pub async fn serve(
                 tasks.spawn(async move {
                     connection(tcp, peer, config, handler, shutdown).await;
                     drop(permit);
+                    drop(slot);
                 });
             }
         }
@@ -151,6 +111,8 @@ enum Exit {
 enum Stop {
     Shutdown,
     Timeout,
+    /// The session reached [`SmtpServerConfig::max_session`].
+    Lifetime,
     Closed,
 }
 
@@ -166,6 +128,8 @@ struct Conn {
     output: Vec<u8>,
     /// Inside a command line that was too long: drop input up to the next LF.
     discarding: bool,
+    /// When the connection must end, however active.
+    end_of_life: Instant,
 }
 
 async fn connection(
@@ -188,6 +152,7 @@ async fn connection(
         output: Vec::new(),
         input: Vec::new(),
         discarding: false,
+        end_of_life: Instant::now() + config.max_session,
         config,
         handler,
         shutdown,
@@ -234,6 +199,7 @@ impl Conn {
                 Some(Err(())) => self.session.line_too_long(),
                 None => {
                     let deadline = Instant::now() + self.config.command_timeout;
+                    let deadline = deadline.min(self.end_of_life);
                     match self.read(io, deadline).await {
                         Ok(chunk) => self.input.extend_from_slice(&chunk),
                         Err(stop) => return self.stop(io, stop).await,
@@ -249,7 +215,17 @@ impl Conn {
                         .unwrap_or_else(|_| {
                             RcptVerdict::TempFail("Recipient check timed out".into())
                         });
-                    Step::Reply(self.session.recipient_checked(verdict))
+                    if let RcptVerdict::Reject(_) = verdict {
+                        bump(&self.config.stats.rcpt_refused);
+                        // Slows address guessing; the session's other limits still hold.
+                        let pause = self.config.rcpt_reject_delay;
+                        let until = (Instant::now() + pause).min(self.end_of_life);
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(until) => {}
+                            _ = self.shutdown.cancelled() => {}
+                        }
+                    }
+                    self.session.recipient_checked(verdict)
                 }
                 Step::StartData(reply) => {
                     self.output.extend(reply.to_wire());
@@ -293,6 +269,14 @@ impl Conn {
                     return Exit::StartTls;
                 }
                 Step::Close(reply) => {
+                    match self.session.limit_hit() {
+                        Some(Limit::Errors) => bump(&self.config.stats.closed_errors),
+                        Some(Limit::Idle) => bump(&self.config.stats.closed_idle),
+                        None => {}
+                    }
+                    if self.session.limit_hit().is_some() {
+                        debug!(peer = %self.peer, limit = ?self.session.limit_hit(), "SMTP session closed at a limit");
+                    }
                     self.output.extend(reply.to_wire());
                     self.flush(io).await;
                     return Exit::Close;
@@ -335,7 +319,9 @@ impl Conn {
                 self.input = chunk.split_off(used);
                 return Ok(self.session.data_received(outcome));
             }
-            let deadline = data_deadline.min(Instant::now() + self.config.command_timeout);
+            let deadline = data_deadline
+                .min(Instant::now() + self.config.command_timeout)
+                .min(self.end_of_life);
             chunk = self.read(io, deadline).await?;
         }
     }
@@ -354,6 +340,7 @@ impl Conn {
             biased;
             _ = self.shutdown.cancelled() => Err(Stop::Shutdown),
             read = timeout_at(deadline, io.read(&mut chunk)) => match read {
+                Err(_) if Instant::now() >= self.end_of_life => Err(Stop::Lifetime),
                 Err(_) => Err(Stop::Timeout),
                 Ok(Ok(0)) | Ok(Err(_)) => Err(Stop::Closed),
                 Ok(Ok(n)) => {
@@ -371,6 +358,17 @@ impl Conn {
             Stop::Timeout => {
                 debug!(peer = %self.peer, "SMTP client timed out");
                 self.session.timeout()
+            }
+            Stop::Lifetime => {
+                debug!(peer = %self.peer, "SMTP session reached its lifetime");
+                bump(&self.config.stats.closed_lifetime);
+                Reply::new(
+                    421,
+                    format!(
+                        "{} Session too long, closing connection",
+                        self.config.hostname
+                    ),
+                )
             }
             Stop::Closed => return Exit::Close,
         };

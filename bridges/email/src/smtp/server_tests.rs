@@ -13,8 +13,8 @@ use tokio::time::timeout;
 use tokio_rustls::rustls;
 
 #[derive(Default)]
-struct Memory {
-    mail: Mutex<Vec<(Envelope, Vec<u8>)>>,
+pub(super) struct Memory {
+    pub(super) mail: Mutex<Vec<(Envelope, Vec<u8>)>>,
 }
 
 #[async_trait]
@@ -34,14 +34,14 @@ impl SmtpHandler for Memory {
     }
 }
 
-struct Server {
-    addr: SocketAddr,
-    memory: Arc<Memory>,
+pub(super) struct Server {
+    pub(super) addr: SocketAddr,
+    pub(super) memory: Arc<Memory>,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
 }
 
-async fn start(config: SmtpServerConfig) -> Server {
+pub(super) async fn start(config: SmtpServerConfig) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let memory = Arc::new(Memory::default());
@@ -55,26 +55,27 @@ async fn start(config: SmtpServerConfig) -> Server {
     }
 }
 
-fn config() -> SmtpServerConfig {
+pub(super) fn config() -> SmtpServerConfig {
     SmtpServerConfig {
         max_message_bytes: 4096,
         max_recipients: 3,
         command_timeout: Duration::from_secs(10),
+        rcpt_reject_delay: Duration::from_millis(20),
         ..SmtpServerConfig::new("mx.test")
     }
 }
 
-struct Client<S> {
-    io: BufReader<S>,
+pub(super) struct Client<S> {
+    pub(super) io: BufReader<S>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
-    async fn send(&mut self, text: &str) {
+    pub(super) async fn send(&mut self, text: &str) {
         self.io.get_mut().write_all(text.as_bytes()).await.unwrap();
     }
 
     /// Reads one (possibly multi-line) reply: its code and lines.
-    async fn reply(&mut self) -> (u16, Vec<String>) {
+    pub(super) async fn reply(&mut self) -> (u16, Vec<String>) {
         let mut lines = Vec::new();
         loop {
             let mut line = String::new();
@@ -92,25 +93,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         }
     }
 
-    async fn expect(&mut self, code: u16) -> Vec<String> {
+    pub(super) async fn expect(&mut self, code: u16) -> Vec<String> {
         let (got, lines) = self.reply().await;
         assert_eq!(got, code, "{lines:?}");
         lines
     }
 
-    async fn command(&mut self, line: &str, code: u16) -> Vec<String> {
+    pub(super) async fn command(&mut self, line: &str, code: u16) -> Vec<String> {
         self.send(&format!("{line}\r\n")).await;
         self.expect(code).await
     }
 
-    async fn closed(&mut self) -> bool {
+    pub(super) async fn closed(&mut self) -> bool {
         let mut rest = Vec::new();
         let read = timeout(Duration::from_secs(10), self.io.read_to_end(&mut rest)).await;
         matches!(read, Ok(Ok(0)) | Ok(Err(_)))
     }
 }
 
-async fn connect(server: &Server) -> Client<TcpStream> {
+pub(super) async fn connect(server: &Server) -> Client<TcpStream> {
     let tcp = TcpStream::connect(server.addr).await.unwrap();
     let mut client = Client {
         io: BufReader::new(tcp),

@@ -10,7 +10,7 @@
 use super::command::Command;
 use super::data::DataOutcome;
 use super::reply::{excerpt, Reply, MAX_REPLY_TEXT};
-use super::MAX_ERRORS;
+use super::{MAX_ERRORS, MAX_IDLE_COMMANDS};
 use std::net::SocketAddr;
 use thiserror::Error;
 
@@ -97,6 +97,15 @@ pub enum Step {
     Close(Reply),
 }
 
+/// Which limit ended a session (for the listener's counters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// [`MAX_ERRORS`] protocol errors or refused recipients.
+    Errors,
+    /// [`MAX_IDLE_COMMANDS`] commands in a row that moved no mail (NOOP, RSET, …).
+    Idle,
+}
+
 /// One SMTP session (one connection).
 #[derive(Debug)]
 pub struct Session {
@@ -109,6 +118,9 @@ pub struct Session {
     rcpt_to: Vec<String>,
     pending_rcpt: Option<String>,
     errors: u32,
+    /// Commands since the last message that moved nothing forward.
+    idle: u32,
+    limit: Option<Limit>,
 }
 
 impl Session {
@@ -124,6 +136,8 @@ impl Session {
             rcpt_to: Vec::new(),
             pending_rcpt: None,
             errors: 0,
+            idle: 0,
+            limit: None,
         }
     }
 
@@ -135,6 +149,11 @@ impl Session {
     /// Where the session is.
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// The limit that closed the session, if one did.
+    pub fn limit_hit(&self) -> Option<Limit> {
+        self.limit
     }
 
     /// Whether the session runs over TLS.
@@ -179,6 +198,16 @@ impl Session {
     /// One parsed command.
     pub fn command(&mut self, command: Command) -> Step {
         use State::*;
+        // Commands that move no mail forward: a client that only sends these (a NOOP
+        // every few minutes, RSET loops, EHLO again and again) is closed after a while.
+        if matches!(
+            command,
+            Command::Noop | Command::Rset | Command::Vrfy | Command::Ehlo(_) | Command::Helo(_)
+        ) {
+            if let Some(close) = self.idle_command() {
+                return close;
+            }
+        }
         match (command, self.state) {
             (_, Data) => self.error(503, "Bad sequence of commands: message data expected"),
             (Command::Ehlo(domain), _) => {
@@ -227,6 +256,9 @@ impl Session {
             (_, Fresh) => self.error(503, "Bad sequence of commands: send EHLO/HELO first"),
             (Command::MailFrom { path, size }, Greeted) => {
                 if size.is_some_and(|s| s > self.config.max_message_bytes) {
+                    if let Some(close) = self.idle_command() {
+                        return close;
+                    }
                     return Step::Reply(Reply::new(
                         552,
                         "Message size exceeds fixed maximum message size",
@@ -243,11 +275,14 @@ impl Session {
                 self.error(503, "Bad sequence of commands: need MAIL first")
             }
             (Command::RcptTo(rcpt), _) => {
+                // A recipient given again, or one too many, moves nothing forward either.
                 if self.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(&rcpt)) {
-                    return ok();
+                    return self.idle_command().unwrap_or_else(ok);
                 }
                 if self.rcpt_to.len() >= self.config.max_recipients {
-                    return Step::Reply(Reply::new(452, "Too many recipients"));
+                    return self
+                        .idle_command()
+                        .unwrap_or_else(|| Step::Reply(Reply::new(452, "Too many recipients")));
                 }
                 self.pending_rcpt = Some(rcpt.clone());
                 Step::CheckRecipient(rcpt)
@@ -263,19 +298,22 @@ impl Session {
         }
     }
 
-    /// The handler's answer for the recipient of the last [`Step::CheckRecipient`].
-    pub fn recipient_checked(&mut self, verdict: RcptVerdict) -> Reply {
+    /// The handler's answer for the recipient of the last [`Step::CheckRecipient`]. A
+    /// refused recipient counts as an error (guessing addresses ends the connection).
+    pub fn recipient_checked(&mut self, verdict: RcptVerdict) -> Step {
         let Some(rcpt) = self.pending_rcpt.take() else {
-            return Reply::new(503, "Bad sequence of commands");
+            return Step::Reply(Reply::new(503, "Bad sequence of commands"));
         };
         match verdict {
             RcptVerdict::Accept => {
                 self.rcpt_to.push(rcpt);
                 self.state = State::Rcpt;
-                Reply::new(250, "OK")
+                Step::Reply(Reply::new(250, "OK"))
             }
-            RcptVerdict::Reject(text) => Reply::new(550, bounded(&text, "No such user here")),
-            RcptVerdict::TempFail(text) => Reply::new(451, bounded(&text, "Try again later")),
+            RcptVerdict::Reject(text) => self.error(550, bounded(&text, "No such user here")),
+            RcptVerdict::TempFail(text) => {
+                Step::Reply(Reply::new(451, bounded(&text, "Try again later")))
+            }
         }
     }
 
@@ -294,6 +332,7 @@ impl Session {
                     tls: self.tls,
                 };
                 self.reset();
+                self.idle = 0;
                 Step::Deliver(envelope, message)
             }
             DataOutcome::TooBig { .. } => {
@@ -347,10 +386,28 @@ impl Session {
         };
     }
 
+    /// Counts a command that moved no mail forward: `None`, or the `421` that ends the
+    /// session once there were more than [`MAX_IDLE_COMMANDS`] since the last message.
+    fn idle_command(&mut self) -> Option<Step> {
+        self.idle += 1;
+        if self.idle <= MAX_IDLE_COMMANDS {
+            return None;
+        }
+        self.limit = Some(Limit::Idle);
+        Some(Step::Close(Reply::new(
+            421,
+            format!(
+                "{} Too many commands without mail, closing connection",
+                self.config.hostname
+            ),
+        )))
+    }
+
     /// A protocol error: its reply, or `421` and the end once there were too many.
     fn error(&mut self, code: u16, text: impl Into<String>) -> Step {
         self.errors += 1;
         if self.errors >= MAX_ERRORS {
+            self.limit = Some(Limit::Errors);
             return Step::Close(Reply::new(
                 421,
                 format!(

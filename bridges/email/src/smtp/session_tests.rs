@@ -28,7 +28,10 @@ fn code(s: &mut Session, line: &str) -> u16 {
             } else {
                 RcptVerdict::Accept
             };
-            s.recipient_checked(verdict).code
+            match s.recipient_checked(verdict) {
+                Step::Reply(r) | Step::Close(r) => r.code,
+                other => panic!("unexpected {other:?}"),
+            }
         }
         Step::Deliver(..) => panic!("no delivery from a command"),
     }
@@ -239,4 +242,67 @@ fn random_input_never_panics() {
             }
         }
     }
+}
+
+#[test]
+fn refused_recipients_count_as_errors() {
+    let mut s = session();
+    code(&mut s, "EHLO client.test");
+    code(&mut s, "MAIL FROM:<a@b.example>");
+    for _ in 1..MAX_ERRORS {
+        assert_eq!(code(&mut s, "RCPT TO:<nobody@mx.test>"), 550);
+    }
+    assert_eq!(code(&mut s, "RCPT TO:<nobody2@mx.test>"), 421);
+    assert_eq!(s.limit_hit(), Some(Limit::Errors));
+    // An accepted recipient is no error.
+    let many = SessionConfig {
+        max_recipients: 100,
+        ..config(false)
+    };
+    let mut s = Session::new(many, "192.0.2.1:4000".parse().unwrap());
+    code(&mut s, "EHLO client.test");
+    code(&mut s, "MAIL FROM:<a@b.example>");
+    for i in 0..3 * MAX_ERRORS {
+        assert_eq!(code(&mut s, &format!("RCPT TO:<u{i}@mx.test>")), 250);
+    }
+    assert_eq!(s.limit_hit(), None);
+}
+
+#[test]
+fn commands_without_mail_end_the_session_but_mail_resets_the_count() {
+    let mut s = session();
+    assert_eq!(code(&mut s, "EHLO client.test"), 250);
+    for _ in 1..MAX_IDLE_COMMANDS {
+        assert_eq!(code(&mut s, "NOOP"), 250);
+    }
+    assert_eq!(code(&mut s, "RSET"), 421);
+    assert_eq!(s.limit_hit(), Some(Limit::Idle));
+    // Recipients given again and again (or past the limit) count too.
+    let mut s = session();
+    code(&mut s, "EHLO client.test");
+    code(&mut s, "MAIL FROM:<a@b.example>");
+    assert_eq!(code(&mut s, "RCPT TO:<u@mx.test>"), 250);
+    assert_eq!(code(&mut s, "RCPT TO:<v@mx.test>"), 250);
+    for _ in 1..MAX_IDLE_COMMANDS / 2 {
+        assert_eq!(code(&mut s, "RCPT TO:<U@mx.test>"), 250);
+        assert_eq!(code(&mut s, "RCPT TO:<w@mx.test>"), 452);
+    }
+    assert_eq!(code(&mut s, "RCPT TO:<u@mx.test>"), 250);
+    assert_eq!(code(&mut s, "RCPT TO:<u@mx.test>"), 421);
+
+    // A client that delivers mail may NOOP between messages for ever.
+    let mut s = session();
+    code(&mut s, "EHLO client.test");
+    for round in 0..5 {
+        for _ in 0..MAX_IDLE_COMMANDS - 1 {
+            assert_eq!(code(&mut s, "NOOP"), 250, "round {round}");
+        }
+        code(&mut s, "MAIL FROM:<a@b.example>");
+        code(&mut s, "RCPT TO:<u@mx.test>");
+        assert_eq!(code(&mut s, "DATA"), 354);
+        let step = s.data_received(DataOutcome::Message(b"x\r\n".to_vec()));
+        assert!(matches!(step, Step::Deliver(..)));
+        assert_eq!(s.delivered(Ok("id".into())).code, 250);
+    }
+    assert_eq!(s.limit_hit(), None);
 }

@@ -115,10 +115,16 @@ impl Session for Handle {
             };
             let mut channels = conn.channels.lock().expect("channels poisoned");
             if !channels.contains(&channel) {
-                if total >= self.0.config.max_channels_per_user {
+                // Channels followed for digests are counted apart (L4): many users'
+                // digests never use up the channels of one shared identity for all.
+                let limit = if request.watching {
+                    self.0.config.max_followed_channels
+                } else {
+                    self.0.config.max_channels_per_user
+                };
+                if total >= limit {
                     return Err(BridgeError::LimitReached(format!(
-                        "you are in {} channels already, the most this gateway allows",
-                        self.0.config.max_channels_per_user
+                        "you are in {limit} channels already, the most this gateway allows"
                     )));
                 }
                 channels.insert(channel.clone());

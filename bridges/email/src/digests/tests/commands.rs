@@ -235,3 +235,42 @@ async fn bad_subscriptions_are_refused_with_reasons() {
         .unwrap();
     assert_eq!(rig.asked().last().unwrap(), &format!("unfollow {ROOM}"));
 }
+
+#[tokio::test]
+async fn only_those_who_may_read_a_room_get_its_digest() {
+    let rig = Rig::new().await;
+    let secret = "secret@conference.localhost";
+    rig.watcher.1.lock().unwrap().push(secret.into());
+    let refused = rig
+        .run(
+            "digest-subscribe",
+            "bob@localhost",
+            &[
+                ("source", secret),
+                ("address", "bob@example.net"),
+                ("every", "30m"),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, BridgeError::Forbidden(t) if t.contains(secret) && t.contains("not in")),
+        "{refused:?}"
+    );
+    // Refused before anything happens: no code mail, nothing followed, nothing held.
+    assert!(rig.mails().is_empty(), "{:?}", rig.mails());
+    assert!(rig.asked().is_empty(), "{:?}", rig.asked());
+    assert_eq!(
+        rig.run("digest-list", "bob@localhost", &[])
+            .await
+            .unwrap()
+            .note,
+        "You have no digests."
+    );
+    // A room the owner may read, and 'missed' (their own), are taken.
+    rig.subscribe_verified("bob@localhost", ROOM, "bob@example.net", "30m")
+        .await;
+    rig.subscribe_verified("bob@localhost", "missed", "bob@example.net", "30m")
+        .await;
+    assert_eq!(rig.digests.index().owned_by("bob@localhost").count(), 2);
+}

@@ -2,6 +2,7 @@
 //! asked, a clock stepped by hand, and a real SMTP relay in-process (our own listener code
 //! with a capturing handler), so that mails really go through lettre.
 
+mod code_mails;
 mod commands;
 mod sending;
 
@@ -14,7 +15,7 @@ use std::sync::OnceLock;
 use std::time::SystemTime;
 use switchboard_bridge::{
     BridgeStore, CancellationToken, CommandReply, FormValues, Inbox, MemoryStore, MissedMessage,
-    Network, Observation, RoomMessage, Watcher, OWNER_KEY,
+    Network, Observation, ReadAccess, RoomMessage, Watcher, OWNER_KEY,
 };
 
 const ROOM: &str = "lounge@conference.localhost";
@@ -43,8 +44,10 @@ impl SmtpHandler for Capture {
     }
 }
 
+/// Records what the digests asked the core to watch; refuses reading the rooms in the
+/// second list (the core would: the owner is not in them).
 #[derive(Default)]
-struct Recorder(Mutex<Vec<String>>);
+struct Recorder(Mutex<Vec<String>>, Mutex<Vec<String>>);
 
 impl Watcher for Recorder {
     fn follow_room(&self, room: &str, nick: &str, since: Option<SystemTime>) {
@@ -65,6 +68,15 @@ impl Watcher for Recorder {
     }
     fn unwatch_missed(&self, owner: &str) {
         self.0.lock().unwrap().push(format!("unwatch {owner}"));
+    }
+    fn may_read(&self, owner: &str, room: &str) -> ReadAccess {
+        if self.1.lock().unwrap().iter().any(|r| r == room) {
+            ReadAccess::Refused {
+                why: format!("{owner} is not in {room}"),
+            }
+        } else {
+            ReadAccess::Granted
+        }
     }
 }
 
@@ -250,6 +262,7 @@ fn shared_for(relay: &str) -> Arc<crate::shared::Shared> {
         relay: Relay::new(&config.smtp),
         config,
         network: OnceLock::new(),
+        inbound: Default::default(),
     })
 }
 
