@@ -7,6 +7,8 @@
 mod adhoc;
 mod bridge_commands;
 mod events;
+#[cfg(test)]
+mod fair_tests;
 mod inbound;
 mod iq;
 mod lanes;
@@ -37,7 +39,7 @@ use sessions::Sessions;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
-use switchboard_bridge::{Connector, Delivery, Envelope, Inbox};
+use switchboard_bridge::{Connector, Delivery, EventQueues, EventReceiver, Inbox};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -45,8 +47,10 @@ use xmpp_parsers::jid::Jid;
 use xmpp_parsers::stanza::Stanza;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
 
-/// Events waiting from all sessions of one transport.
-const EVENT_QUEUE: usize = 1024;
+/// Events waiting from one session. Each session has a queue of its own and the
+/// transport takes one event per session in turn, so a session flooded by its foreign
+/// peer waits for its own backlog only and never holds back another user's events.
+const EVENT_QUEUE: usize = 128;
 /// Network-wide events waiting (inbound SMS, mail) before their sender is slowed down.
 const INBOX_QUEUE: usize = 256;
 
@@ -69,7 +73,8 @@ pub struct Transport {
     lane_full: AtomicU64,
     /// What the bridge watches (followed rooms, missed messages).
     watch: Arc<TransportWatch>,
-    events_tx: mpsc::Sender<Envelope>,
+    /// Makes each session's event sink.
+    event_queues: EventQueues,
     inbox: Inbox,
     inbound_stats: inbound::InboundStats,
     session_shutdown: CancellationToken,
@@ -80,7 +85,7 @@ pub struct Transport {
 /// What the bridge sends a transport: events of its sessions, and network-wide
 /// deliveries (inbound SMS, mail) for users who may have no session yet.
 pub struct BridgeInputs {
-    events: mpsc::Receiver<Envelope>,
+    events: EventReceiver,
     deliveries: mpsc::Receiver<Delivery>,
     observations: Observations,
 }
@@ -109,7 +114,7 @@ pub struct TransportParts {
 impl Transport {
     /// Builds a transport; `run` starts it.
     pub fn new(parts: TransportParts) -> (Arc<Self>, BridgeInputs) {
-        let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+        let (event_queues, events) = switchboard_bridge::event_queues(EVENT_QUEUE);
         let (inbox_tx, deliveries) = mpsc::channel(INBOX_QUEUE);
         let me = Jid::new(&parts.domain).expect("the configured domain is a valid JID");
         let hub = parts.hub.clone();
@@ -129,7 +134,7 @@ impl Transport {
             lanes: Mutex::new(lanes::Lanes::default()),
             lane_full: AtomicU64::new(0),
             watch,
-            events_tx,
+            event_queues,
             inbox: Inbox::new(inbox_tx),
             inbound_stats: inbound::InboundStats::default(),
             session_shutdown: CancellationToken::new(),
@@ -160,6 +165,11 @@ impl Transport {
             name: "switchboard_transport_lane_full_total",
             help: "Stanzas refused (resource-constraint) because their user's lane was full.",
             value: self.lane_full.load(Ordering::Relaxed),
+        });
+        counters.push(switchboard_bridge::Counter {
+            name: "switchboard_transport_event_queue_full_total",
+            help: "Times a session found its event queue full and waited (its foreign side was read more slowly).",
+            value: self.event_queues.full(),
         });
         counters.extend(self.inbound_stats.counters());
         counters
@@ -217,7 +227,8 @@ impl Transport {
                         self.to_lane(from, stanza);
                     }
                 }
-                Some(envelope) = events.recv() => self.handle_event(envelope).await,
+                // One event of the session whose turn it is.
+                envelope = events.recv() => self.handle_event(envelope).await,
                 Some((row, done)) = from_store.recv() => {
                     let _ = done.send(self.handle_stored(row).await);
                 }
@@ -234,8 +245,12 @@ impl Transport {
             loop {
                 tokio::select! {
                     _ = self.tasks.wait() => break,
-                    Some(envelope) = events.recv() => self.handle_event(envelope).await,
+                    envelope = events.recv() => self.handle_event(envelope).await,
                 }
+            }
+            // What the last sessions queued before they ended.
+            while let Some(envelope) = events.try_recv() {
+                self.handle_event(envelope).await;
             }
         };
         if tokio::time::timeout(grace, drained).await.is_err() {

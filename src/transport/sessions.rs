@@ -6,7 +6,7 @@ use crate::store::Registration;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use switchboard_bridge::{BridgeError, EventSink, LoginData, LoginId, Session, SessionState};
+use switchboard_bridge::{BridgeError, LoginData, LoginId, Session, SessionState};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use xmpp_parsers::jid::{BareJid, Jid};
@@ -123,7 +123,8 @@ impl Transport {
         let jid = BareJid::new(&reg.jid)
             .map_err(|e| BridgeError::InvalidAddress(format!("stored JID {}: {e}", reg.jid)))?;
         self.close_session(&reg.login).await;
-        let sink = EventSink::new(reg.login.clone(), self.events_tx.clone());
+        // A queue of its own: this session waits only for its own backlog.
+        let sink = self.event_queues.sink(reg.login.clone());
         // The user's name, as a hint for networks that need one (an IRC nick before the
         // user chose one).
         let mut data = reg.data.clone();

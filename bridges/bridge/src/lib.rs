@@ -15,6 +15,7 @@ pub mod config;
 mod content;
 mod error;
 mod event;
+mod fair;
 mod form;
 mod group;
 mod ids;
@@ -31,6 +32,7 @@ pub use event::{
     Envelope, GroupSnapshot, IncomingMessage, LeaveReason, MembershipChange, RemoteEvent, Sender,
     SessionState,
 };
+pub use fair::{event_queues, EventQueues, EventReceiver};
 pub use form::{
     CommandForm, CommandReply, FieldKind, FormField, FormValues, LoginData, RegistrationForm,
     ReplyField,
