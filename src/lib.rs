@@ -152,6 +152,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
         }
         tokio::spawn(http::serve(
             listener,
+            config
+                .http
+                .clone()
+                .expect("a listener comes from the http section"),
             transports.clone(),
             std::mem::take(&mut routes),
             shutdown.clone(),

@@ -106,6 +106,26 @@ pub struct HttpConfig {
     /// signatures and links in mail use it. Defaults to `http://<listen>`.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// Connections one client IP address may hold at once (on top of the listener's
+    /// 256); one more from that address is closed at once.
+    #[serde(default = "default_max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
+    /// How long a request body may take to arrive once its headers are in; a slower one
+    /// gets 408 and the connection is closed.
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout: ConfigDuration,
+    /// When set, `/metrics` and `/healthz` answer only requests carrying it, as
+    /// `Authorization: Bearer <token>` or `?token=<token>` (others get 401). Unset, they
+    /// are open.
+    #[serde(default)]
+    pub metrics_token: Option<Secret>,
+}
+
+fn default_max_connections_per_ip() -> usize {
+    32
+}
+fn default_body_timeout() -> ConfigDuration {
+    ConfigDuration::from_secs(15)
 }
 
 /// What every transport section has: its component domain and secret.

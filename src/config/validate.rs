@@ -85,6 +85,23 @@ pub(super) fn validate(config: &Config) -> Vec<Problem> {
             "http.listen",
             format!("'{}' is not ip:port", http.listen),
         );
+        check(
+            http.max_connections_per_ip > 0,
+            "http.max_connections_per_ip",
+            "must be at least 1".into(),
+        );
+        check(
+            !http.body_timeout.0.is_zero(),
+            "http.body_timeout",
+            "must be longer than 0s".into(),
+        );
+        check(
+            http.metrics_token
+                .as_ref()
+                .is_none_or(|t| t.expose().len() >= 16),
+            "http.metrics_token",
+            "too short: use at least 16 characters (e.g. `openssl rand -hex 16`)".into(),
+        );
         if let Some(url) = &http.public_url {
             check(
                 (url.starts_with("http://") || url.starts_with("https://"))

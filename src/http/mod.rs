@@ -1,134 +1,97 @@
 //! The one HTTP listener: health, metrics and the bridges' routes (SMS webhooks, digest
 //! unsubscribe links). It faces the internet (providers call it), so every connection is
-//! bounded: how many at once, how long a request's headers may take (also between requests
-//! on a kept-alive connection), and how long a connection may live.
+//! bounded ([`listener`]): how many at once and per client IP, how long a request's
+//! headers (also between requests on a kept-alive connection) and then its body may take,
+//! and how long a connection may live. `/metrics` and `/healthz` can require a token.
 
+mod auth;
+mod listener;
+
+pub use listener::{serve_router, HttpStats, Limits};
+
+use crate::config::{HttpConfig, Secret};
 use crate::link::LinkState;
 use crate::transport::Transport;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use std::fmt::Write;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-
-/// Bounds on the listener's connections.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Connections served at once; one more is closed at once.
-    pub max_connections: usize,
-    /// How long a request's headers may take to arrive, and how long a kept-alive
-    /// connection may wait idle for the next request.
-    pub header_timeout: Duration,
-    /// The longest a connection may live (a body sent a byte at a time ends here).
-    pub connection_lifetime: Duration,
-    /// After shutdown, how long requests under way may take to finish.
-    pub shutdown_grace: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_connections: 256,
-            header_timeout: Duration::from_secs(10),
-            connection_lifetime: Duration::from_secs(120),
-            shutdown_grace: Duration::from_secs(3),
-        }
-    }
-}
 
 #[derive(Clone)]
 struct AppState {
     transports: Arc<Vec<Arc<Transport>>>,
+    token: Option<Secret>,
+    stats: Arc<HttpStats>,
+}
+
+impl AppState {
+    /// `None` when the request may see health and metrics, else the 401 to answer.
+    fn refuse(&self, headers: &HeaderMap, uri: &Uri) -> Option<Response> {
+        let token = self.token.as_ref()?;
+        if auth::carries(headers, uri, token.expose()) {
+            return None;
+        }
+        self.stats.unauthorized.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            path = uri.path(),
+            "Health or metrics request without the token refused"
+        );
+        Some(
+            (
+                StatusCode::UNAUTHORIZED,
+                [("www-authenticate", "Bearer")],
+                "a token is required (http.metrics_token)\n",
+            )
+                .into_response(),
+        )
+    }
+}
+
+/// The listener's bounds from its configuration.
+pub fn limits(config: &HttpConfig) -> Limits {
+    Limits {
+        max_connections_per_ip: config.max_connections_per_ip,
+        body_timeout: config.body_timeout.0,
+        ..Limits::default()
+    }
 }
 
 /// Serves HTTP on `listener` until `shutdown`.
 pub async fn serve(
     listener: TcpListener,
+    config: HttpConfig,
     transports: Vec<Arc<Transport>>,
     bridges: Vec<Router>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let stats = Arc::new(HttpStats::default());
     let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(AppState {
             transports: Arc::new(transports),
+            token: config.metrics_token.clone(),
+            stats: stats.clone(),
         });
     // Bridges mount their webhooks under their own paths (`/sms/…`).
     for routes in bridges {
         app = app.merge(routes);
     }
-    serve_router(listener, app, Limits::default(), shutdown).await;
+    serve_router(listener, app, limits(&config), stats, shutdown).await;
     Ok(())
 }
 
-/// Serves `app` on `listener` within `limits` until `shutdown`, then lets requests under
-/// way finish (for at most `limits.shutdown_grace`).
-pub async fn serve_router(
-    listener: TcpListener,
-    app: Router,
-    limits: Limits,
-    shutdown: CancellationToken,
-) {
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
-    let graceful = GracefulShutdown::new();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = shutdown.cancelled() => break,
-        };
-        let stream = match accepted {
-            Ok((stream, _peer)) => stream,
-            Err(e) => {
-                // Out of file descriptors, say: wait a little rather than spin.
-                tracing::warn!(error = %e, "HTTP accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            tracing::warn!(
-                max = limits.max_connections,
-                "HTTP connection refused: too many at once"
-            );
-            continue; // dropping the stream closes it
-        };
-        let _ = stream.set_nodelay(true);
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
-        let connection = graceful.watch(connection);
-        let lifetime = limits.connection_lifetime;
-        tokio::spawn(async move {
-            let _permit = permit;
-            match tokio::time::timeout(lifetime, connection).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::debug!(error = %e, "HTTP connection ended with an error"),
-                Err(_) => tracing::debug!("HTTP connection closed: it lived too long"),
-            }
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("HTTP requests still running at shutdown were cut off");
-    }
-}
-
 /// 200 when every component link is up, else 503; one line per transport.
-async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+async fn healthz(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    if let Some(refused) = state.refuse(&headers, &uri) {
+        return refused;
+    }
     let mut body = String::new();
     let mut all_up = true;
     for t in state.transports.iter() {
@@ -141,11 +104,14 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, body)
+    (status, body).into_response()
 }
 
 /// Prometheus text format.
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+async fn metrics(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    if let Some(refused) = state.refuse(&headers, &uri) {
+        return refused;
+    }
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -208,6 +174,51 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             t.domain()
         );
     }
+    let _ = writeln!(
+        out,
+        "# HELP switchboard_inbound_events Events from bridges stored and not yet handed to the XMPP server."
+    );
+    let _ = writeln!(out, "# TYPE switchboard_inbound_events gauge");
+    for t in state.transports.iter() {
+        let n = t.inbound_waiting().await;
+        let _ = writeln!(
+            out,
+            "switchboard_inbound_events{{domain=\"{}\"}} {n}",
+            t.domain()
+        );
+    }
+    let http = &state.stats;
+    for (name, help, value) in [
+        (
+            "switchboard_http_refused_total",
+            "HTTP connections closed at once: the listener was full.",
+            &http.refused,
+        ),
+        (
+            "switchboard_http_refused_per_ip_total",
+            "HTTP connections closed at once: their client IP held http.max_connections_per_ip.",
+            &http.refused_per_ip,
+        ),
+        (
+            "switchboard_http_evicted_total",
+            "HTTP connections closed to make room for a client of an address holding fewer (the listener was full).",
+            &http.evicted,
+        ),
+        (
+            "switchboard_http_body_timeouts_total",
+            "HTTP requests whose body did not arrive within http.body_timeout (408).",
+            &http.body_timeouts,
+        ),
+        (
+            "switchboard_http_unauthorized_total",
+            "Requests to /metrics or /healthz without http.metrics_token (401).",
+            &http.unauthorized,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+    }
     for t in state.transports.iter() {
         for c in t.counters() {
             let _ = writeln!(out, "# HELP {} {}", c.name, c.help);
@@ -215,7 +226,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             let _ = writeln!(out, "{}{{domain=\"{}\"}} {}", c.name, t.domain(), c.value);
         }
     }
-    ([("content-type", "text/plain; version=0.0.4")], out)
+    ([("content-type", "text/plain; version=0.0.4")], out).into_response()
 }
 
 fn link_word(state: &LinkState) -> &'static str {

@@ -18,15 +18,17 @@
 //! the stream and returns.
 
 mod backoff;
+mod markers;
 mod session;
 
 pub use backoff::Backoff;
+pub(crate) use markers::Markers;
 
 use crate::config::Secret;
 use minidom::Element;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use xmpp_parsers::stanza::Stanza;
 
@@ -84,6 +86,7 @@ pub struct LinkHandle {
     limit: usize,
     state: watch::Receiver<LinkState>,
     stats: Arc<LinkStats>,
+    domain: Arc<str>,
 }
 
 /// Counters kept by a link.
@@ -95,6 +98,8 @@ pub struct LinkStats {
     pub invalid_stanzas: std::sync::atomic::AtomicU64,
     /// Stanzas not written because XML cannot carry their content (dropped, never retried).
     pub unserialisable: std::sync::atomic::AtomicU64,
+    /// Flush markers sent and not yet back from the server.
+    pub(crate) markers: Markers,
 }
 
 impl LinkHandle {
@@ -127,6 +132,34 @@ impl LinkHandle {
             })
             .await
             .map_err(|_| QueueFull)
+    }
+
+    /// Queues a marker behind everything queued so far (waiting while the queue is full);
+    /// the answer comes once the server has sent the marker back, so once it has read
+    /// every stanza queued before it on this stream (the queue is written in order, and
+    /// the server handles a stream's stanzas in order). The marker is a ping of the
+    /// transport to itself, which the link takes back as a keepalive. The receiver errs
+    /// when the connection is lost first: what was queued before may or may not have
+    /// reached the server.
+    pub async fn flushed(&self) -> Result<oneshot::Receiver<()>, QueueFull> {
+        let Ok(permit) = self.budget.clone().acquire_owned().await else {
+            return Err(QueueFull);
+        };
+        let (id, answer) = self.stats.markers.add();
+        self.tx
+            .send(Queued {
+                element: session::keepalive_ping(&self.domain, &id).into(),
+                _permit: Some(permit),
+            })
+            .await
+            .map_err(|_| QueueFull)?;
+        Ok(answer)
+    }
+
+    /// The markers waiting for the server (the read loop answers them; tests too).
+    #[cfg(test)]
+    pub(crate) fn markers(&self) -> &Markers {
+        &self.stats.markers
     }
 
     fn push(&self, stanza: Stanza, permit: Option<OwnedSemaphorePermit>) -> Result<(), QueueFull> {
@@ -196,6 +229,7 @@ pub fn spawn(
         limit,
         state: state_rx,
         stats: stats.clone(),
+        domain: config.domain.as_str().into(),
     };
     let task = tokio::spawn(run(config, rx, inbound, state_tx, stats, abort));
     (handle, task)
@@ -236,6 +270,8 @@ async fn run(
                     &abort,
                 )
                 .await;
+                // Markers not sent back on that stream never will be.
+                stats.markers.forget();
                 match end {
                     session::End::Closed => break,
                     session::End::Lost(reason) => {
@@ -282,6 +318,7 @@ pub(crate) fn test_link(
         limit: queue,
         state,
         stats: Arc::default(),
+        domain: "link.test".into(),
     };
     (handle, rx, state_tx)
 }
@@ -300,6 +337,7 @@ mod tests {
             limit: queue,
             state,
             stats: Arc::default(),
+            domain: "link.test".into(),
         };
         (h, rx)
     }
@@ -318,5 +356,24 @@ mod tests {
         drop(rx.try_recv().unwrap());
         assert!(!h.is_full());
         h.send(p()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_flush_marker_answers_once_the_server_sent_it_back() {
+        let (h, mut rx) = handle(4);
+        h.send(Stanza::from(Presence::available())).unwrap();
+        let mut answer = h.flushed().await.unwrap();
+        let _first = rx.try_recv().unwrap();
+        let marker = rx.try_recv().unwrap();
+        assert_eq!(marker.element.name(), "iq", "a ping to ourselves");
+        assert!(answer.try_recv().is_err(), "not before it comes back");
+        let echo = Stanza::try_from(marker.element.clone()).unwrap();
+        assert!(h.markers().echoed(&echo));
+        assert!(answer.try_recv().is_ok());
+        assert!(!h.markers().echoed(&echo), "once");
+        // A marker lost with its connection errs instead of hanging.
+        let answer = h.flushed().await.unwrap();
+        h.markers().forget();
+        assert!(answer.await.is_err());
     }
 }

@@ -37,7 +37,7 @@ pub(super) enum End {
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Id prefix of our keepalive pings, which travel through the server back to us.
-const KEEPALIVE_ID: &str = "switchboard-keepalive";
+pub(super) const KEEPALIVE_ID: &str = "switchboard-keepalive";
 
 /// Connects and authenticates (XEP-0114 handshake).
 pub(super) async fn connect(config: &LinkConfig) -> Result<Stream, Error> {
@@ -138,6 +138,7 @@ pub(super) async fn run(
             item = stream.next(), if waiting.is_none() => match item {
                 Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(stanza)))) => {
                     if is_keepalive(&stanza, &config.domain) {
+                        stats.markers.echoed(&stanza);
                         continue;
                     }
                     match inbound.try_send(stanza) {
@@ -173,7 +174,7 @@ pub(super) async fn run(
                     return End::Lost(format!("unusable element from the server: {e}"));
                 }
                 Some(Err(ReadError::SoftTimeout)) => {
-                    if let Err(e) = write(&mut stream, &keepalive_ping(&config.domain).into()).await {
+                    if let Err(e) = write(&mut stream, &keepalive_ping(&config.domain, KEEPALIVE_ID).into()).await {
                         return End::Lost(format!("write failed: {e}"));
                     }
                 }
@@ -285,9 +286,11 @@ async fn close(mut stream: Stream) -> End {
     End::Closed
 }
 
-fn keepalive_ping(domain: &str) -> Stanza {
+/// A ping of the transport to itself with `id` (a keepalive, or a flush marker whose id
+/// starts with [`KEEPALIVE_ID`]).
+pub(super) fn keepalive_ping(domain: &str, id: &str) -> Stanza {
     let me: Jid = Jid::new(domain).expect("the configured domain is a valid JID");
-    Iq::from_get(KEEPALIVE_ID, Ping)
+    Iq::from_get(id, Ping)
         .with_from(me.clone())
         .with_to(me)
         .into()
@@ -302,5 +305,5 @@ fn is_keepalive(stanza: &Stanza, domain: &str) -> bool {
         }
         Iq::Set { .. } => return false,
     };
-    id == KEEPALIVE_ID && from.as_ref().is_some_and(|f| f.as_str() == domain)
+    id.starts_with(KEEPALIVE_ID) && from.as_ref().is_some_and(|f| f.as_str() == domain)
 }

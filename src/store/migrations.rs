@@ -50,4 +50,25 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (transport, key)
     );
     "#,
+    // 3: events from bridges stored before they are acknowledged, and the keys of events
+    // already taken (deduplication)
+    r#"
+    CREATE TABLE inbound (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        transport  TEXT NOT NULL,
+        recipient  TEXT NOT NULL,
+        event      TEXT NOT NULL,
+        stanza_id  TEXT NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX inbound_by_transport ON inbound (transport, id);
+    CREATE TABLE inbound_seen (
+        transport  TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (transport, key)
+    );
+    CREATE INDEX inbound_seen_expiry ON inbound_seen (expires_at);
+    "#,
 ];

@@ -12,7 +12,10 @@ pub use bridge_kv::BridgeKv;
 
 use crate::error::Error as StoreError;
 use async_trait::async_trait;
-use switchboard_bridge::{LoginData, LoginId, OutgoingMessage, TxnId};
+use std::time::Duration;
+use switchboard_bridge::{
+    Accepted, Inbound, LoginData, LoginId, OutgoingMessage, Recipient, RemoteEvent, TxnId,
+};
 
 /// One user's registration with one transport.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +75,27 @@ pub struct ReceiptTarget {
     pub stanza_id: String,
 }
 
+/// Row id of a stored inbound event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InboundId(pub i64);
+
+/// An event from a bridge for a user, stored before the bridge was answered, waiting to
+/// be handed to the XMPP server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredInbound {
+    /// Row id (the order of arrival on its transport).
+    pub id: InboundId,
+    /// Who it is for.
+    pub to: Recipient,
+    /// What happened.
+    pub event: RemoteEvent,
+    /// The stanza id minted when it was stored: a redelivery after a crash carries the
+    /// same id.
+    pub stanza_id: String,
+    /// Delivery attempts that failed transiently.
+    pub attempts: u32,
+}
+
 /// Storage operations. Every write is durable when the call returns.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -129,6 +153,29 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_attempted(&self, id: OutboxId) -> Result<(), StoreError>;
     /// Removes a delivered (or finally failed) message.
     async fn outbox_remove(&self, id: OutboxId) -> Result<(), StoreError>;
+
+    /// Stores events from a bridge in one transaction (all or none). An item whose
+    /// `once` key was stored on this transport less than `keep` ago is not stored again
+    /// ([`Accepted::Duplicate`]); keys older than `keep` are forgotten.
+    async fn inbound_push(
+        &self,
+        transport: &str,
+        items: &[Inbound],
+        keep: Duration,
+    ) -> Result<Vec<Accepted>, StoreError>;
+    /// A transport's waiting events, oldest first, at most `limit`. Rows that no longer
+    /// decode are removed (logged).
+    async fn inbound_pending(
+        &self,
+        transport: &str,
+        limit: usize,
+    ) -> Result<Vec<StoredInbound>, StoreError>;
+    /// Records a failed attempt.
+    async fn inbound_attempted(&self, id: InboundId) -> Result<(), StoreError>;
+    /// Removes events handed to the XMPP server (or refused for good).
+    async fn inbound_remove(&self, ids: &[InboundId]) -> Result<(), StoreError>;
+    /// Number of waiting events on a transport.
+    async fn inbound_total(&self, transport: &str) -> Result<u64, StoreError>;
 }
 
 /// A fresh transaction id for a message taken from a user.

@@ -6,16 +6,19 @@
 //! a power cut may lose the last moments of writes.
 
 use super::{
-    migrations::MIGRATIONS, NewOutboxEntry, OutboxEntry, OutboxId, ReceiptTarget, Registration,
-    Store,
+    migrations::MIGRATIONS, InboundId, NewOutboxEntry, OutboxEntry, OutboxId, ReceiptTarget,
+    Registration, Store, StoredInbound,
 };
 use crate::error::Error;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::mpsc;
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
-use switchboard_bridge::{LoginData, LoginId, TxnId};
+use switchboard_bridge::{Accepted, Inbound, LoginData, LoginId, TxnId};
+
+mod inbound;
 
 /// One piece of work for the database thread.
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -66,7 +69,7 @@ impl SqliteStore {
         Ok(Self { jobs })
     }
 
-    pub(super) async fn with<T: Send + 'static>(
+    pub(crate) async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
@@ -412,6 +415,56 @@ impl Store for SqliteStore {
         self.with(move |c| {
             c.run("DELETE FROM outbox WHERE id = ?1", [id.0])?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn inbound_push(
+        &self,
+        transport: &str,
+        items: &[Inbound],
+        keep: Duration,
+    ) -> Result<Vec<Accepted>, Error> {
+        let rows = inbound::encode(items)?;
+        let transport = transport.to_string();
+        self.with(move |c| inbound::push(c, &transport, &rows, keep))
+            .await
+    }
+
+    async fn inbound_pending(
+        &self,
+        transport: &str,
+        limit: usize,
+    ) -> Result<Vec<StoredInbound>, Error> {
+        let transport = transport.to_string();
+        self.with(move |c| inbound::pending(c, &transport, limit))
+            .await
+    }
+
+    async fn inbound_attempted(&self, id: InboundId) -> Result<(), Error> {
+        self.with(move |c| {
+            c.run(
+                "UPDATE inbound SET attempts = attempts + 1 WHERE id = ?1",
+                [id.0],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn inbound_remove(&self, ids: &[InboundId]) -> Result<(), Error> {
+        let ids = ids.to_vec();
+        self.with(move |c| inbound::remove(c, &ids)).await
+    }
+
+    async fn inbound_total(&self, transport: &str) -> Result<u64, Error> {
+        let transport = transport.to_string();
+        self.with(move |c| {
+            count(
+                c,
+                "SELECT COUNT(*) FROM inbound WHERE transport = ?1",
+                &transport,
+            )
         })
         .await
     }

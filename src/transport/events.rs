@@ -13,6 +13,12 @@ use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
 
 impl Transport {
     pub(super) async fn handle_event(&self, envelope: Envelope) {
+        self.handle_event_with_id(envelope, None).await
+    }
+
+    /// [`Transport::handle_event`], the message stanzas to the user carrying ids derived
+    /// from `stanza_id` (an event delivered from the store: the same ids every time).
+    pub(super) async fn handle_event_with_id(&self, envelope: Envelope, stanza_id: Option<&str>) {
         let Envelope { login, event } = envelope;
         let Some(user) = self.sessions().get(&login).map(|e| e.jid.clone()) else {
             tracing::debug!(login = %login, "Event from a closed session");
@@ -38,7 +44,14 @@ impl Transport {
                     return;
                 };
                 let delay = delay::delay(m.timestamp, &self.me, std::time::SystemTime::now());
-                for mut stanza in message::to_user_parts(from, user.into(), &m.content) {
+                let parts = message::to_user_parts(from, user.into(), &m.content);
+                for (i, mut stanza) in parts.into_iter().enumerate() {
+                    if let Some(id) = stanza_id {
+                        stanza.id = Some(Id(match i {
+                            0 => id.to_string(),
+                            i => format!("{id}-{i}"),
+                        }));
+                    }
                     if let Some(d) = &delay {
                         stanza.payloads.push(d.clone().into());
                     }

@@ -9,6 +9,7 @@ mod bridge_commands;
 mod events;
 #[cfg(test)]
 mod fair_tests;
+mod inbound;
 mod iq;
 mod lanes;
 mod messages;
@@ -75,6 +76,7 @@ pub struct Transport {
     /// Makes each session's event sink.
     event_queues: EventQueues,
     inbox: Inbox,
+    inbound_stats: inbound::InboundStats,
     session_shutdown: CancellationToken,
     tasks: TaskTracker,
     started: Instant,
@@ -134,6 +136,7 @@ impl Transport {
             watch,
             event_queues,
             inbox: Inbox::new(inbox_tx),
+            inbound_stats: inbound::InboundStats::default(),
             session_shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             started: Instant::now(),
@@ -168,6 +171,7 @@ impl Transport {
             help: "Times a session found its event queue full and waited (its foreign side was read more slowly).",
             value: self.event_queues.full(),
         });
+        counters.extend(self.inbound_stats.counters());
         counters
     }
 
@@ -188,7 +192,7 @@ impl Transport {
     ) {
         let BridgeInputs {
             mut events,
-            mut deliveries,
+            deliveries,
             observations,
         } = inputs;
         tokio::spawn(crate::watch::deliver(
@@ -199,6 +203,22 @@ impl Transport {
         ));
         tokio::spawn(self.watch.clone().follow_link(shutdown.clone()));
         self.restore_sessions().await;
+        // Network-wide events: stored by the acceptor, delivered by the worker from the
+        // store through this loop (after the sessions are back, so logins are found).
+        let stored = Arc::new(tokio::sync::Notify::new());
+        let (to_loop, mut from_store) = mpsc::channel::<inbound::ToLoop>(1);
+        tokio::spawn(inbound::acceptor(
+            self.clone(),
+            deliveries,
+            stored.clone(),
+            shutdown.clone(),
+        ));
+        tokio::spawn(inbound::worker(
+            self.clone(),
+            to_loop,
+            stored,
+            shutdown.clone(),
+        ));
         loop {
             tokio::select! {
                 // Served on the sender's lane: nothing a user asks waits here.
@@ -209,7 +229,9 @@ impl Transport {
                 }
                 // One event of the session whose turn it is.
                 envelope = events.recv() => self.handle_event(envelope).await,
-                Some(delivery) = deliveries.recv() => self.handle_delivery(delivery).await,
+                Some((row, done)) = from_store.recv() => {
+                    let _ = done.send(self.handle_stored(row).await);
+                }
                 _ = shutdown.cancelled() => break,
             }
         }

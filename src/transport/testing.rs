@@ -337,6 +337,15 @@ impl Rig {
         crate::xmpp::testing::element_xml(queued.element.clone())
     }
 
+    /// The next item taken off the link queue, as the link would take it (the caller
+    /// marks it written, or drops it unwritten).
+    pub(crate) async fn take_queued(&mut self) -> Queued {
+        tokio::time::timeout(T, self.out.recv())
+            .await
+            .expect("a stanza in time")
+            .expect("the link is open")
+    }
+
     /// Everything sent so far, without waiting.
     pub(crate) fn sent_now(&mut self) -> Vec<String> {
         let mut all = Vec::new();

@@ -177,6 +177,31 @@ impl FakeTwilio {
         self.post_signed(url, &params)
     }
 
+    /// A text-only inbound webhook with a given `MessageSid`, signed: sending the same one
+    /// twice is a replay (or Twilio retrying).
+    #[allow(dead_code)]
+    pub fn send_inbound_sid(
+        &self,
+        url: &str,
+        sid: &str,
+        from: &str,
+        to: &str,
+        body: &str,
+    ) -> (u16, String) {
+        let params = [
+            ("MessageSid", sid.to_owned()),
+            ("SmsSid", sid.to_owned()),
+            ("AccountSid", self.inner.account_sid.clone()),
+            ("From", from.to_owned()),
+            ("To", to.to_owned()),
+            ("Body", body.to_owned()),
+            ("NumMedia", "0".to_owned()),
+            ("SmsStatus", "received".to_owned()),
+            ("ApiVersion", "2010-04-01".to_owned()),
+        ];
+        self.post_signed(url, &params)
+    }
+
     /// Twilio's status callback for `msg` (to `msg.status_callback`), signed.
     pub fn send_status(
         &self,

@@ -26,7 +26,7 @@ pub struct Sent {
 }
 
 /// How available a user is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Availability {
     /// Online.
     Available,
@@ -43,7 +43,7 @@ pub enum Availability {
 }
 
 /// A presence change, of the XMPP user (core → bridge) or of a foreign user (bridge → core).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PresenceUpdate {
     /// How available.
     pub availability: Availability,

@@ -16,7 +16,7 @@ pub struct Envelope {
 }
 
 /// Something that happened on the foreign network.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum RemoteEvent {
     /// A message arrived (or our own message was echoed back).
@@ -42,6 +42,8 @@ pub enum RemoteEvent {
     /// The user is now in a group (answer to [`crate::Session::join_group`]).
     GroupJoined(GroupSnapshot),
     /// A join could not be done.
+    // Never stored: a BridgeError is not serialisable (it is not a network-wide event).
+    #[serde(skip)]
     GroupJoinFailed {
         /// Which group.
         group: GroupId,
@@ -57,6 +59,8 @@ pub enum RemoteEvent {
     },
     /// The network refused something the user did in a group (set the topic without being
     /// an operator, …).
+    // Never stored: a BridgeError is not serialisable (it is not a network-wide event).
+    #[serde(skip)]
     GroupError {
         /// Which group.
         group: GroupId,
@@ -93,7 +97,7 @@ pub enum RemoteEvent {
 }
 
 /// A message from the foreign network.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IncomingMessage {
     /// The foreign side's id, when it gives one.
     pub id: Option<MessageId>,
@@ -110,7 +114,7 @@ pub struct IncomingMessage {
 }
 
 /// The author of an incoming message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Sender {
     /// Who.
     pub user: UserId,
@@ -122,7 +126,7 @@ pub struct Sender {
 
 /// A group as the user finds it on joining: everyone present, the user's own nick, and the
 /// topic.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GroupSnapshot {
     /// Which group.
     pub group: GroupId,
@@ -139,7 +143,7 @@ pub struct GroupSnapshot {
 }
 
 /// Why the user is no longer in a group.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LeaveReason {
     /// The user left (the core asked).
     Left,
@@ -158,7 +162,7 @@ pub enum LeaveReason {
 }
 
 /// A change of membership in a group.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MembershipChange {
     /// Joined, with this standing.
     Joined {
@@ -195,7 +199,7 @@ pub enum MembershipChange {
 }
 
 /// The health of one session's foreign connection.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SessionState {
     /// Connecting (for the first time or again).
     Connecting,

@@ -5,7 +5,19 @@ use crate::GroupId;
 /// A member's standing in a group, from least to most powerful. Bridges map their
 /// network's levels onto these (IRC: `+` Voiced, `%` Moderator, `@` Operator, `&` Admin,
 /// `~` Owner); the core maps them onto MUC roles and affiliations.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum Rank {
     /// An ordinary member.
     #[default]
@@ -23,7 +35,7 @@ pub enum Rank {
 }
 
 /// One member of a group (as the network shows them: by nick).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Occupant {
     /// Their name in the group.
     pub nick: String,

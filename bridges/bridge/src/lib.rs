@@ -41,8 +41,8 @@ pub use group::{GroupListing, JoinRequest, Occupant, Rank};
 pub use ids::{Chat, GroupId, LoginId, MessageId, TxnId, UserId};
 pub use memory::MemoryStore;
 pub use network::{
-    BridgeStore, Counter, Delivery, Inbox, InboxClosed, Network, NetworkHealth, Recipient,
-    StoreFailed, OWNER_KEY,
+    Accepted, BridgeStore, Counter, Delivery, Inbound, Inbox, InboxClosed, Network, NetworkHealth,
+    Recipient, StoreFailed, OWNER_KEY,
 };
 pub use sink::{EventSink, SinkClosed};
 pub use traits::{Capabilities, Connector, NetworkInfo, Session};

@@ -1,7 +1,8 @@
 //! Inbound mail: the SMTP listener's decisions (which recipients exist) and the durable
-//! hand-over to users. A mail is stored before the listener answers 250, and removed
-//! once the gateway queued it for its user; what a crash interrupted is delivered at the
-//! next start.
+//! hand-over to users. A mail is handed to the gateway's inbound store (one event per
+//! user, in one transaction) before the listener answers 250; the gateway delivers it
+//! from there, after a crash too. A mail whose Message-ID a user already got in the last
+//! days is answered 250 and not delivered again. A store that fails answers 451.
 //!
 //! Parsing a mail runs on the [`Heavy`] pool, off the async workers; its sender is then
 //! checked ([`Verifier`]) and, unverified, refused or marked (`email.auth.unverified`).
@@ -19,7 +20,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_bridge::{
-    BridgeError, Chat, IncomingMessage, MessageContent, Recipient, RemoteEvent, Sender, UserId,
+    Accepted, BridgeError, Chat, Inbound, IncomingMessage, MessageContent, Recipient, RemoteEvent,
+    Sender, UserId,
 };
 
 /// Sender checks running at once (each mostly waits for DNS, on a blocking thread).
@@ -30,10 +32,8 @@ pub const UNVERIFIED_TEXT: &str = "[unverified sender] ";
 /// What ends the sender's name on such a mail.
 pub const UNVERIFIED_NAME: &str = " (unverified)";
 
-/// How long an accepted mail waits in the store for its user.
-const KEEP: Duration = Duration::from_secs(7 * 86_400);
-
-/// A stored mail and the users it is for (one store write: atomic).
+/// A mail stored by an earlier version (in the bridge's own store, under `inmail:`) and
+/// the users it is for: handed to the gateway's inbound store at start.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Pending {
     owners: Vec<String>,
@@ -181,11 +181,9 @@ impl SmtpHandler for Handler {
             .await
             .map_err(|_| DeliverError::Transient("4.3.0 try again later".into()))?
             .map_err(|e| DeliverError::Permanent(format!("5.6.0 {e}")))?;
-        let store = &self
-            .shared
+        self.shared
             .network()
-            .map_err(|_| DeliverError::Transient("4.3.0 starting".into()))?
-            .store;
+            .map_err(|_| DeliverError::Transient("4.3.0 starting".into()))?;
         let id = format!("{:016x}", rand::random::<u64>());
         let mut owners = Vec::new();
         for rcpt in &envelope.rcpt_to {
@@ -225,15 +223,16 @@ impl SmtpHandler for Handler {
                 tracing::info!(why, "Sender not verified: delivered marked");
             }
         }
-        let json = serde_json::to_string(&Pending { owners, mail }).unwrap_or_default();
-        let key = format!("inmail:{id}");
-        store
-            .put(&key, &json, Some(KEEP))
-            .await
-            .map_err(|_| DeliverError::Transient("4.3.0 cannot store the mail".into()))?;
-        let shared = self.shared.clone();
-        tokio::spawn(async move { hand_over(&shared, key, json).await });
-        Ok(id)
+        match store_mail(&self.shared, owners, &mail).await {
+            Ok(()) => Ok(id),
+            Err(e) if e.is_transient() => Err(DeliverError::Transient(
+                "4.3.0 cannot store the mail".into(),
+            )),
+            Err(e) => {
+                tracing::warn!(error = %e, "Mail refused: the gateway does not take its user");
+                Err(DeliverError::Permanent("5.7.1 not deliverable here".into()))
+            }
+        }
     }
 }
 
@@ -256,15 +255,9 @@ impl Handler {
     }
 }
 
-/// Passes one stored mail to its users; removes it once taken (or once it can never be).
-async fn hand_over(shared: &Shared, key: String, json: String) {
-    let Ok(network) = shared.network() else {
-        return;
-    };
-    let Ok(Pending { owners, mail }) = serde_json::from_str::<Pending>(&json) else {
-        let _ = network.store.delete(&key).await;
-        return;
-    };
+/// The event a mail is for one of its users; keyed by its Message-ID and that user, so a
+/// mail sent again (a client retrying after a lost 250, a replay) is delivered once.
+fn event_for(owner: &str, mail: &InboundMail) -> Inbound {
     let from = mail.from.to_string();
     // An unverified sender is shown as such; the name and the text say so.
     let (display_name, text) = if mail.verified {
@@ -276,62 +269,97 @@ async fn hand_over(shared: &Shared, key: String, json: String) {
             format!("{UNVERIFIED_TEXT}{}", mail.text),
         )
     };
-    for owner in owners {
-        let event = RemoteEvent::Message(IncomingMessage {
-            id: mail
-                .message_id
-                .clone()
-                .map(switchboard_bridge::MessageId::new),
-            chat: Chat::Direct(UserId::new(from.clone())),
-            sender: Sender {
-                user: UserId::new(from.clone()),
-                display_name: display_name.clone(),
-                is_self: false,
-            },
-            content: MessageContent {
-                text: text.clone(),
-                subject: mail.subject.clone(),
-                ..MessageContent::default()
-            },
-            txn: None,
-            timestamp: None,
-        });
-        let mut backoff = Duration::from_secs(1);
-        let answer = loop {
-            match network
-                .inbox
-                .deliver(Recipient::Owner(owner.clone()), event.clone())
-                .await
-            {
-                // The XMPP server is away: the mail stays stored; try again later.
-                Ok(Err(e)) if e.is_transient() => {
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = network.shutdown.cancelled() => return,
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(60));
-                }
-                answer => break answer,
+    let event = RemoteEvent::Message(IncomingMessage {
+        id: mail
+            .message_id
+            .clone()
+            .map(switchboard_bridge::MessageId::new),
+        chat: Chat::Direct(UserId::new(from.clone())),
+        sender: Sender {
+            user: UserId::new(from),
+            display_name,
+            is_self: false,
+        },
+        content: MessageContent {
+            text,
+            subject: mail.subject.clone(),
+            ..MessageContent::default()
+        },
+        txn: None,
+        timestamp: None,
+    });
+    Inbound {
+        once: mail
+            .message_id
+            .as_ref()
+            .map(|id| format!("mail:{owner}:{}", id.chars().take(256).collect::<String>())),
+        ..Inbound::new(Recipient::Owner(owner.to_string()), event)
+    }
+}
+
+/// Stores a mail for its users in the gateway (all or none), then notes it in each new
+/// recipient's thread with the sender.
+async fn store_mail(
+    shared: &Shared,
+    owners: Vec<String>,
+    mail: &InboundMail,
+) -> Result<(), BridgeError> {
+    let network = shared.network()?;
+    let items: Vec<Inbound> = owners.iter().map(|o| event_for(o, mail)).collect();
+    let answers = network
+        .inbox
+        .deliver_all(items)
+        .await
+        .map_err(|_| BridgeError::Transient("the gateway is stopping".into()))??;
+    // A mail nobody vouches for never sets the Subject or References of the user's later
+    // replies (hostile.md M3).
+    if !mail.verified {
+        return Ok(());
+    }
+    let from = mail.from.to_string();
+    for (owner, answer) in owners.iter().zip(answers) {
+        if answer == Accepted::Duplicate {
+            continue;
+        }
+        // The answer continues the sender's thread.
+        if let Ok(mut thread) = shared.thread(owner, &from).await {
+            if let Some(id) = &mail.message_id {
+                thread.push(id.clone());
             }
-        };
-        match answer {
-            Err(_) => return, // stopping: delivered again at the next start
-            Ok(Err(e)) => tracing::warn!(error = %e, "Accepted mail has no user any more; dropped"),
-            // A mail nobody vouches for never sets the Subject or References of the
-            // user's later replies (hostile.md M3).
-            Ok(Ok(())) if !mail.verified => {}
-            Ok(Ok(())) => {
-                // The answer continues the sender's thread.
-                if let Ok(mut thread) = shared.thread(&owner, &from).await {
-                    if let Some(id) = &mail.message_id {
-                        thread.push(id.clone());
-                    }
-                    if thread.subject.is_none() {
-                        thread.subject = mail.subject.clone();
-                    }
-                    let _ = shared.save_thread(&owner, &from, &thread).await;
-                }
+            if thread.subject.is_none() {
+                thread.subject = mail.subject.clone();
             }
+            let _ = shared.save_thread(owner, &from, &thread).await;
+        }
+    }
+    Ok(())
+}
+
+/// Hands a mail stored by an earlier version to the gateway; removes it once stored
+/// there (or once it can never be).
+async fn hand_over(shared: &Shared, key: String, json: String) {
+    let Ok(network) = shared.network() else {
+        return;
+    };
+    let Ok(Pending { owners, mail }) = serde_json::from_str::<Pending>(&json) else {
+        let _ = network.store.delete(&key).await;
+        return;
+    };
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        match store_mail(shared, owners.clone(), &mail).await {
+            Err(e) if e.is_transient() => {
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = network.shutdown.cancelled() => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Accepted mail has no user any more; dropped");
+                break;
+            }
+            Ok(()) => break,
         }
     }
     let _ = network.store.delete(&key).await;

@@ -10,14 +10,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 use switchboard_bridge::{
-    Attachment, BridgeError, Chat, IncomingMessage, LoginId, MessageContent, MessageId, Network,
-    NetworkHealth, Recipient, RemoteEvent, Sender, TxnId, UserId,
+    Attachment, BridgeError, Chat, Inbound, IncomingMessage, LoginId, MessageContent, MessageId,
+    Network, NetworkHealth, Recipient, RemoteEvent, Sender, TxnId, UserId,
 };
 
 /// How long the record of a sent message waits for its delivery report.
 pub const OUT_TTL: Duration = Duration::from_secs(7 * 86_400);
 /// Longest inbound text passed on (characters); longer ones are cut with a note.
 pub const MAX_INBOUND_CHARS: usize = 8_000;
+/// Longest provider message id used as a deduplication key (Twilio's are 34).
+const MAX_ID_CHARS: usize = 128;
 
 /// What the bridge keeps of one outgoing message (`out:<txn>` in its store): who sent it
 /// to whom, and the provider's id once it took it.
@@ -154,6 +156,13 @@ impl Shared {
             text.truncate(cut);
             text.push_str(" […]");
         }
+        // The provider's id makes a replayed or retried webhook deliver nothing new.
+        let once = id.as_ref().map(|id| {
+            format!(
+                "sms-id:{}",
+                id.chars().take(MAX_ID_CHARS).collect::<String>()
+            )
+        });
         let event = RemoteEvent::Message(IncomingMessage {
             id: id.map(MessageId::new),
             chat: Chat::Direct(UserId::new(sender.clone())),
@@ -173,16 +182,16 @@ impl Shared {
         let Ok(network) = self.network() else {
             return Err(switchboard_bridge::InboxClosed);
         };
-        match network
-            .inbox
-            .deliver(Recipient::Owner(owner), event)
-            .await?
-        {
-            Ok(()) => {
+        let item = Inbound {
+            once,
+            ..Inbound::new(Recipient::Owner(owner), event)
+        };
+        match network.inbox.deliver_one(item).await? {
+            Ok(_stored_or_duplicate) => {
                 self.counters.received.fetch_add(1, Ordering::Relaxed);
                 Ok(true)
             }
-            // The XMPP side cannot take it now: the provider is told to retry.
+            // The gateway cannot store it now: the provider is told to retry.
             Err(e) if e.is_transient() => Err(switchboard_bridge::InboxClosed),
             Err(e) => {
                 self.counters.unrouted.fetch_add(1, Ordering::Relaxed);
@@ -234,7 +243,7 @@ impl Shared {
             Err(_) => return Err(BridgeError::Transient("the gateway is stopping".into())),
             Ok(Err(e)) if e.is_transient() => return Err(e),
             Ok(Err(e)) => tracing::debug!(error = %e, "Delivery report for a closed session"),
-            Ok(Ok(())) => {}
+            Ok(Ok(_)) => {}
         }
         network.store.delete(&key).await?;
         Ok(())
