@@ -7,6 +7,7 @@
 mod adhoc;
 mod bridge_commands;
 mod events;
+pub(crate) mod fuzzing;
 mod iq;
 mod messages;
 mod muc;
