@@ -43,8 +43,9 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// Runs `f` against a fresh transport (echo bridge) with `alice@example.org` registered.
-fn with_rig<F>(f: impl FnOnce(Rig) -> F)
+/// Runs `f` against a fresh transport (echo bridge) with `alice@example.org` registered;
+/// returns how many stanzas the transport sent.
+fn with_rig<F>(f: impl FnOnce(Rig) -> F) -> usize
 where
     F: std::future::Future<Output = Rig>,
 {
@@ -53,12 +54,12 @@ where
             let mut rig = Rig::start().await;
             rig.stanza(parse_stanza(REGISTER).expect("the register stanza parses"))
                 .await;
-            drop(f(rig).await);
+            f(rig).await.sent
         };
         tokio::time::timeout(HANG, run)
             .await
-            .expect("one input kept the transport busy for 10 s");
-    });
+            .expect("one input kept the transport busy for 10 s")
+    })
 }
 
 fn parse_stanza(xml: &str) -> Option<Stanza> {
@@ -72,19 +73,19 @@ fn parse_stanza(xml: &str) -> Option<Stanza> {
 /// ad-hoc commands, MUC joins and admin — after `alice@example.org` registered.
 ///
 /// Invariants: no panic; no input keeps the transport busy (10 s); every stanza the
-/// transport sends in answer serialises.
-pub fn stanzas(data: &[u8]) {
+/// transport sends in answer serialises. Returns how many stanzas the transport sent.
+pub fn stanzas(data: &[u8]) -> usize {
     if data.len() > MAX_STANZA_INPUT {
-        return;
+        return 0;
     }
     let Ok(text) = std::str::from_utf8(data) else {
-        return;
+        return 0;
     };
     let wrapped = format!(
         "<stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams'>{text}</stream>"
     );
     let Ok(stream) = wrapped.parse::<Element>() else {
-        return;
+        return 0;
     };
     let stanzas: Vec<Stanza> = stream
         .children()
@@ -92,14 +93,14 @@ pub fn stanzas(data: &[u8]) {
         .filter_map(|e| Stanza::try_from(e.clone()).ok())
         .collect();
     if stanzas.is_empty() {
-        return;
+        return 0;
     }
     with_rig(|mut rig| async move {
         for stanza in stanzas {
             rig.stanza(stanza).await;
         }
         rig
-    });
+    })
 }
 
 /// Events a bridge reports (from foreign text), handed to a transport for the session of
@@ -111,7 +112,7 @@ pub fn stanzas(data: &[u8]) {
 /// XML boundary, text with characters XML forbids fails here.
 pub fn foreign(events: Vec<RemoteEvent>, texts: &[String]) {
     if !events.is_empty() {
-        with_rig(|mut rig| async move {
+        let _ = with_rig(|mut rig| async move {
             for event in events.into_iter().take(64) {
                 rig.event(event).await;
             }
@@ -223,7 +224,9 @@ pub const TARGETS: &[&str] = &[
 /// Runs one input through the entry point of `target`.
 pub fn run(target: &str, data: &[u8]) {
     match target {
-        "stanzas" => stanzas(data),
+        "stanzas" => {
+            stanzas(data);
+        }
         "irc" => irc(data),
         "smtp" => switchboard_email::fuzzing::smtp_session(data),
         "mail" => foreign(Vec::new(), &switchboard_email::fuzzing::mail(data)),

@@ -73,3 +73,17 @@ fn a_broken_invariant_fails_the_replay() {
     let bad = catch_unwind(|| switchboard::fuzzing::check_stanza(&stanza("ring\u{7}bell")));
     assert!(bad.is_err(), "a stanza with U+0007 serialised");
 }
+
+#[test]
+fn the_entry_points_reach_the_code_they_fuzz() {
+    // Not vacuous: a disco query is answered by the transport, IRC lines become events.
+    let disco =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/stanzas/disco_info"))
+            .unwrap();
+    assert!(switchboard::fuzzing::stanzas(&disco) >= 3);
+    let events = switchboard_irc::fuzzing::irc_lines(
+        b"\0:irc.test 001 alice :Hi\r\n:bob!b@h PRIVMSG alice :hello\r\n",
+    );
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(switchboard::fuzzing::stanzas(b"<message"), 0);
+}
