@@ -10,7 +10,8 @@
 # corpus when it is worth keeping). Limits: 2 GB RSS, 512 MB per allocation, 10 s per input;
 # one process per target. A crash leaves its input in fuzz/artifacts/<target>/ and makes the
 # script exit 1 after all targets ran. FUZZ_KEEP_GOING=1 goes on past crashes (libFuzzer's
-# fork mode), to count executions and collect every crash of a long run.
+# fork mode), to count executions and collect every crash of a long run. Each target's
+# libFuzzer output is kept in fuzz/logs/<target>.log.
 # Prints one line per target: executions, new inputs, result.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -39,14 +40,15 @@ flags=(-max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=512 -timeo
 if [ "${FUZZ_KEEP_GOING:-0}" = 1 ]; then
   flags+=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1)
 else
-  flags+=(-jobs=1 -workers=1)
+  : # one process, in-process fuzzing (-jobs would send the output to fuzz-N.log)
 fi
 
 failed=()
 summary=()
 for t in "${targets[@]}"; do
   mkdir -p "corpus-new/$t" "corpus/$t" "artifacts/$t"
-  log=$(mktemp)
+  mkdir -p logs
+  log=logs/$t.log
   start=$(date +%s)
   dirs=("corpus-new/$t" "corpus/$t")
   [ -d "regressions/$t" ] && dirs+=("regressions/$t")
@@ -67,7 +69,6 @@ for t in "${targets[@]}"; do
   fi
   summary+=("$(printf '%-12s %5ss %10s executions %5s new inputs %3s crash reports  %s' \
     "$t" "$took" "${execs:-?}" "$new" "$crashes" "$result")")
-  rm -f "$log"
 done
 printf '%s\n' "${summary[@]}"
 if [ ${#failed[@]} -gt 0 ]; then

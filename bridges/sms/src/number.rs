@@ -149,12 +149,9 @@ pub fn normalize(input: &str, default_region: Option<&str>) -> Result<E164, Numb
     }
 
     let formatted = number.format().mode(Mode::E164).to_string();
-    // Belt and braces: the result must be `+` and 2 to 15 digits whatever the parser did.
-    let body = formatted.strip_prefix('+').unwrap_or("");
-    if !(2..=15).contains(&body.len()) || !body.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(NumberError::Invalid(trimmed.to_owned()));
-    }
-    Ok(E164(formatted))
+    // Belt and braces: the result has the shape `E164::from_canonical` takes back (the
+    // parser finds numbers possible that are shorter: `038 12` in Germany, `+493812`).
+    E164::from_canonical(&formatted).ok_or_else(|| NumberError::Invalid(trimmed.to_owned()))
 }
 
 /// Parses with the `phonenumber` crate, turning a panic inside it (it parses with
@@ -240,6 +237,16 @@ mod tests {
         ] {
             assert_eq!(E164::from_canonical(other), None, "{other:?}");
         }
+    }
+
+    #[test]
+    fn too_short_for_e164_is_refused() {
+        // Found by the addresses fuzz target: normalised, then not taken back.
+        assert!(matches!(
+            normalize("038 12", Some("DE")),
+            Err(NumberError::Invalid(_))
+        ));
+        assert_eq!(ok("0381 1234567", Some("DE")), "+493811234567");
     }
 
     #[test]
