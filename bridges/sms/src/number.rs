@@ -149,6 +149,12 @@ pub fn normalize(input: &str, default_region: Option<&str>) -> Result<E164, Numb
     }
 
     let formatted = number.format().mode(Mode::E164).to_string();
+    // The number must read back as itself: a US "local" 7-digit number becomes `+1` and 7
+    // digits, which the parser reads as a Virgin Islands number (`+1340…`).
+    let again = parse_guarded(None, &formatted).map(|n| n.format().mode(Mode::E164).to_string());
+    if again.as_deref() != Ok(formatted.as_str()) {
+        return Err(NumberError::Invalid(trimmed.to_owned()));
+    }
     // Belt and braces: the result has the shape `E164::from_canonical` takes back (the
     // parser finds numbers possible that are shorter: `038 12` in Germany, `+493812`).
     E164::from_canonical(&formatted).ok_or_else(|| NumberError::Invalid(trimmed.to_owned()))
@@ -237,6 +243,16 @@ mod tests {
         ] {
             assert_eq!(E164::from_canonical(other), None, "{other:?}");
         }
+    }
+
+    #[test]
+    fn a_number_that_reads_back_as_another_is_refused() {
+        // Found by the addresses fuzz target: "+13406646" normalised to "+13403406646".
+        assert!(matches!(
+            normalize("3406646", Some("US")),
+            Err(NumberError::Invalid(_))
+        ));
+        assert_eq!(ok("212 555 1212", Some("US")), "+12125551212");
     }
 
     #[test]
