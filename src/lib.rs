@@ -6,6 +6,8 @@
 pub mod access;
 pub mod config;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod link;
 pub mod store;

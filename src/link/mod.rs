@@ -304,9 +304,8 @@ async fn run(
     tracing::info!(domain = %config.domain, "Component link closed");
 }
 
-/// A link without a server, for in-process tests: what the code under test sends comes
-/// out of the receiver, and the state is set by hand.
-#[cfg(test)]
+/// A link without a server, for in-process tests and fuzzing: what the code under test
+/// sends comes out of the receiver, and the state is set by hand.
 pub(crate) fn test_link(
     queue: usize,
 ) -> (LinkHandle, mpsc::Receiver<Queued>, watch::Sender<LinkState>) {

@@ -9,6 +9,7 @@ mod bridge_commands;
 mod events;
 #[cfg(test)]
 mod fair_tests;
+pub(crate) mod fuzzing;
 mod inbound;
 mod iq;
 mod lanes;
@@ -260,9 +261,8 @@ impl Transport {
     }
 
     /// Dispatches one stanza from the server, inline (the run loop hands admitted
-    /// stanzas to the sender's lane instead).
-    #[cfg(test)]
-    async fn handle_stanza(self: &Arc<Self>, stanza: Stanza) {
+    /// stanzas to the sender's lane instead); for the in-process rigs of tests and fuzzing.
+    pub(crate) async fn handle_stanza(self: &Arc<Self>, stanza: Stanza) {
         if let Some((from, stanza)) = self.admit(stanza).await {
             self.serve(from, stanza).await;
         }

@@ -43,6 +43,11 @@ impl Sessions {
         self.by_login.values().filter(|e| !e.state.is_up()).count()
     }
 
+    /// Some login with a session (the fuzz rig speaks for it).
+    pub(super) fn first_login(&self) -> Option<LoginId> {
+        self.by_login.keys().min().cloned()
+    }
+
     pub(super) fn get(&self, login: &LoginId) -> Option<&Entry> {
         self.by_login.get(login)
     }

@@ -20,6 +20,8 @@ mod connector;
 pub mod digest;
 pub mod digests;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod header;
 pub mod heavy;
 pub mod html;

@@ -8,6 +8,8 @@
 pub mod address;
 pub mod config;
 pub mod conn;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hits;
 mod nick;
 pub mod ranks;

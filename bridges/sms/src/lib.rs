@@ -16,6 +16,8 @@ pub mod config;
 mod connector;
 pub mod encoding;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod number;
 pub mod numbers;

@@ -149,12 +149,15 @@ pub fn normalize(input: &str, default_region: Option<&str>) -> Result<E164, Numb
     }
 
     let formatted = number.format().mode(Mode::E164).to_string();
-    // Belt and braces: the result must be `+` and 2 to 15 digits whatever the parser did.
-    let body = formatted.strip_prefix('+').unwrap_or("");
-    if !(2..=15).contains(&body.len()) || !body.bytes().all(|b| b.is_ascii_digit()) {
+    // The number must read back as itself: a US "local" 7-digit number becomes `+1` and 7
+    // digits, which the parser reads as a Virgin Islands number (`+1340…`).
+    let again = parse_guarded(None, &formatted).map(|n| n.format().mode(Mode::E164).to_string());
+    if again.as_deref() != Ok(formatted.as_str()) {
         return Err(NumberError::Invalid(trimmed.to_owned()));
     }
-    Ok(E164(formatted))
+    // Belt and braces: the result has the shape `E164::from_canonical` takes back (the
+    // parser finds numbers possible that are shorter: `038 12` in Germany, `+493812`).
+    E164::from_canonical(&formatted).ok_or_else(|| NumberError::Invalid(trimmed.to_owned()))
 }
 
 /// Parses with the `phonenumber` crate, turning a panic inside it (it parses with
@@ -240,6 +243,26 @@ mod tests {
         ] {
             assert_eq!(E164::from_canonical(other), None, "{other:?}");
         }
+    }
+
+    #[test]
+    fn a_number_that_reads_back_as_another_is_refused() {
+        // Found by the addresses fuzz target: "+13406646" normalised to "+13403406646".
+        assert!(matches!(
+            normalize("3406646", Some("US")),
+            Err(NumberError::Invalid(_))
+        ));
+        assert_eq!(ok("212 555 1212", Some("US")), "+12125551212");
+    }
+
+    #[test]
+    fn too_short_for_e164_is_refused() {
+        // Found by the addresses fuzz target: normalised, then not taken back.
+        assert!(matches!(
+            normalize("038 12", Some("DE")),
+            Err(NumberError::Invalid(_))
+        ));
+        assert_eq!(ok("0381 1234567", Some("DE")), "+493811234567");
     }
 
     #[test]

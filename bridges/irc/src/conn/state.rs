@@ -198,8 +198,10 @@ impl ConnState {
             .and_then(crate::time::parse);
         let mut out = Vec::new();
         match msg.command {
+            // The token is the server's: a bare CR in it (lines end at LF) must not end
+            // our answer early and start a command of the server's choosing.
             Command::PING(a, _) => out.push(Action::Send {
-                line: format!("PONG :{a}"),
+                line: format!("PONG :{}", text::sanitize(&a)),
                 urgent: true,
             }),
             Command::CAP(_, sub, a, b) => self.cap(sub, a, b, &mut out),

@@ -374,3 +374,25 @@ fn sasl_plain_when_a_password_is_set() {
         "{out:?}"
     );
 }
+
+#[test]
+fn pong_carries_no_line_break_from_the_ping_token() {
+    let mut s = state();
+    assert_eq!(
+        feed(&mut s, "PING :irc.test"),
+        [Action::Send {
+            line: "PONG :irc.test".into(),
+            urgent: true
+        }]
+    );
+    // Found by the irc fuzz target: the reader ends lines at LF, so a CR inside one is
+    // the server's to choose.
+    let msg: Message = "PING :irc.test\rPRIVMSG #c :spam".parse().unwrap();
+    assert_eq!(
+        s.handle(msg),
+        [Action::Send {
+            line: "PONG :irc.test PRIVMSG #c :spam".into(),
+            urgent: true
+        }]
+    );
+}
