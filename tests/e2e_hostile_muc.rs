@@ -5,158 +5,19 @@
 //! and raw IRC clients.
 
 mod common;
+#[path = "hostile_muc/digests.rs"]
+mod digests;
+#[path = "hostile_muc/rig.rs"]
+mod rig;
+#[path = "hostile_muc/rooms.rs"]
+mod rooms;
 
-use common::mail::{config, start_gateway, vouch, MAIL, SECRET};
-use common::smtp::{CaptureOptions, SmtpCapture};
-use common::{
-    command_note, error_condition, error_text, free_port, run_command, workdir, Agent, Gateway,
-    Inspircd, IrcClient, Prosody, NS_CLIENT,
-};
-use minidom::Element;
+use common::mail::{vouch, MAIL};
+use common::{command_note, error_condition, error_text, run_command, IrcClient, NS_CLIENT};
+use digests::*;
+use rig::*;
+use rooms::*;
 use std::time::Duration;
-
-const IRC: &str = "irc.localhost";
-const T: Duration = Duration::from_secs(15);
-const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
-const SECRET_ROOM: &str = "secret@conference.localhost";
-
-struct Rig {
-    dir: tempfile::TempDir,
-    prosody: Prosody,
-    ircd: Inspircd,
-    capture: SmtpCapture,
-    gw: Gateway,
-}
-
-/// Prosody (mail and IRC components; alice, bob, carol), InspIRCd, a mail capture and the
-/// gateway; `irc_keys`: more keys of the `irc` section, two spaces in.
-fn rig(name: &str, irc_keys: &str) -> Rig {
-    let dir = workdir(name);
-    let prosody = Prosody::start(
-        dir.path(),
-        &[(MAIL, SECRET), (IRC, "irc-secret")],
-        &[
-            ("alice", "localhost", "pw"),
-            ("bob", "localhost", "pw"),
-            ("carol", "localhost", "pw"),
-        ],
-    );
-    let ircd = Inspircd::start(dir.path());
-    let capture = SmtpCapture::start(dir.path(), CaptureOptions::default());
-    let irc = format!(
-        "irc:\n  domain: {IRC}\n  secret: irc-secret\n  quit_grace: 1s\n{irc_keys}  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
-        ircd.port()
-    );
-    let gw = start_gateway(
-        dir.path(),
-        &config(
-            &prosody,
-            &capture.addr(),
-            free_port(),
-            &format!("  digest: {{min_interval: 1s}}\n{irc}"),
-        ),
-    );
-    Rig {
-        dir,
-        prosody,
-        ircd,
-        capture,
-        gw,
-    }
-}
-
-impl Rig {
-    /// `jid` (with a resource) online, once the IRC transport answers.
-    fn user(&self, jid: &str) -> Agent {
-        let agent = Agent::connect(self.dir.path(), jid, "pw", self.prosody.c2s_port(), true);
-        agent.wait_for_service(IRC, Duration::from_secs(40));
-        agent
-    }
-}
-
-fn channel(chan: &str) -> String {
-    format!("{chan}%127.0.0.1@{IRC}")
-}
-
-fn statuses(stanza: &Element) -> Vec<String> {
-    stanza
-        .get_child("x", NS_MUC_USER)
-        .map(|x| {
-            x.children()
-                .filter(|c| c.name() == "status")
-                .filter_map(|c| c.attr("code").map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn body(stanza: &Element) -> String {
-    stanza
-        .get_child("body", NS_CLIENT)
-        .map(Element::text)
-        .unwrap_or_default()
-}
-
-fn send_join(agent: &Agent, room: &str, nick: &str) {
-    agent.send(&format!(
-        "<presence to='{room}/{nick}'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x></presence>"
-    ));
-}
-
-/// The full join after a join was sent: `other`'s occupant presence, the self-presence
-/// (110) and the subject, in that order.
-fn expect_full_join(agent: &Agent, room: &str, nick: &str, other: &str) {
-    let occupant = format!("{room}/{other}");
-    let me = format!("{room}/{nick}");
-    agent.expect(T, &format!("{other}'s occupant presence"), |s| {
-        s.name() == "presence" && s.attr("from") == Some(&occupant) && s.attr("type").is_none()
-    });
-    let own = agent.expect(T, "the self-presence", |s| {
-        s.name() == "presence"
-            && s.attr("from") == Some(&me)
-            && (statuses(s).contains(&"110".into()) || s.attr("type") == Some("error"))
-    });
-    assert_eq!(own.attr("type"), None, "{}", String::from(&own));
-    agent.expect(T, "the subject", |s| {
-        s.name() == "message"
-            && s.attr("from").is_some_and(|f| f.starts_with(room))
-            && s.get_child("subject", NS_CLIENT).is_some()
-    });
-}
-
-fn say(agent: &Agent, room: &str, id: &str, text: &str) {
-    agent.send(&format!(
-        "<message type='groupchat' to='{room}' id='{id}'><body>{text}</body></message>"
-    ));
-}
-
-/// A message each way between `agent` (as `nick` in `room`) and the IRC client `irc` in
-/// `chan`.
-fn talk_both_ways(agent: &Agent, room: &str, nick: &str, irc: &IrcClient, chan: &str, tag: &str) {
-    say(
-        agent,
-        room,
-        &format!("m-{tag}"),
-        &format!("from xmpp {tag}"),
-    );
-    irc.expect(T, "the message from XMPP", |l| {
-        l.is_message(nick, chan, &format!("from xmpp {tag}"))
-    });
-    irc.privmsg(chan, &format!("from irc {tag}"));
-    let text = format!("from irc {tag}");
-    agent.expect(T, "the message from IRC", |s| {
-        s.name() == "message" && body(s) == text
-    });
-}
-
-fn ping(agent: &Agent, to: &str) -> Element {
-    let id = agent.new_id();
-    agent.iq(
-        &format!("<iq type='get' id='{id}' to='{to}'><ping xmlns='urn:xmpp:ping'/></iq>"),
-        &id,
-        T,
-    )
-}
 
 #[test]
 fn after_prosody_is_killed_and_restarted_a_rejoin_gets_the_full_join_and_messages_flow() {
@@ -313,42 +174,6 @@ fn self_pings_are_answered_result_when_joined_and_not_acceptable_otherwise() {
     assert_eq!(error_condition(&after).as_deref(), Some("not-acceptable"));
 }
 
-fn subscribe(agent: &Agent, source: &str, address: &str) -> Element {
-    run_command(
-        agent,
-        MAIL,
-        "digest-subscribe",
-        &[("source", source), ("address", address), ("every", "1h")],
-    )
-}
-
-fn assert_forbidden(answer: &Element, needle: &str) {
-    assert_eq!(
-        error_condition(answer).as_deref(),
-        Some("forbidden"),
-        "{}",
-        String::from(answer)
-    );
-    assert!(
-        error_text(answer).contains(needle),
-        "{}",
-        String::from(answer)
-    );
-}
-
-fn assert_accepted(answer: &Element) {
-    assert!(
-        command_note(answer).contains("verification code was mailed"),
-        "{}",
-        String::from(answer)
-    );
-}
-
-/// Joins `room` (a MUC room) as `nick` and waits for the self-presence.
-fn join_muc(agent: &Agent, room: &str, nick: &str) {
-    common::join_room(agent, room, nick);
-}
-
 #[test]
 fn a_digest_of_a_members_only_room_or_a_channel_is_only_for_those_in_it() {
     let rig = rig("hostile-muc-digest", "");
@@ -460,14 +285,6 @@ fn a_digest_of_a_members_only_room_or_a_channel_is_only_for_those_in_it() {
         &subscribe(&bob, &hot, "bob@example.net"),
         "through this gateway first",
     );
-}
-
-fn code_of(text: &str) -> String {
-    text.lines()
-        .find_map(|l| l.strip_prefix("Verification code: "))
-        .unwrap_or_else(|| panic!("no code in {text}"))
-        .trim()
-        .to_string()
 }
 
 #[test]

@@ -6,19 +6,24 @@
 //! a power cut may lose the last moments of writes.
 
 use super::{
-    migrations::MIGRATIONS, InboundId, NewOutboxEntry, OutboxEntry, OutboxId, ReceiptTarget,
-    Registration, Store, StoredInbound,
+    InboundId, NewOutboxEntry, OutboxEntry, OutboxId, ReceiptTarget, Registration, Store,
+    StoredInbound,
 };
 use crate::error::Error;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
-use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 use switchboard_bridge::{Accepted, Inbound, LoginData, LoginId, TxnId};
 
 mod inbound;
+mod registrations;
+mod worker;
+
+use registrations::{
+    find_registration, new_login_id, read_registration, to_registration, SELECT_REG,
+};
 
 /// One piece of work for the database thread.
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -28,73 +33,6 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 #[derive(Clone)]
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
-}
-
-impl SqliteStore {
-    /// Opens (creating if needed) and migrates the database at `path`; `None` is in-memory.
-    pub fn open(path: Option<&Path>) -> Result<Self, Error> {
-        let shown = path
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| ":memory:".into());
-        let open_err = |source| Error::StoreOpen {
-            path: shown.clone(),
-            source,
-        };
-        let conn = match path {
-            Some(p) => Connection::open(p),
-            None => Connection::open_in_memory(),
-        }
-        .map_err(open_err)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;
-             PRAGMA busy_timeout=5000;",
-        )
-        .map_err(open_err)?;
-        migrate(&conn).map_err(open_err)?;
-        let (jobs, queue) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("sqlite".into())
-            .spawn(move || {
-                let mut conn = conn;
-                for job in queue {
-                    // A panicking query loses its answer (the caller gets an error), not
-                    // the thread.
-                    let run = std::panic::AssertUnwindSafe(|| job(&mut conn));
-                    if std::panic::catch_unwind(run).is_err() {
-                        tracing::error!("A database query panicked");
-                    }
-                }
-            })
-            .map_err(|e| Error::StoreWorker(format!("cannot start the database thread: {e}")))?;
-        Ok(Self { jobs })
-    }
-
-    pub(crate) async fn with<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
-    ) -> Result<T, Error> {
-        let (done, answer) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Box::new(move |conn: &mut Connection| {
-                let _ = done.send(f(conn));
-            }))
-            .map_err(|_| Error::StoreWorker("the database thread has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| Error::StoreWorker("the database thread dropped a query".into()))?
-    }
-}
-
-fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
-    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.unchecked_transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i + 1)?;
-        tx.commit()?;
-        tracing::info!(version = i + 1, "Database migrated");
-    }
-    Ok(())
 }
 
 /// Statements run through SQLite's prepared-statement cache (the hot paths run the same few
@@ -117,46 +55,8 @@ pub(super) fn now_secs() -> i64 {
         .unwrap_or_default()
 }
 
-fn new_login_id() -> LoginId {
-    LoginId::new(format!("l{:024x}", rand::random::<u128>() >> 32))
-}
-
-fn read_registration(
-    row: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(String, String, String, String)> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-}
-
-fn to_registration(
-    (login, transport, jid, data): (String, String, String, String),
-) -> Result<Registration, Error> {
-    Ok(Registration {
-        login: LoginId::new(login),
-        transport,
-        jid,
-        data: serde_json::from_str(&data)?,
-    })
-}
-
 fn count(c: &Connection, sql: &str, param: &str) -> Result<u64, Error> {
     Ok(c.query_row(sql, [param], |r| r.get::<_, i64>(0))? as u64)
-}
-
-const SELECT_REG: &str = "SELECT login_id, transport, jid, data FROM registrations";
-
-fn find_registration(
-    c: &Connection,
-    transport: &str,
-    jid: &str,
-) -> Result<Option<Registration>, Error> {
-    let row = c
-        .query_row(
-            &format!("{SELECT_REG} WHERE transport = ?1 AND jid = ?2"),
-            params![transport, jid],
-            read_registration,
-        )
-        .optional()?;
-    row.map(to_registration).transpose()
 }
 
 #[async_trait]

@@ -16,6 +16,7 @@ mod lanes;
 mod messages;
 mod muc;
 mod muc_events;
+mod muc_state;
 #[cfg(test)]
 mod muc_tests;
 mod network;
