@@ -11,7 +11,7 @@ mod fake_ircd;
 #[path = "hostile_irc/rig.rs"]
 mod rig;
 
-use common::{join_room, workdir, Inspircd, IrcClient};
+use common::join_room;
 use fake_ircd::{Conn, FakeIrcd};
 use rig::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -46,24 +46,11 @@ fn a_privmsg_flood_for_one_user_delays_no_other() {
             }
         }
     });
-    let dir = workdir("hostile-fair-ircd");
-    let ircd = Inspircd::start(dir.path());
-    let rig = rig(
-        "hostile-fair",
-        &format!(
-            "  networks:\n    flood: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n    live: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n",
-            server.port,
-            ircd.port()
-        ),
-    );
-    let carol = IrcClient::connect(ircd.port(), "carol");
-    carol.join("#live");
-    let alice = rig.user("alice");
-    let live = format!("#live%live@{IRC}");
-    join_room(&alice, &live, "alice");
+    let t = beside_live("hostile-fair", "flood", server.port, "");
+    let (rig, carol, alice, live) = (&t.rig, &t.carol, &t.alice, &t.live);
     let mut normal = Vec::new();
     for n in 0..3 {
-        normal.push(round_trip(&alice, &carol, &live, n));
+        normal.push(round_trip(alice, carol, live, n));
     }
 
     let bob = rig.user("bob");
@@ -80,7 +67,7 @@ fn a_privmsg_flood_for_one_user_delays_no_other() {
     let mut during = Vec::new();
     // For 5 s of flood (at most 200 round trips).
     for n in 10..210 {
-        during.push(round_trip(&alice, &carol, &live, n));
+        during.push(round_trip(alice, carol, live, n));
         if flood_at.0.elapsed() > Duration::from_secs(5) {
             break;
         }

@@ -1,7 +1,10 @@
 //! The rig of the hostile IRC tests: Prosody (alice and bob), the gateway with an `irc`
 //! section of the test's, its counters in /metrics and its memory.
 
-use crate::common::{free_port, http_get, workdir, Agent, Gateway, IrcClient, Prosody, NS_CLIENT};
+use crate::common::{
+    free_port, http_get, join_room, workdir, Agent, Gateway, Inspircd, IrcClient, Prosody,
+    NS_CLIENT,
+};
 use minidom::Element;
 use std::time::{Duration, Instant};
 
@@ -36,6 +39,45 @@ pub fn rig(name: &str, irc_keys: &str) -> Rig {
         prosody,
         gw,
         http,
+    }
+}
+
+/// A hostile server beside a real one: the network `fake` (a fake server on `fake_port`)
+/// and `live` (a real InspIRCd) on one gateway, carol on InspIRCd's `#live`, and alice
+/// joined to it through the gateway, as the user whose latency the tests watch.
+pub struct BesideLive {
+    pub alice: Agent,
+    pub carol: IrcClient,
+    pub rig: Rig,
+    /// `#live%live@irc.localhost`.
+    pub live: String,
+    _ircd: Inspircd,
+    _dir: tempfile::TempDir,
+}
+
+/// [`BesideLive`]; `irc_keys` come before the `networks` key (limits, defaults).
+pub fn beside_live(name: &str, fake: &str, fake_port: u16, irc_keys: &str) -> BesideLive {
+    let dir = workdir(&format!("{name}-ircd"));
+    let ircd = Inspircd::start(dir.path());
+    let rig = rig(
+        name,
+        &format!(
+            "{irc_keys}  networks:\n    {fake}: {{host: 127.0.0.1, port: {fake_port}, tls: false, throttle: false}}\n    live: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n",
+            ircd.port()
+        ),
+    );
+    let carol = IrcClient::connect(ircd.port(), "carol");
+    carol.join("#live");
+    let alice = rig.user("alice");
+    let live = format!("#live%live@{IRC}");
+    join_room(&alice, &live, "alice");
+    BesideLive {
+        alice,
+        carol,
+        rig,
+        live,
+        _ircd: ircd,
+        _dir: dir,
     }
 }
 

@@ -3,9 +3,7 @@
 
 use super::fake_ircd::{Conn, FakeIrcd};
 use super::rig::*;
-use crate::common::{
-    error_condition, error_text, join_room, workdir, Inspircd, IrcClient, NS_CLIENT,
-};
+use crate::common::{error_condition, error_text, join_room, NS_CLIENT};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,24 +28,16 @@ fn a_server_that_stops_reading_delays_only_its_own_user() {
             }
         }
     });
-    let dir = workdir("hostile-stall-ircd");
-    let ircd = Inspircd::start(dir.path());
-    let rig = rig(
+    let t = beside_live(
         "hostile-stall",
-        &format!(
-            "  default: {{write_timeout: 8s}}\n  limits: {{command_queue: 50}}\n  networks:\n    stall: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n    live: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n",
-            server.port,
-            ircd.port()
-        ),
+        "stall",
+        server.port,
+        "  default: {write_timeout: 8s}\n  limits: {command_queue: 50}\n",
     );
-    let carol = IrcClient::connect(ircd.port(), "carol");
-    carol.join("#live");
-    let alice = rig.user("alice");
-    let live = format!("#live%live@{IRC}");
-    join_room(&alice, &live, "alice");
+    let (rig, carol, alice, live) = (&t.rig, &t.carol, &t.alice, &t.live);
     let mut normal = Vec::new();
     for n in 0..3 {
-        normal.push(round_trip(&alice, &carol, &live, n));
+        normal.push(round_trip(alice, carol, live, n));
     }
 
     let bob = rig.user("bob");
@@ -78,7 +68,7 @@ fn a_server_that_stops_reading_delays_only_its_own_user() {
     // Meanwhile alice talks with carol as before.
     let mut during = Vec::new();
     for n in 10..20 {
-        during.push(round_trip(&alice, &carol, &live, n));
+        during.push(round_trip(alice, carol, live, n));
     }
     let worst = during.iter().map(|(a, b)| *a.max(b)).max().unwrap();
     let worst_before = normal.iter().map(|(a, b)| *a.max(b)).max().unwrap();
@@ -96,7 +86,7 @@ fn a_server_that_stops_reading_delays_only_its_own_user() {
     );
     assert!(rig.counter("switchboard_irc_limit_write_timeout_total") >= 1);
     assert!(rig.counter("switchboard_irc_limit_command_queue_total") >= 1);
-    round_trip(&alice, &carol, &live, 99);
+    round_trip(alice, carol, live, 99);
 }
 
 #[test]
@@ -111,21 +101,8 @@ fn a_list_that_never_ends_delays_only_its_user_and_a_full_lane_says_wait() {
         c.send(&[format!(":fake.test 001 {nick} :Welcome")]);
         while c.line().is_some() {}
     });
-    let dir = workdir("hostile-list-ircd");
-    let ircd = Inspircd::start(dir.path());
-    let rig = rig(
-        "hostile-list",
-        &format!(
-            "  networks:\n    silent: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n    live: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n",
-            server.port,
-            ircd.port()
-        ),
-    );
-    let carol = IrcClient::connect(ircd.port(), "carol");
-    carol.join("#live");
-    let alice = rig.user("alice");
-    let live = format!("#live%live@{IRC}");
-    join_room(&alice, &live, "alice");
+    let t = beside_live("hostile-list", "silent", server.port, "");
+    let (rig, carol, alice, live) = (&t.rig, &t.carol, &t.alice, &t.live);
     let bob = rig.user("bob");
     bob.send(&format!(
         "<iq type='get' id='list1' to='silent@{IRC}'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>"
@@ -154,7 +131,7 @@ fn a_list_that_never_ends_delays_only_its_user_and_a_full_lane_says_wait() {
     assert!(rig.counter("switchboard_transport_lane_full_total") >= 1);
     let mut during = Vec::new();
     for n in 0..10 {
-        during.push(round_trip(&alice, &carol, &live, n));
+        during.push(round_trip(alice, carol, live, n));
     }
     let worst = during.iter().map(|(a, b)| *a.max(b)).max().unwrap();
     eprintln!("alice <-> carol while bob's LIST waits: worst {worst:?}: {during:?}");
