@@ -84,8 +84,14 @@ fn start(dir: &Path, config: &str, mail: bool) -> Gateway {
     gw
 }
 
+/// Alice logged in, before the gateway is (back) up.
+fn connect_alice(dir: &Path, prosody: &Prosody) -> Agent {
+    Agent::connect(dir, "alice@localhost", "pw", prosody.c2s_port(), true)
+}
+
+/// Alice logged in, once the SMS transport answers her.
 fn alice(dir: &Path, prosody: &Prosody) -> Agent {
-    let agent = Agent::connect(dir, "alice@localhost", "pw", prosody.c2s_port(), true);
+    let agent = connect_alice(dir, prosody);
     agent.wait_for_service(SMS, T);
     agent
 }
@@ -217,13 +223,7 @@ fn webhooks_and_mail_taken_while_the_server_is_down_survive_sigkill_once_each() 
 
     // Everything back: each arrives exactly once, with the id minted when it was stored.
     prosody.restart();
-    let user = Agent::connect(
-        dir.path(),
-        "alice@localhost",
-        "pw",
-        prosody.c2s_port(),
-        true,
-    );
+    let user = connect_alice(dir.path(), &prosody);
     let gw = start(dir.path(), &yaml, true);
     let sms = expect_once(&user, "while down", Duration::from_secs(3));
     assert_eq!(sms.attr("from"), Some(phone().as_str()));
@@ -281,13 +281,7 @@ fn a_kannel_sms_taken_while_the_server_is_down_survives_sigkill_once() {
     gw.kill9();
     drop(gw);
     prosody.restart();
-    let user = Agent::connect(
-        dir.path(),
-        "alice@localhost",
-        "pw",
-        prosody.c2s_port(),
-        true,
-    );
+    let user = connect_alice(dir.path(), &prosody);
     let _gw = start(dir.path(), &yaml, false);
     let got = expect_once(&user, "kannel while down", Duration::from_secs(3));
     assert_eq!(got.attr("from"), Some(phone().as_str()));
