@@ -2,7 +2,7 @@
 # Installs, from Debian's packages, everything the gateway's tests and local run need.
 # Idempotent: packages already present are skipped and no packaged daemon is started.
 set -euo pipefail
-PKGS=(prosody python3-slixmpp inspircd kannel kannel-extras docker-compose openssl curl ca-certificates python3-aiosmtpd swaks libnet-ssleay-perl unbound)
+PKGS=(prosody python3-slixmpp python3-nbxmpp inspircd kannel kannel-extras docker-compose openssl curl ca-certificates python3-aiosmtpd swaks libnet-ssleay-perl unbound)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

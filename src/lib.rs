@@ -4,6 +4,7 @@
 //! protocol and the neutral model of `switchboard-bridge`.
 
 pub mod access;
+pub mod archive;
 pub mod config;
 pub mod error;
 #[doc(hidden)]
@@ -112,6 +113,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
             inbound_tx,
             abort_links.clone(),
         );
+        let archive = match (t.key, &config.irc) {
+            ("irc", Some(irc)) if irc.history.enabled => Some(
+                archive::Archive::open(
+                    &t.link.domain,
+                    irc.history.clone(),
+                    store.clone(),
+                    shutdown.clone(),
+                )
+                .await?,
+            ),
+            _ => None,
+        };
         let (transport, bridge_inputs) = Transport::new(TransportParts {
             domain: t.link.domain.clone(),
             connector: connector_for(&config, t.key),
@@ -128,6 +141,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
                 &t.link.domain,
             ),
             hub: hub.clone(),
+            archive,
         });
         tracing::info!(transport = t.key, domain = %t.link.domain, "Transport starting");
         let kv = Arc::new(store::BridgeKv::new(sqlite.clone(), t.link.domain.clone()));

@@ -6,9 +6,11 @@
 
 mod duration;
 mod expand;
+mod history;
 mod validate;
 
 pub use duration::ConfigDuration;
+pub use history::{HistoryConfig, MAX_ON_JOIN};
 
 use serde::Deserialize;
 use std::fmt;
@@ -58,6 +60,8 @@ pub struct BridgeSection<C> {
     pub link: TransportConfig,
     /// The bridge's own settings.
     pub bridge: C,
+    /// The room archive (`history`; only `irc` has it, others keep the default unused).
+    pub history: HistoryConfig,
 }
 
 /// The XMPP side.
@@ -234,11 +238,14 @@ impl Config {
             .map_err(|e| fail(vec![Problem::new("", format!("not valid YAML: {e}"))]))?;
         let mut problems = Vec::new();
         expand::expand(&mut value, "", env, &mut problems);
-        let irc = take_section::<switchboard_irc::IrcConfig>(&mut value, "irc", &mut problems);
-        let sms = take_section::<switchboard_sms::SmsConfig>(&mut value, "sms", &mut problems);
+        let irc =
+            take_section::<switchboard_irc::IrcConfig>(&mut value, "irc", true, &mut problems);
+        let sms =
+            take_section::<switchboard_sms::SmsConfig>(&mut value, "sms", false, &mut problems);
         let email = take_section::<switchboard_email::config::EmailConfig>(
             &mut value,
             "email",
+            false,
             &mut problems,
         );
         let config: Config = match serde_path_to_error::deserialize(value) {
@@ -347,6 +354,7 @@ impl Config {
 fn take_section<C: serde::de::DeserializeOwned>(
     doc: &mut serde_yaml_ng::Value,
     key: &str,
+    with_history: bool,
     problems: &mut Vec<Problem>,
 ) -> Option<BridgeSection<C>> {
     let section = doc.as_mapping_mut()?.remove(key)?;
@@ -363,6 +371,32 @@ fn take_section<C: serde::de::DeserializeOwned>(
             link.insert(field.into(), v);
         }
     }
+    let asked = if with_history {
+        rest.remove("history")
+    } else {
+        None
+    };
+    let history = match asked {
+        None => HistoryConfig::default(),
+        Some(v) => match serde_path_to_error::deserialize::<_, HistoryConfig>(v) {
+            Ok(h) => {
+                for (k, message) in h.problems() {
+                    problems.push(Problem::new(format!("{key}.history.{k}"), message));
+                }
+                h
+            }
+            Err(e) => {
+                let path = e.path().to_string();
+                let at = if path == "." {
+                    format!("{key}.history")
+                } else {
+                    format!("{key}.history.{path}")
+                };
+                problems.push(Problem::new(at, e.inner().to_string()));
+                HistoryConfig::default()
+            }
+        },
+    };
     let link: Result<TransportConfig, _> =
         serde_path_to_error::deserialize(serde_yaml_ng::Value::Mapping(link));
     let bridge: Result<C, _> =
@@ -376,7 +410,13 @@ fn take_section<C: serde::de::DeserializeOwned>(
         }
     };
     match (link, bridge) {
-        (Ok(link), Ok(bridge)) => return Some(BridgeSection { link, bridge }),
+        (Ok(link), Ok(bridge)) => {
+            return Some(BridgeSection {
+                link,
+                bridge,
+                history,
+            })
+        }
         (Err(e), _) => problems.push(Problem::new(at(&e), e.inner().to_string())),
         (_, Err(e)) => problems.push(Problem::new(at(&e), e.inner().to_string())),
     }

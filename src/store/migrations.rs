@@ -71,4 +71,28 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX inbound_seen_expiry ON inbound_seen (expires_at);
     "#,
+    // 4: the room archive: each line once per room, and when each login was in the room
+    r#"
+    CREATE TABLE archive_rooms (
+        id        INTEGER PRIMARY KEY,
+        transport TEXT NOT NULL,
+        grp       TEXT NOT NULL,
+        UNIQUE (transport, grp)
+    );
+    CREATE TABLE archive_lines (
+        room INTEGER NOT NULL,
+        seq  INTEGER NOT NULL,
+        nick TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (room, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX archive_lines_by_nick ON archive_lines (room, nick COLLATE NOCASE, seq);
+    CREATE TABLE archive_spans (
+        room     INTEGER NOT NULL,
+        login_id TEXT NOT NULL,
+        since    INTEGER NOT NULL,
+        until    INTEGER,
+        PRIMARY KEY (room, login_id, since)
+    ) WITHOUT ROWID;
+    "#,
 ];

@@ -3,6 +3,7 @@
 //! [`Store`] is the seam: SQLite ([`sqlite::SqliteStore`]) is the embedded default;
 //! PostgreSQL will come through the same trait.
 
+pub mod archive;
 mod bridge_kv;
 mod migrations;
 pub mod seal;
@@ -98,7 +99,7 @@ pub struct StoredInbound {
 
 /// Storage operations. Every write is durable when the call returns.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: archive::ArchiveStore + Send + Sync + 'static {
     /// The registration of `jid` with `transport`, if any.
     async fn registration(
         &self,

@@ -17,6 +17,7 @@ use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 use switchboard_bridge::{Accepted, Inbound, LoginData, LoginId, TxnId};
 
+mod archive;
 mod inbound;
 mod registrations;
 mod worker;
@@ -25,8 +26,11 @@ use registrations::{
     find_registration, new_login_id, read_registration, to_registration, SELECT_REG,
 };
 
-/// One piece of work for the database thread.
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// One piece of work for the database thread; what it returns answers its caller once
+/// the batch it ran in is committed (or could not be).
+type Job = Box<dyn FnOnce(&mut Connection) -> Answer + Send>;
+/// Hands a job's result to its caller, given whether its batch committed.
+type Answer = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 /// SQLite-backed [`Store`]. Cheap to clone: clones share the database thread, which
 /// ends when the last clone is dropped.
@@ -100,7 +104,7 @@ impl Store for SqliteStore {
     ) -> Result<Option<Registration>, Error> {
         let (transport, jid) = (transport.to_string(), jid.to_string());
         self.with(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let Some(reg) = find_registration(&tx, &transport, &jid)? else {
                 return Ok(None);
             };
@@ -186,7 +190,7 @@ impl Store for SqliteStore {
         let message = serde_json::to_string(&e.message)?;
         let e = e.clone();
         self.with(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             tx.run(
                 "INSERT INTO outbox (transport, login_id, sender, recipient, stanza_id,
                                      wants_receipt, message, created_at)

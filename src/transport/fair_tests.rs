@@ -147,6 +147,7 @@ async fn start_saying(users: &[&str], farewell: usize) -> Running {
         user_queue: 10,
         sealer: crate::store::seal::Sealer::new("test secret", DOMAIN),
         hub: Arc::new(Hub::default()),
+        archive: None,
     });
     let (_inbound_tx, inbound) = mpsc::channel(8);
     let shutdown = CancellationToken::new();

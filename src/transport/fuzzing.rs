@@ -38,6 +38,16 @@ impl Rig {
         let sqlite = SqliteStore::open(None).expect("an in-memory store");
         let access = Access::new(&["example.org".into()], &["admin@example.org".into()])
             .with_transports([DOMAIN]);
+        let shutdown = CancellationToken::new();
+        // The archive is on, as on IRC by default, so MAM queries reach the store.
+        let archive = crate::archive::Archive::open(
+            DOMAIN,
+            crate::config::HistoryConfig::default(),
+            Arc::new(sqlite.clone()),
+            shutdown.clone(),
+        )
+        .await
+        .expect("an in-memory archive");
         let (transport, inputs) = Transport::new(TransportParts {
             domain: DOMAIN.into(),
             connector: Arc::new(switchboard_echo::EchoConnector::default()),
@@ -47,8 +57,8 @@ impl Rig {
             user_queue: 10,
             sealer: crate::store::seal::Sealer::new("fuzz secret", DOMAIN),
             hub: Arc::new(Hub::default()),
+            archive: Some(archive),
         });
-        let shutdown = CancellationToken::new();
         let kv = Arc::new(BridgeKv::new(sqlite, DOMAIN));
         transport
             .start_network(kv, None, shutdown.clone())

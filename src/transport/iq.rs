@@ -60,6 +60,15 @@ impl Transport {
             (_, false) if payload.is("ping", ns::PING) => Answer::Result(None),
             (Target::Transport, false) => self.transport_get(&from, &payload).await,
             (Target::Transport, true) => self.transport_set(&from, &payload).await,
+            (
+                Target::Contact {
+                    local,
+                    resource: None,
+                },
+                _,
+            ) if payload.is("query", disco::MAM) => {
+                self.mam_iq(&from, local, &payload, is_set).await
+            }
             (Target::Contact { local, .. }, false) => {
                 self.contact_get(&from, local, &payload).await
             }
@@ -237,7 +246,8 @@ impl Transport {
         };
         if payload.is("query", ns::DISCO_INFO) {
             return Answer::Result(Some(
-                disco::contact_info(self.connector.info(), &chat, local).into(),
+                disco::contact_info(self.connector.info(), &chat, local, self.archive.is_some())
+                    .into(),
             ));
         }
         if payload.is("query", ns::DISCO_ITEMS) {

@@ -13,6 +13,7 @@ pub(crate) mod fuzzing;
 mod inbound;
 mod iq;
 mod lanes;
+mod mam;
 mod messages;
 mod muc;
 mod muc_events;
@@ -31,6 +32,7 @@ pub(crate) mod testing;
 mod watch_tests;
 
 use crate::access::Access;
+use crate::archive::Archive;
 use crate::link::{LinkHandle, QueueFull};
 use crate::store::seal::Sealer;
 use crate::store::Store;
@@ -67,6 +69,8 @@ pub struct Transport {
     user_queue: u64,
     /// Seals secrets in stored settings.
     sealer: Sealer,
+    /// The room archive (transports with group chats, unless turned off).
+    archive: Option<Arc<Archive>>,
     sessions: Mutex<Sessions>,
     rooms: Mutex<muc::Rooms>,
     /// Each user's stanzas, served by a task of their own.
@@ -111,6 +115,8 @@ pub struct TransportParts {
     /// The gateway-wide watching state (presence book, who watches whom), shared by every
     /// transport.
     pub hub: Arc<Hub>,
+    /// The room archive, if this transport keeps one.
+    pub archive: Option<Arc<Archive>>,
 }
 
 impl Transport {
@@ -131,6 +137,7 @@ impl Transport {
             access: parts.access,
             user_queue: parts.user_queue,
             sealer: parts.sealer,
+            archive: parts.archive,
             sessions: Mutex::new(Sessions::default()),
             rooms: Mutex::new(muc::Rooms::default()),
             lanes: Mutex::new(lanes::Lanes::default()),
@@ -174,6 +181,9 @@ impl Transport {
             value: self.event_queues.full(),
         });
         counters.extend(self.inbound_stats.counters());
+        if let Some(archive) = &self.archive {
+            counters.extend(archive.counters());
+        }
         counters
     }
 
@@ -257,6 +267,10 @@ impl Transport {
         };
         if tokio::time::timeout(grace, drained).await.is_err() {
             tracing::warn!(domain = %self.domain, "Sessions did not close in time");
+        }
+        if let Some(archive) = &self.archive {
+            // Every line relayed is stored before the process ends.
+            archive.flush().await;
         }
         tracing::info!(domain = %self.domain, "Transport stopped");
     }

@@ -9,6 +9,7 @@
 
 use super::Transport;
 use crate::xmpp::address::escape;
+use crate::xmpp::history::{self, HistoryRequest};
 use crate::xmpp::muc::{self, OccupantPresence};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -40,6 +41,8 @@ pub(super) struct Room {
     pub(super) leaving: Option<Instant>,
     /// The password of the join waiting for a leave to be confirmed.
     pub(super) password: Option<String>,
+    /// What each joining resource's `<history/>` asked for, until its history is sent.
+    pub(super) history_asked: HashMap<Jid, Option<HistoryRequest>>,
 }
 
 /// How long a leave waits for its confirmation before a new join goes ahead anyway (a
@@ -95,9 +98,13 @@ impl Transport {
         let join = muc::join_request(&p);
         let is_join = join.is_some();
         let password = join.flatten();
+        let asked = history::history_request(&p);
         let action = {
             let mut rooms = self.rooms();
             let room = rooms.entry(key.clone()).or_default();
+            if is_join {
+                room.history_asked.insert(from.clone(), asked);
+            }
             if room
                 .leaving
                 .is_some_and(|since| since.elapsed() >= LEAVE_WAIT)
@@ -231,6 +238,7 @@ impl Transport {
             }
         }
         if last {
+            self.archive_left(&key.0, &key.1).await;
             let left = match self.session_of(&key.0) {
                 Some(session) => session.leave_group(&key.1, reason).await,
                 None => Ok(()),
@@ -265,6 +273,13 @@ impl Transport {
             self.bridge_join(key, nick, password).await;
         }
         true
+    }
+
+    /// The login is no longer in the room: the archive stops counting it in.
+    pub(super) async fn archive_left(&self, login: &LoginId, group: &GroupId) {
+        if let Some(archive) = &self.archive {
+            archive.left(login, group).await;
+        }
     }
 
     /// Whether `resource` is in the room (only members may speak).

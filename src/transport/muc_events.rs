@@ -42,6 +42,9 @@ impl Transport {
             room.resources.extend(pending);
             room.resources.iter().cloned().collect()
         };
+        if let Some(archive) = &self.archive {
+            archive.joined(login, &group).await;
+        }
         self.send_room_state(&key, &group, &to, nick_changed).await;
     }
 
@@ -64,6 +67,7 @@ impl Transport {
         if self.leave_confirmed(&key).await {
             return;
         }
+        self.archive_left(login, &group).await;
         if let LeaveReason::Disconnected { .. } = reason {
             // Kept: the bridge rejoins after reconnecting and a new GroupJoined follows.
             if let Some(room) = self.rooms().get_mut(&key) {

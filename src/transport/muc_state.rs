@@ -11,7 +11,8 @@ use xmpp_parsers::presence::Presence;
 use xmpp_parsers::stanza::Stanza;
 
 impl Transport {
-    /// Occupants, self-presence and subject to `to`.
+    /// Occupants, self-presence, history (from the archive, as each resource's join
+    /// asked) and subject to `to`.
     pub(super) async fn send_room_state(
         &self,
         key: &(LoginId, GroupId),
@@ -22,11 +23,14 @@ impl Transport {
         let Some(room_jid) = self.room_jid(group) else {
             return;
         };
-        let stanzas = {
-            let rooms = self.rooms();
-            let Some(room) = rooms.get(key) else { return };
+        let per_resource = {
+            let mut rooms = self.rooms();
+            let Some(room) = rooms.get_mut(key) else {
+                return;
+            };
             let mut out = Vec::new();
             for resource in to {
+                let mut before = Vec::new();
                 for (nick, rank) in room
                     .occupants
                     .iter()
@@ -37,7 +41,7 @@ impl Transport {
                             rank: *rank,
                             ..Default::default()
                         };
-                        out.push(Stanza::from(muc::occupant_presence(from, resource, &p)));
+                        before.push(Stanza::from(muc::occupant_presence(from, resource, &p)));
                     }
                 }
                 let mut statuses = vec![Status::SelfPresence];
@@ -51,16 +55,29 @@ impl Transport {
                         statuses,
                         ..Default::default()
                     };
-                    out.push(muc::occupant_presence(me, resource, &p).into());
+                    before.push(muc::occupant_presence(me, resource, &p).into());
                 }
-                out.push(
-                    muc::subject(&room_jid, room.topic_by.as_deref(), resource, &room.topic).into(),
-                );
+                let subject: Stanza =
+                    muc::subject(&room_jid, room.topic_by.as_deref(), resource, &room.topic).into();
+                // A resource that sent no join (a presence update) gets none.
+                let asked = room.history_asked.remove(resource);
+                out.push((resource.clone(), before, asked, subject));
             }
             out
         };
-        for stanza in stanzas {
-            self.forward_stanza(stanza).await;
+        for (resource, before, asked, subject) in per_resource {
+            for stanza in before {
+                self.forward_stanza(stanza).await;
+            }
+            if let Some(asked) = asked {
+                let lines = self
+                    .history_for(&key.0, group, &room_jid, &resource, asked.as_ref())
+                    .await;
+                for stanza in lines {
+                    self.forward_stanza(stanza).await;
+                }
+            }
+            self.forward_stanza(subject).await;
         }
     }
 
@@ -110,11 +127,26 @@ impl Transport {
                 room.nick.clone(),
             )
         };
-        let Some(from) = muc::occupant(&room_jid, from_nick.unwrap_or(&nick)) else {
+        let said_by = from_nick.unwrap_or(&nick);
+        let Some(from) = muc::occupant(&room_jid, said_by) else {
             return;
+        };
+        // Archived before it is shown, so the live copy carries the id MAM will give it.
+        let stanza_id = match &self.archive {
+            Some(archive) => {
+                let seq = archive.record(login, group, said_by, &body).await;
+                Some(crate::xmpp::muc::stanza_id(
+                    &room_jid,
+                    &crate::archive::line_id(seq),
+                ))
+            }
+            None => None,
         };
         for to in resources {
             let mut m = muc::groupchat(from.clone(), &to, body.clone(), id.clone());
+            if let Some(sid) = &stanza_id {
+                m.payloads.push(sid.clone());
+            }
             if let Some(d) = crate::xmpp::delay::delay(
                 sent,
                 &room_jid.clone().into(),

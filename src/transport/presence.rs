@@ -96,7 +96,17 @@ impl Transport {
         let Some(login) = self.sessions().login_of(&from.to_bare()) else {
             return;
         };
-        self.rooms().retain(|(l, _), _| *l != login);
+        let forgotten: Vec<_> = {
+            let mut rooms = self.rooms();
+            let keys: Vec<_> = rooms.keys().filter(|(l, _)| *l == login).cloned().collect();
+            for key in &keys {
+                rooms.remove(key);
+            }
+            keys
+        };
+        for (_, group) in &forgotten {
+            self.archive_left(&login, group).await;
+        }
         if let Some(session) = self.session_of(&login) {
             let offline = PresenceUpdate {
                 availability: Availability::Offline,

@@ -280,6 +280,7 @@ impl Rig {
             user_queue: 10,
             sealer: crate::store::seal::Sealer::new("test secret", domain),
             hub,
+            archive: None,
         });
         let shutdown = CancellationToken::new();
         let kv = Arc::new(BridgeKv::new(sqlite, domain));

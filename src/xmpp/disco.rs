@@ -32,15 +32,34 @@ pub fn transport_info(info: &NetworkInfo) -> DiscoInfoResult {
     }
 }
 
-/// disco#info of a foreign contact or group on the transport.
-pub fn contact_info(info: &NetworkInfo, chat: &Chat, name: &str) -> DiscoInfoResult {
+/// XEP-0313 message archive management.
+pub const MAM: &str = "urn:xmpp:mam:2";
+/// XEP-0359 stanza ids.
+pub const SID: &str = "urn:xmpp:sid:0";
+
+/// disco#info of a foreign contact or group on the transport. A group is a MUC room
+/// (`conference/<network type>`, the MUC feature: Gajim takes a room without it for no
+/// room), with MAM and stanza-ids when `archived`.
+pub fn contact_info(
+    info: &NetworkInfo,
+    chat: &Chat,
+    name: &str,
+    archived: bool,
+) -> DiscoInfoResult {
     let name = super::text::xml_text(name);
     let name = name.as_ref();
     let identity = match chat {
-        Chat::Group(_) => Identity::new("conference", "text", "en", name),
+        Chat::Group(_) => Identity::new("conference", info.gateway_type, "en", name),
         Chat::Direct(_) => Identity::new("client", "pc", "en", name),
     };
     let mut features = vec![ns::DISCO_INFO.to_string(), ns::PING.to_string()];
+    if let Chat::Group(_) = chat {
+        features.push(ns::MUC.to_string());
+        if archived {
+            features.push(MAM.to_string());
+            features.push(SID.to_string());
+        }
+    }
     if info.caps.receipts {
         features.push(ns::RECEIPTS.to_string());
     }
@@ -92,13 +111,28 @@ mod tests {
             &info(),
             &Chat::Direct(UserId::new("bob")),
             "bob",
+            true,
         ));
         assert!(direct.contains("category='client'"), "{direct}");
-        let group = element_xml(contact_info(
-            &info(),
-            &Chat::Group(switchboard_bridge::GroupId::new("#r")),
-            "#r",
-        ));
+        assert!(
+            !direct.contains(ns::MUC) && !direct.contains(MAM),
+            "{direct}"
+        );
+        let room = Chat::Group(switchboard_bridge::GroupId::new("#r"));
+        let group = element_xml(contact_info(&info(), &room, "#r", true));
         assert!(group.contains("category='conference'"), "{group}");
+        assert!(group.contains("type='irc'"), "{group}");
+        for f in [ns::MUC, MAM, SID, ns::PING] {
+            assert!(
+                group.contains(&format!("<feature var='{f}'/>")),
+                "{f}: {group}"
+            );
+        }
+        let unarchived = element_xml(contact_info(&info(), &room, "#r", false));
+        assert!(unarchived.contains(ns::MUC), "{unarchived}");
+        assert!(
+            !unarchived.contains(MAM) && !unarchived.contains(SID),
+            "{unarchived}"
+        );
     }
 }

@@ -9,6 +9,8 @@ pub mod disco;
 pub mod errors;
 pub mod follow;
 pub mod form;
+pub mod history;
+pub mod mam;
 pub mod message;
 pub mod missed;
 pub mod muc;

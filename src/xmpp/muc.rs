@@ -197,6 +197,16 @@ pub fn occupant_ping_error(found: OccupantPing) -> Option<StanzaError> {
     }
 }
 
+/// `<stanza-id xmlns='urn:xmpp:sid:0' by='ROOM' id='…'/>` (XEP-0359): the id a room's
+/// archive gives a line, the same in the live message, in history and in MAM results.
+pub fn stanza_id(room: &BareJid, id: &str) -> Element {
+    xmpp_parsers::stanza_id::StanzaId {
+        id: id.to_string(),
+        by: room.clone().into(),
+    }
+    .into()
+}
+
 /// Whether a message is of type groupchat.
 pub fn is_groupchat(m: &Message) -> bool {
     m.type_ == MessageType::Groupchat

@@ -49,7 +49,7 @@ pub(super) fn push(
 ) -> Result<Vec<Accepted>, Error> {
     let now = now_secs();
     let expires = now.saturating_add(keep.as_secs().min(i64::MAX as u64) as i64);
-    let tx = c.transaction()?;
+    let tx = c.savepoint()?;
     tx.run(
         "DELETE FROM inbound_seen WHERE rowid IN
            (SELECT rowid FROM inbound_seen WHERE expires_at <= ?1 LIMIT ?2)",
@@ -125,7 +125,7 @@ pub(super) fn pending(
 }
 
 pub(super) fn remove(c: &mut Connection, ids: &[InboundId]) -> Result<(), Error> {
-    let tx = c.transaction()?;
+    let tx = c.savepoint()?;
     for id in ids {
         tx.run("DELETE FROM inbound WHERE id = ?1", [id.0])?;
     }

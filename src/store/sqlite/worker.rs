@@ -1,7 +1,13 @@
 //! The database thread: opening and migrating the database, and running queries on the
 //! thread that owns the connection.
+//!
+//! Group commits: the thread takes every job waiting (at most [`BATCH`]) and runs them in
+//! one transaction, each inside a savepoint of its own, so a job that fails undoes only its
+//! own writes. Answers are given only after the commit, so "stored" still means durable
+//! when a caller hears it; a failed commit answers every job of the batch with an error.
+//! Jobs use savepoints, never `BEGIN` (they always run inside the batch's transaction).
 
-use super::{Job, SqliteStore};
+use super::{Answer, Job, SqliteStore};
 use crate::error::Error;
 use crate::store::migrations::MIGRATIONS;
 use rusqlite::Connection;
@@ -34,13 +40,15 @@ impl SqliteStore {
             .name("sqlite".into())
             .spawn(move || {
                 let mut conn = conn;
-                for job in queue {
-                    // A panicking query loses its answer (the caller gets an error), not
-                    // the thread.
-                    let run = std::panic::AssertUnwindSafe(|| job(&mut conn));
-                    if std::panic::catch_unwind(run).is_err() {
-                        tracing::error!("A database query panicked");
+                while let Ok(first) = queue.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < BATCH {
+                        match queue.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
                     }
+                    run_batch(&mut conn, batch);
                 }
             })
             .map_err(|e| Error::StoreWorker(format!("cannot start the database thread: {e}")))?;
@@ -53,13 +61,55 @@ impl SqliteStore {
     ) -> Result<T, Error> {
         let (done, answer) = tokio::sync::oneshot::channel();
         self.jobs
-            .send(Box::new(move |conn: &mut Connection| {
-                let _ = done.send(f(conn));
+            .send(Box::new(move |conn: &mut Connection| -> Answer {
+                let result = f(conn);
+                Box::new(move |committed: Result<(), String>| {
+                    let _ = done.send(committed.map_err(Error::StoreWorker).and(result));
+                })
             }))
             .map_err(|_| Error::StoreWorker("the database thread has stopped".into()))?;
         answer
             .await
             .map_err(|_| Error::StoreWorker("the database thread dropped a query".into()))?
+    }
+}
+
+/// Jobs in one transaction at most (bounds how long the first waits for the last).
+const BATCH: usize = 256;
+
+/// Runs a batch of jobs in one transaction, a savepoint each, then answers them.
+fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
+    if let Err(e) = conn.execute_batch("BEGIN") {
+        // Without a transaction each statement commits on its own: still correct.
+        tracing::error!(error = %e, "Cannot begin a database transaction");
+    }
+    let mut answers = Vec::with_capacity(batch.len());
+    for job in batch {
+        let _ = conn.execute_batch("SAVEPOINT job");
+        // A panicking query loses its answer (the caller gets an error), not the thread.
+        let run = std::panic::AssertUnwindSafe(|| job(conn));
+        match std::panic::catch_unwind(run) {
+            Ok(answer) => {
+                let _ = conn.execute_batch("RELEASE job");
+                answers.push(answer);
+            }
+            Err(_) => {
+                tracing::error!("A database query panicked");
+                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            }
+        }
+    }
+    let committed = if conn.is_autocommit() {
+        Ok(())
+    } else {
+        conn.execute_batch("COMMIT").map_err(|e| {
+            tracing::error!(error = %e, "A database commit failed");
+            let _ = conn.execute_batch("ROLLBACK");
+            format!("the database could not commit: {e}")
+        })
+    };
+    for answer in answers {
+        answer(committed.clone());
     }
 }
 

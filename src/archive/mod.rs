@@ -1,0 +1,319 @@
+//! The room archive: every line relayed in a room, stored once however many users'
+//! connections heard it, read back by MAM queries and history on join.
+//!
+//! [`Archive::record`] is called on the relay path for each user's copy of a line: it
+//! finds out (in memory, [`dedupe`]) whether another connection reported the line already,
+//! gives the line its id, and queues new lines for the writer task, which stores what
+//! waits in one call (one transaction of the store's group commit). Reads first wait for
+//! what is queued ([`Archive::flush`]), so a query sees every line sent before it.
+//!
+//! Spans: the archive stores when each login was in each room (from the bridge's join to
+//! its leave); a login reads only lines said during its spans.
+//!
+//! Durability: a line is stored within milliseconds of being relayed; a SIGKILL in between
+//! loses it from the archive (the user saw it live). Shutdown flushes.
+
+pub mod dedupe;
+
+use crate::config::HistoryConfig;
+use crate::error::Error;
+use crate::store::archive::{ArchiveAnswer, ArchiveQuery, ArchiveRoom, ArchiveWrite};
+use crate::store::Store;
+use dedupe::{Dedupe, Report};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use switchboard_bridge::{Counter, GroupId, LoginId};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// Writes waiting for the writer task before `record` waits for room.
+const QUEUE: usize = 8192;
+/// Writes stored in one call at most.
+const BATCH: usize = 512;
+/// How often old lines are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+enum Op {
+    Write(ArchiveWrite),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Ids and deduplication: what `record` needs under one lock.
+struct State {
+    last_seq: i64,
+    dedupe: Dedupe,
+    /// Logins in each room: the most copies a line there can have.
+    members: HashMap<GroupId, HashSet<LoginId>>,
+}
+
+/// One transport's room archive.
+pub struct Archive {
+    transport: String,
+    config: HistoryConfig,
+    store: Arc<dyn Store>,
+    state: Mutex<State>,
+    writes: mpsc::Sender<Op>,
+    stats: Arc<Stats>,
+}
+
+#[derive(Default)]
+struct Stats {
+    lines: AtomicU64,
+    failures: AtomicU64,
+}
+
+/// Microseconds since 1970, now.
+pub fn now_us() -> i64 {
+    to_us(SystemTime::now())
+}
+
+/// A time as microseconds since 1970 (0 before it).
+pub fn to_us(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros().min(i64::MAX as u128) as i64)
+        .unwrap_or(0)
+}
+
+/// Microseconds since 1970 as a time.
+pub fn from_us(us: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_micros(us.max(0) as u64)
+}
+
+/// The stanza-id of a line (opaque to clients; the same in MAM results).
+pub fn line_id(seq: i64) -> String {
+    format!("{seq:x}")
+}
+
+/// The line an id names, if it is one of ours.
+pub fn parse_line_id(id: &str) -> Option<i64> {
+    if id.is_empty() || id.len() > 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    i64::from_str_radix(id, 16).ok().filter(|seq| *seq > 0)
+}
+
+impl Archive {
+    /// Opens a transport's archive: closes the spans a crash left open, starts the clock
+    /// past the newest line, and starts the writer and the pruner (until `shutdown`).
+    pub async fn open(
+        transport: &str,
+        config: HistoryConfig,
+        store: Arc<dyn Store>,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Archive>, Error> {
+        let now = now_us();
+        let closed = store.archive_close_spans(transport, now).await?;
+        if closed > 0 {
+            tracing::info!(
+                transport,
+                spans = closed,
+                "Closed archive spans left open by an unclean stop"
+            );
+        }
+        let last_seq = store.archive_last_seq().await?;
+        let (writes, queue) = mpsc::channel(QUEUE);
+        let stats = Arc::new(Stats::default());
+        tokio::spawn(writer(store.clone(), queue, stats.clone()));
+        tokio::spawn(pruner(
+            store.clone(),
+            config.max_age.0,
+            config.max_per_room,
+            shutdown,
+        ));
+        Ok(Arc::new(Archive {
+            transport: transport.to_string(),
+            config,
+            store,
+            state: Mutex::new(State {
+                last_seq,
+                dedupe: Dedupe::default(),
+                members: HashMap::new(),
+            }),
+            writes,
+            stats,
+        }))
+    }
+
+    /// The archive's settings.
+    pub fn config(&self) -> &HistoryConfig {
+        &self.config
+    }
+
+    fn room(&self, group: &GroupId) -> ArchiveRoom {
+        ArchiveRoom {
+            transport: self.transport.clone(),
+            group: group.as_str().to_string(),
+        }
+    }
+
+    /// One user's copy of a line said by `nick` in `group`. Returns the line's seq, the
+    /// same for every copy.
+    pub async fn record(&self, login: &LoginId, group: &GroupId, nick: &str, body: &str) -> i64 {
+        let report = {
+            let mut state = self.state.lock().expect("archive state");
+            let State {
+                last_seq,
+                dedupe,
+                members,
+            } = &mut *state;
+            let in_room = members.get(group).map_or(1, HashSet::len).max(1);
+            let now = now_us();
+            dedupe.report(login, group, nick, body, now, in_room, || {
+                *last_seq = now.max(*last_seq + 1);
+                *last_seq
+            })
+        };
+        match report {
+            Report::Known(seq) => seq,
+            Report::New(seq) => {
+                self.stats.lines.fetch_add(1, Ordering::Relaxed);
+                self.send(ArchiveWrite::Line {
+                    room: self.room(group),
+                    seq,
+                    nick: nick.to_string(),
+                    body: body.to_string(),
+                })
+                .await;
+                seq
+            }
+        }
+    }
+
+    /// The login is in the room from now on (the bridge joined it).
+    pub async fn joined(&self, login: &LoginId, group: &GroupId) {
+        self.state
+            .lock()
+            .expect("archive state")
+            .members
+            .entry(group.clone())
+            .or_default()
+            .insert(login.clone());
+        self.send(ArchiveWrite::Joined {
+            room: self.room(group),
+            login: login.clone(),
+            at: now_us(),
+        })
+        .await
+    }
+
+    /// The login left the room (or its connection did).
+    pub async fn left(&self, login: &LoginId, group: &GroupId) {
+        {
+            let mut state = self.state.lock().expect("archive state");
+            if let Some(members) = state.members.get_mut(group) {
+                members.remove(login);
+                if members.is_empty() {
+                    state.members.remove(group);
+                }
+            }
+        }
+        self.send(ArchiveWrite::Left {
+            room: self.room(group),
+            login: login.clone(),
+            at: now_us(),
+        })
+        .await
+    }
+
+    async fn send(&self, write: ArchiveWrite) {
+        if self.writes.send(Op::Write(write)).await.is_err() {
+            self.stats.failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Waits until everything recorded so far is stored.
+    pub async fn flush(&self) {
+        let (done, stored) = oneshot::channel();
+        if self.writes.send(Op::Flush(done)).await.is_ok() {
+            let _ = stored.await;
+        }
+    }
+
+    /// A page of a room's archive as `login` may read it (what was recorded before the
+    /// call included).
+    pub async fn query(
+        &self,
+        login: &LoginId,
+        group: &GroupId,
+        mut query: ArchiveQuery,
+    ) -> Result<ArchiveAnswer, Error> {
+        self.flush().await;
+        query.room = self.room(group);
+        query.login = login.clone();
+        self.store.archive_query(query).await
+    }
+
+    /// The archive's counters, for `/metrics`.
+    pub fn counters(&self) -> Vec<Counter> {
+        vec![
+            Counter {
+                name: "switchboard_archive_lines_total",
+                help: "Room lines archived (each line once, however many users heard it).",
+                value: self.stats.lines.load(Ordering::Relaxed),
+            },
+            Counter {
+                name: "switchboard_archive_write_failures_total",
+                help: "Archive writes that could not be stored.",
+                value: self.stats.failures.load(Ordering::Relaxed),
+            },
+        ]
+    }
+}
+
+/// Stores what waits, a batch at a time, and answers flushes once what came before them
+/// is stored.
+async fn writer(store: Arc<dyn Store>, mut queue: mpsc::Receiver<Op>, stats: Arc<Stats>) {
+    while let Some(first) = queue.recv().await {
+        let mut writes = Vec::new();
+        let mut flushes = Vec::new();
+        let mut next = Some(first);
+        while let Some(op) = next {
+            match op {
+                Op::Write(w) => writes.push(w),
+                Op::Flush(done) => flushes.push(done),
+            }
+            next = if writes.len() < BATCH {
+                queue.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        if !writes.is_empty() {
+            let n = writes.len() as u64;
+            if let Err(e) = store.archive_write(writes).await {
+                stats.failures.fetch_add(n, Ordering::Relaxed);
+                tracing::error!(error = %e, writes = n, "Archive writes were lost");
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Removes lines past their age or their room's count, every [`PRUNE_EVERY`] (and once
+/// at start).
+async fn pruner(
+    store: Arc<dyn Store>,
+    max_age: Duration,
+    max_per_room: u64,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let before = now_us().saturating_sub(max_age.as_micros().min(i64::MAX as u128) as i64);
+        match store.archive_prune(before, max_per_room).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(lines = n, "Old archive lines removed"),
+            Err(e) => tracing::warn!(error = %e, "Pruning the archive failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,138 @@
+use super::*;
+use crate::store::archive::PageFrom;
+use crate::store::sqlite::SqliteStore;
+
+async fn archive() -> Arc<Archive> {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(None).unwrap());
+    Archive::open(
+        "irc.test",
+        HistoryConfig::default(),
+        store,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap()
+}
+
+fn last(max: usize) -> ArchiveQuery {
+    ArchiveQuery {
+        room: ArchiveRoom {
+            transport: String::new(),
+            group: String::new(),
+        },
+        login: LoginId::new(""),
+        start: None,
+        end: None,
+        nick: None,
+        from: PageFrom::Last,
+        max,
+    }
+}
+
+fn bodies(a: ArchiveAnswer) -> Vec<String> {
+    match a {
+        ArchiveAnswer::Page(p) => p.rows.into_iter().map(|r| r.body).collect(),
+        other => panic!("not a page: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_line_heard_by_two_users_is_stored_once_with_one_id() {
+    let a = archive().await;
+    let (alice, bob, g) = (
+        LoginId::new("alice"),
+        LoginId::new("bob"),
+        GroupId::new("#c"),
+    );
+    a.joined(&alice, &g).await;
+    a.joined(&bob, &g).await;
+    let first = a.record(&alice, &g, "carol", "hello").await;
+    let second = a.record(&bob, &g, "carol", "hello").await;
+    assert_eq!(first, second);
+    let other = a.record(&bob, &g, "carol", "again").await;
+    assert!(other > first, "ids grow");
+    // Read at once: the query waits for the writer.
+    assert_eq!(
+        bodies(a.query(&alice, &g, last(10)).await.unwrap()),
+        ["hello", "again"]
+    );
+    assert_eq!(
+        bodies(a.query(&bob, &g, last(10)).await.unwrap()),
+        ["hello", "again"]
+    );
+    assert_eq!(a.counters()[0].value, 2);
+}
+
+#[tokio::test]
+async fn a_user_reads_nothing_from_before_they_joined_or_after_they_left() {
+    let a = archive().await;
+    let (alice, bob, g) = (
+        LoginId::new("alice"),
+        LoginId::new("bob"),
+        GroupId::new("#c"),
+    );
+    a.joined(&alice, &g).await;
+    a.record(&alice, &g, "carol", "before bob").await;
+    a.joined(&bob, &g).await;
+    a.record(&alice, &g, "carol", "both").await;
+    a.record(&bob, &g, "carol", "both").await;
+    a.left(&bob, &g).await;
+    a.record(&alice, &g, "carol", "after bob").await;
+    assert_eq!(bodies(a.query(&bob, &g, last(10)).await.unwrap()), ["both"]);
+    assert_eq!(
+        a.query(&LoginId::new("mallory"), &g, last(10))
+            .await
+            .unwrap(),
+        ArchiveAnswer::NeverIn
+    );
+}
+
+#[tokio::test]
+async fn ids_survive_a_restart_and_keep_growing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let (alice, g) = (LoginId::new("alice"), GroupId::new("#c"));
+    let first = {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(Some(&path)).unwrap());
+        let a = Archive::open(
+            "irc.test",
+            HistoryConfig::default(),
+            store,
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        a.joined(&alice, &g).await;
+        let seq = a.record(&alice, &g, "carol", "one").await;
+        a.flush().await;
+        seq
+    };
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(Some(&path)).unwrap());
+    let a = Archive::open(
+        "irc.test",
+        HistoryConfig::default(),
+        store,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    // The span the "crash" left open was closed: alice rejoins.
+    a.joined(&alice, &g).await;
+    let second = a.record(&alice, &g, "carol", "two").await;
+    assert!(second > first);
+    assert_eq!(
+        bodies(a.query(&alice, &g, last(10)).await.unwrap()),
+        ["one", "two"]
+    );
+}
+
+#[test]
+fn line_ids_are_opaque_and_strict() {
+    assert_eq!(
+        parse_line_id(&line_id(1_765_000_000_000_000)),
+        Some(1_765_000_000_000_000)
+    );
+    for bad in ["", "xyz", "-1", "0", "1 ", "ffffffffffffffffff", "ﬀ"] {
+        assert_eq!(parse_line_id(bad), None, "{bad:?}");
+    }
+}
