@@ -81,4 +81,8 @@ fn the_entry_points_reach_the_code_they_fuzz() {
     );
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(switchboard::fuzzing::stanzas(b"<message"), 0);
+    // A MAM query on a room is answered (from the archive the rig keeps).
+    let mam = "<iq type='set' id='m1' from='alice@example.org/phone' to='#room@echo.example.org'>\
+        <query xmlns='urn:xmpp:mam:2'/></iq>";
+    assert!(switchboard::fuzzing::stanzas(mam.as_bytes()) > switchboard::fuzzing::stanzas(b"<x/>"));
 }

@@ -109,7 +109,7 @@ impl Archive {
             tracing::info!(
                 transport,
                 spans = closed,
-                "Closed archive spans left open by an unclean stop"
+                "Closed the archive spans the last stop left open"
             );
         }
         let last_seq = store.archive_last_seq().await?;
@@ -149,8 +149,15 @@ impl Archive {
     }
 
     /// One user's copy of a line said by `nick` in `group`. Returns the line's seq, the
-    /// same for every copy.
-    pub async fn record(&self, login: &LoginId, group: &GroupId, nick: &str, body: &str) -> i64 {
+    /// same for every copy; `None` when the login is not recording the room (it turned the
+    /// archive off there, or was never counted in).
+    pub async fn record(
+        &self,
+        login: &LoginId,
+        group: &GroupId,
+        nick: &str,
+        body: &str,
+    ) -> Option<i64> {
         let report = {
             let mut state = self.state.lock().expect("archive state");
             let State {
@@ -158,14 +165,18 @@ impl Archive {
                 dedupe,
                 members,
             } = &mut *state;
-            let in_room = members.get(group).map_or(1, HashSet::len).max(1);
+            let in_room = members.get(group)?;
+            if !in_room.contains(login) {
+                return None;
+            }
+            let in_room = in_room.len();
             let now = now_us();
             dedupe.report(login, group, nick, body, now, in_room, || {
                 *last_seq = now.max(*last_seq + 1);
                 *last_seq
             })
         };
-        match report {
+        Some(match report {
             Report::Known(seq) => seq,
             Report::New(seq) => {
                 self.stats.lines.fetch_add(1, Ordering::Relaxed);
@@ -178,7 +189,7 @@ impl Archive {
                 .await;
                 seq
             }
-        }
+        })
     }
 
     /// The login is in the room from now on (the bridge joined it).

@@ -46,10 +46,10 @@ async fn a_line_heard_by_two_users_is_stored_once_with_one_id() {
     );
     a.joined(&alice, &g).await;
     a.joined(&bob, &g).await;
-    let first = a.record(&alice, &g, "carol", "hello").await;
-    let second = a.record(&bob, &g, "carol", "hello").await;
+    let first = a.record(&alice, &g, "carol", "hello").await.unwrap();
+    let second = a.record(&bob, &g, "carol", "hello").await.unwrap();
     assert_eq!(first, second);
-    let other = a.record(&bob, &g, "carol", "again").await;
+    let other = a.record(&bob, &g, "carol", "again").await.unwrap();
     assert!(other > first, "ids grow");
     // Read at once: the query waits for the writer.
     assert_eq!(
@@ -103,7 +103,7 @@ async fn ids_survive_a_restart_and_keep_growing() {
         .await
         .unwrap();
         a.joined(&alice, &g).await;
-        let seq = a.record(&alice, &g, "carol", "one").await;
+        let seq = a.record(&alice, &g, "carol", "one").await.unwrap();
         a.flush().await;
         seq
     };
@@ -118,12 +118,29 @@ async fn ids_survive_a_restart_and_keep_growing() {
     .unwrap();
     // The span the "crash" left open was closed: alice rejoins.
     a.joined(&alice, &g).await;
-    let second = a.record(&alice, &g, "carol", "two").await;
+    let second = a.record(&alice, &g, "carol", "two").await.unwrap();
     assert!(second > first);
     assert_eq!(
         bodies(a.query(&alice, &g, last(10)).await.unwrap()),
         ["one", "two"]
     );
+}
+
+#[tokio::test]
+async fn a_login_not_counted_in_keeps_nothing() {
+    let a = archive().await;
+    let (alice, bob, g) = (
+        LoginId::new("alice"),
+        LoginId::new("bob"),
+        GroupId::new("#c"),
+    );
+    assert_eq!(a.record(&alice, &g, "carol", "nobody records").await, None);
+    a.joined(&alice, &g).await;
+    assert_eq!(a.record(&bob, &g, "carol", "bob does not").await, None);
+    assert!(a.record(&alice, &g, "carol", "alice does").await.is_some());
+    a.left(&alice, &g).await;
+    assert_eq!(a.record(&alice, &g, "carol", "not any more").await, None);
+    assert_eq!(a.counters()[0].value, 1);
 }
 
 #[test]

@@ -55,6 +55,7 @@ fn the_example_file_parses() {
         irc.bridge.network("libera").unwrap().host,
         "irc.libera.chat"
     );
+    assert_eq!(irc.history, HistoryConfig::default());
     let sms = c.sms.as_ref().expect("the sms section");
     assert_eq!(sms.bridge.max_segments, 10);
     assert_eq!(
@@ -174,6 +175,52 @@ fn irc_keys_are_checked_with_their_path() {
         "irc:\n  domain: irc.example.org\n  secret: s\n  default: {encoding: klingon}\necho:",
     );
     assert_eq!(problems(&text), vec!["t.yaml: irc.default.encoding: 'klingon' is not an encoding: use latin-1 or utf-8-lossy"]);
+}
+
+#[test]
+fn the_irc_archive_has_defaults_and_its_keys_are_checked() {
+    let irc = "irc:\n  domain: irc.example.org\n  secret: s\n";
+    let c = Config::parse(
+        Path::new("t.yaml"),
+        &GOOD.replace("echo:", &format!("{irc}echo:")),
+        &env,
+    )
+    .unwrap();
+    let history = &c.irc.unwrap().history;
+    assert!(history.enabled);
+    assert_eq!((history.on_join, history.max_per_room), (20, 100_000));
+    assert_eq!(history.max_age, ConfigDuration::from_secs(30 * 86_400));
+    let with = |keys: &str| {
+        problems(&GOOD.replace("echo:", &format!("{irc}  history: {{{keys}}}\necho:")))
+    };
+    assert_eq!(
+        with("on_join: 501"),
+        ["t.yaml: irc.history.on_join: 501 is more than the 500 lines a join may get"]
+    );
+    assert_eq!(
+        with("max_per_room: 0"),
+        ["t.yaml: irc.history.max_per_room: must be at least 1 (turn the archive off with enabled: false)"]
+    );
+    assert!(with("max_age: forever")[0]
+        .starts_with("t.yaml: irc.history.max_age: 'forever' is not a duration"));
+    assert!(with("keep: 1")[0].starts_with("t.yaml: irc.history.keep: unknown field `keep`"));
+    let off = GOOD.replace(
+        "echo:",
+        &format!("{irc}  history: {{enabled: false}}\necho:"),
+    );
+    assert!(
+        !Config::parse(Path::new("t.yaml"), &off, &env)
+            .unwrap()
+            .irc
+            .unwrap()
+            .history
+            .enabled
+    );
+    // Only the IRC section has an archive.
+    let sms = "sms:\n  domain: sms.example.org\n  secret: s\n  provider: {kind: twilio, account_sid: AC1, auth_token: t}\n  history: {enabled: true}\n";
+    assert!(problems(&GOOD.replace("echo:", &format!("{sms}echo:")))
+        .iter()
+        .any(|p| p.starts_with("t.yaml: sms.history: unknown field `history`")));
 }
 
 #[test]

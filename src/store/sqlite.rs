@@ -26,9 +26,10 @@ use registrations::{
     find_registration, new_login_id, read_registration, to_registration, SELECT_REG,
 };
 
-/// One piece of work for the database thread; what it returns answers its caller once
-/// the batch it ran in is committed (or could not be).
-type Job = Box<dyn FnOnce(&mut Connection) -> Answer + Send>;
+/// One piece of work for the database thread: whether it succeeded (its writes are undone
+/// otherwise), and what answers its caller once the batch it ran in is committed (or could
+/// not be).
+type Job = Box<dyn FnOnce(&mut Connection) -> (bool, Answer) + Send>;
 /// Hands a job's result to its caller, given whether its batch committed.
 type Answer = Box<dyn FnOnce(Result<(), String>) + Send>;
 

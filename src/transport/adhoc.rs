@@ -6,7 +6,7 @@ use crate::xmpp::{adhoc, register};
 use minidom::Element;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use switchboard_bridge::{BridgeError, FieldKind, FormValues, LoginId, Session};
+use switchboard_bridge::{BridgeError, Chat, FieldKind, FormValues, LoginId, Session};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
 
@@ -171,7 +171,7 @@ impl Transport {
     /// disco#items of the commands node on a foreign address.
     pub(super) fn contact_commands(&self, to: &Jid, local: &str) -> Answer {
         let forms = match self.connector.parse_address(local) {
-            Ok(chat) => self.connector.commands_for(&chat),
+            Ok(chat) => self.forms_for(&chat),
             Err(e) => return Answer::Bridge(e),
         };
         let items = forms
@@ -192,6 +192,20 @@ impl Transport {
         ))
     }
 
+    /// The commands on a foreign address: the bridge's, and on a group the core's channel
+    /// settings (unless the bridge has a command of that name there).
+    fn forms_for(&self, chat: &Chat) -> Vec<switchboard_bridge::CommandForm> {
+        let mut forms = self.connector.commands_for(chat);
+        if matches!(chat, Chat::Group(_))
+            && !forms
+                .iter()
+                .any(|f| f.node == super::bouncer::ROOM_CONFIGURE)
+        {
+            forms.push(super::bouncer::room_form());
+        }
+        forms
+    }
+
     /// A settings command on a foreign address: the form first, then the values, which are
     /// applied, stored, and applied again whenever the user's session opens.
     pub(super) async fn contact_command(
@@ -210,6 +224,18 @@ impl Transport {
             Ok(chat) => chat,
             Err(e) => return Answer::Bridge(e),
         };
+        let bridge_has = self
+            .connector
+            .commands_for(&chat)
+            .iter()
+            .any(|f| f.node == request.node);
+        if let (Chat::Group(group), false) = (&chat, bridge_has) {
+            if request.node == super::bouncer::ROOM_CONFIGURE {
+                return self
+                    .room_command(from, group.clone(), request, payload)
+                    .await;
+            }
+        }
         let Some(form) = self
             .connector
             .commands_for(&chat)

@@ -5,6 +5,7 @@
 //! so they survive a link restart.
 
 mod adhoc;
+mod bouncer;
 mod bridge_commands;
 mod events;
 #[cfg(test)]
@@ -215,6 +216,8 @@ impl Transport {
         ));
         tokio::spawn(self.watch.clone().follow_link(shutdown.clone()));
         self.restore_sessions().await;
+        // Persistent channels come back without anyone asking.
+        tokio::spawn(self.clone().rejoin_persistent_task());
         // Network-wide events: stored by the acceptor, delivered by the worker from the
         // store through this loop (after the sessions are back, so logins are found).
         let stored = Arc::new(tokio::sync::Notify::new());

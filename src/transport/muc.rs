@@ -43,6 +43,14 @@ pub(super) struct Room {
     pub(super) password: Option<String>,
     /// What each joining resource's `<history/>` asked for, until its history is sent.
     pub(super) history_asked: HashMap<Jid, Option<HistoryRequest>>,
+    /// The user's channel setting: stays joined while no resource is in (`bouncer`).
+    pub(super) persistent: bool,
+    /// The user turned the archive off for this channel.
+    pub(super) unrecorded: bool,
+    /// A persistent room's last resource left at this time (its return catches up).
+    pub(super) away_since: Option<std::time::SystemTime>,
+    /// Highlights sent while away: since when, how many.
+    pub(super) highlights: Option<(Instant, u32)>,
 }
 
 /// How long a leave waits for its confirmation before a new join goes ahead anyway (a
@@ -166,7 +174,8 @@ impl Transport {
         }
     }
 
-    /// Asks the bridge to join; a refusal goes to every resource waiting.
+    /// Asks the bridge to join; a refusal goes to every resource waiting. The user's
+    /// channel settings come with the room.
     pub(super) async fn bridge_join(
         &self,
         key: &(LoginId, GroupId),
@@ -176,6 +185,11 @@ impl Transport {
         let Some(session) = self.session_of(&key.0) else {
             return;
         };
+        let settings = self.room_settings(&key.0, &key.1).await;
+        if let Some(room) = self.rooms().get_mut(key) {
+            room.persistent = settings.persistent;
+            room.unrecorded = !settings.record_history;
+        }
         // Only the gateway's own transports log in as a bare domain.
         let watching = self
             .sessions()
@@ -198,7 +212,7 @@ impl Transport {
         from: &Jid,
         reason: Option<String>,
     ) {
-        let (last, nick) = {
+        let (leave, nick, away) = {
             let mut rooms = self.rooms();
             let Some(room) = rooms.get_mut(key) else {
                 return;
@@ -208,24 +222,27 @@ impl Transport {
                 // Not in (or already left): nothing to confirm, and no second goodbye.
                 return;
             }
+            room.history_asked.remove(from);
             let last = room.resources.is_empty() && room.pending.is_empty();
             let nick = room.nick.clone();
-            let mut leave = false;
-            if last && room.leaving.is_none() {
-                // Kept until the bridge confirms the leave, so that a join meanwhile
-                // waits for it (see `Room::leaving`).
-                *room = Room {
-                    leaving: Some(Instant::now()),
-                    nick: nick.clone(),
-                    ..Room::default()
-                };
+            let (mut leave, mut away) = (false, None);
+            if last && room.persistent && room.joined && room.leaving.is_none() {
+                // Bouncer mode: the channel stays joined; the return catches up from here.
+                let now = std::time::SystemTime::now();
+                room.away_since = Some(now);
+                room.highlights = None;
+                away = Some(now);
+            } else if last && room.leaving.is_none() {
                 leave = true;
             } else if last {
                 // A join that waited for the leave was withdrawn before it was made.
                 room.password = None;
             }
-            (leave, nick)
+            (leave, nick, away)
         };
+        if away.is_some() {
+            self.store_away(&key.0, &key.1, away).await;
+        }
         if let Some(room) = self.room_jid(&key.1) {
             if let Some(me) = muc::occupant(&room, &nick) {
                 let p = OccupantPresence {
@@ -237,17 +254,34 @@ impl Transport {
                     .await;
             }
         }
-        if last {
-            self.archive_left(&key.0, &key.1).await;
-            let left = match self.session_of(&key.0) {
-                Some(session) => session.leave_group(&key.1, reason).await,
-                None => Ok(()),
+        if leave {
+            self.bridge_leave(key, reason).await;
+        }
+    }
+
+    /// Asks the bridge to leave a room nobody is in any more. The room is kept until the
+    /// bridge confirms, so that a join meanwhile waits for it (see `Room::leaving`).
+    pub(super) async fn bridge_leave(&self, key: &(LoginId, GroupId), reason: Option<String>) {
+        {
+            let mut rooms = self.rooms();
+            let Some(room) = rooms.get_mut(key) else {
+                return;
             };
-            if let Err(e) = left {
-                tracing::info!(error = %e, "Leaving a group failed");
-                // No confirmation will come.
-                self.leave_confirmed(key).await;
-            }
+            *room = Room {
+                leaving: Some(Instant::now()),
+                nick: room.nick.clone(),
+                ..Room::default()
+            };
+        }
+        self.archive_left(&key.0, &key.1).await;
+        let left = match self.session_of(&key.0) {
+            Some(session) => session.leave_group(&key.1, reason).await,
+            None => Ok(()),
+        };
+        if let Err(e) = left {
+            tracing::info!(error = %e, "Leaving a group failed");
+            // No confirmation will come.
+            self.leave_confirmed(key).await;
         }
     }
 

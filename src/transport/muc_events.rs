@@ -24,7 +24,7 @@ impl Transport {
         } = joined;
         let key = (login.clone(), group.clone());
         let mut nick_changed = nick_changed;
-        let to: Vec<Jid> = {
+        let (to, recorded, persistent): (Vec<Jid>, bool, bool) = {
             let mut rooms = self.rooms();
             let Some(room) = rooms.get_mut(&key).filter(|r| r.leaving.is_none()) else {
                 // Unknown, or a join that completed after its last resource left (the
@@ -40,10 +40,23 @@ impl Transport {
             room.topic_by = topic_by;
             let pending: Vec<Jid> = room.pending.drain().collect();
             room.resources.extend(pending);
-            room.resources.iter().cloned().collect()
+            (
+                room.resources.iter().cloned().collect(),
+                !room.unrecorded,
+                room.persistent,
+            )
         };
-        if let Some(archive) = &self.archive {
+        if let (true, Some(archive)) = (recorded, &self.archive) {
             archive.joined(login, &group).await;
+        }
+        if to.is_empty() {
+            tracing::info!(domain = %self.domain, login = %login, group = %group, "Channel joined while its user is away");
+        }
+        if persistent {
+            let nick = self.rooms().get(&key).map(|r| r.nick.clone());
+            if let Some(nick) = nick {
+                self.remember_nick(login, &group, &nick).await;
+            }
         }
         self.send_room_state(&key, &group, &to, nick_changed).await;
     }

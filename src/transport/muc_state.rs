@@ -28,6 +28,7 @@ impl Transport {
             let Some(room) = rooms.get_mut(key) else {
                 return;
             };
+            let mut back = false;
             let mut out = Vec::new();
             for resource in to {
                 let mut before = Vec::new();
@@ -60,11 +61,23 @@ impl Transport {
                 let subject: Stanza =
                     muc::subject(&room_jid, room.topic_by.as_deref(), resource, &room.topic).into();
                 // A resource that sent no join (a presence update) gets none.
-                let asked = room.history_asked.remove(resource);
+                // Back in a persistent room: the first join catches up on what was missed.
+                let asked = match room.history_asked.remove(resource) {
+                    Some(asked) => {
+                        let away = room.away_since.take();
+                        back |= away.is_some();
+                        Some(super::bouncer::catch_up(asked, away))
+                    }
+                    None => None,
+                };
                 out.push((resource.clone(), before, asked, subject));
             }
-            out
+            (out, back)
         };
+        let (per_resource, back) = per_resource;
+        if back {
+            self.store_away(&key.0, &key.1, None).await;
+        }
         for (resource, before, asked, subject) in per_resource {
             for stanza in before {
                 self.forward_stanza(stanza).await;
@@ -117,7 +130,7 @@ impl Transport {
         let Some(room_jid) = self.room_jid(group) else {
             return;
         };
-        let (resources, nick) = {
+        let (resources, nick, away) = {
             let rooms = self.rooms();
             let Some(room) = rooms.get(&key).filter(|r| r.joined) else {
                 return;
@@ -125,6 +138,7 @@ impl Transport {
             (
                 room.resources.iter().cloned().collect::<Vec<_>>(),
                 room.nick.clone(),
+                room.persistent && room.resources.is_empty(),
             )
         };
         let said_by = from_nick.unwrap_or(&nick);
@@ -133,15 +147,26 @@ impl Transport {
         };
         // Archived before it is shown, so the live copy carries the id MAM will give it.
         let stanza_id = match &self.archive {
-            Some(archive) => {
-                let seq = archive.record(login, group, said_by, &body).await;
-                Some(crate::xmpp::muc::stanza_id(
-                    &room_jid,
-                    &crate::archive::line_id(seq),
-                ))
-            }
+            Some(archive) => archive
+                .record(login, group, said_by, &body)
+                .await
+                .map(|seq| muc::stanza_id(&room_jid, &crate::archive::line_id(seq))),
             None => None,
         };
+        if away && from_nick.is_some() && super::bouncer::mentions(&body, &nick) {
+            let allowed = self
+                .rooms()
+                .get_mut(&key)
+                .is_some_and(|room| room.take_highlight());
+            let user = self.sessions().get(login).map(|e| e.jid.clone());
+            match (allowed, user) {
+                (true, Some(user)) => self.highlight(&user, &room_jid, said_by, &body).await,
+                (false, _) => {
+                    tracing::debug!(domain = %self.domain, "A highlight while away was over the cap")
+                }
+                _ => {}
+            }
+        }
         for to in resources {
             let mut m = muc::groupchat(from.clone(), &to, body.clone(), id.clone());
             if let Some(sid) = &stanza_id {

@@ -90,31 +90,60 @@ impl Transport {
         }
     }
 
-    /// The user went offline toward the transport: their foreign sessions go offline too
-    /// (IRC: QUIT everywhere) and their rooms are forgotten.
+    /// The user went offline toward the transport: their rooms are forgotten, except
+    /// persistent ones, which stay joined while they are away; without any of those their
+    /// foreign sessions go offline too (IRC: QUIT everywhere), otherwise the other rooms
+    /// are left one by one.
     async fn user_offline(&self, from: &Jid) {
         let Some(login) = self.sessions().login_of(&from.to_bare()) else {
             return;
         };
-        let forgotten: Vec<_> = {
+        let (kept, forgotten) = {
             let mut rooms = self.rooms();
-            let keys: Vec<_> = rooms.keys().filter(|(l, _)| *l == login).cloned().collect();
-            for key in &keys {
-                rooms.remove(key);
+            let mine: Vec<_> = rooms.keys().filter(|(l, _)| *l == login).cloned().collect();
+            let (mut kept, mut forgotten) = (Vec::new(), Vec::new());
+            for key in mine {
+                let Some(room) = rooms.get_mut(&key) else {
+                    continue;
+                };
+                if room.persistent && room.joined && room.leaving.is_none() {
+                    room.resources.clear();
+                    room.pending.clear();
+                    room.history_asked.clear();
+                    let since = *room
+                        .away_since
+                        .get_or_insert_with(std::time::SystemTime::now);
+                    kept.push((key.1, since));
+                } else {
+                    rooms.remove(&key);
+                    forgotten.push(key.1);
+                }
             }
-            keys
+            (kept, forgotten)
         };
-        for (_, group) in &forgotten {
+        for group in &forgotten {
             self.archive_left(&login, group).await;
         }
-        if let Some(session) = self.session_of(&login) {
-            let offline = PresenceUpdate {
-                availability: Availability::Offline,
-                status: None,
-            };
-            if let Err(e) = session.set_presence(offline).await {
-                tracing::debug!(error = %e, "The network takes no presence");
+        for (group, since) in &kept {
+            self.store_away(&login, group, Some(*since)).await;
+        }
+        let Some(session) = self.session_of(&login) else {
+            return;
+        };
+        if !kept.is_empty() {
+            for group in forgotten {
+                if let Err(e) = session.leave_group(&group, None).await {
+                    tracing::debug!(error = %e, "Leaving a group failed");
+                }
             }
+            return;
+        }
+        let offline = PresenceUpdate {
+            availability: Availability::Offline,
+            status: None,
+        };
+        if let Err(e) = session.set_presence(offline).await {
+            tracing::debug!(error = %e, "The network takes no presence");
         }
     }
 

@@ -207,6 +207,18 @@ pub fn stanza_id(room: &BareJid, id: &str) -> Element {
     .into()
 }
 
+/// A line that named the user while they were away from a persistent room: a chat
+/// message from the room to their bare JID (their server keeps it offline), saying who.
+pub fn highlight(room: &BareJid, to: &BareJid, nick: &str, body: &str) -> Message {
+    let mut m = Message::chat(Some(to.clone().into())).with_body(
+        "".into(),
+        xml_string(format!("<{}> {body}", jid_part(nick))),
+    );
+    m.from = Some(room.clone().into());
+    m.id = Some(Id(format!("sb-hl-{:016x}", rand::random::<u64>())));
+    m
+}
+
 /// Whether a message is of type groupchat.
 pub fn is_groupchat(m: &Message) -> bool {
     m.type_ == MessageType::Groupchat

@@ -61,11 +61,13 @@ impl SqliteStore {
     ) -> Result<T, Error> {
         let (done, answer) = tokio::sync::oneshot::channel();
         self.jobs
-            .send(Box::new(move |conn: &mut Connection| -> Answer {
+            .send(Box::new(move |conn: &mut Connection| -> (bool, Answer) {
                 let result = f(conn);
-                Box::new(move |committed: Result<(), String>| {
+                let ok = result.is_ok();
+                let answer: Answer = Box::new(move |committed: Result<(), String>| {
                     let _ = done.send(committed.map_err(Error::StoreWorker).and(result));
-                })
+                });
+                (ok, answer)
             }))
             .map_err(|_| Error::StoreWorker("the database thread has stopped".into()))?;
         answer
@@ -77,7 +79,8 @@ impl SqliteStore {
 /// Jobs in one transaction at most (bounds how long the first waits for the last).
 const BATCH: usize = 256;
 
-/// Runs a batch of jobs in one transaction, a savepoint each, then answers them.
+/// Runs a batch of jobs in one transaction, a savepoint each (rolled back when the job
+/// fails), then answers them.
 fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
     if let Err(e) = conn.execute_batch("BEGIN") {
         // Without a transaction each statement commits on its own: still correct.
@@ -89,8 +92,13 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
         // A panicking query loses its answer (the caller gets an error), not the thread.
         let run = std::panic::AssertUnwindSafe(|| job(conn));
         match std::panic::catch_unwind(run) {
-            Ok(answer) => {
+            Ok((true, answer)) => {
                 let _ = conn.execute_batch("RELEASE job");
+                answers.push(answer);
+            }
+            Ok((false, answer)) => {
+                // A job that failed leaves nothing behind; the others keep their writes.
+                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
                 answers.push(answer);
             }
             Err(_) => {
@@ -124,3 +132,7 @@ pub(super) fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "worker_tests.rs"]
+mod tests;

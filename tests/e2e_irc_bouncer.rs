@@ -1,0 +1,294 @@
+//! End-to-end tests of persistent channels (bouncer mode): the channel `configure`
+//! command, a channel kept joined on IRC while its user is away, highlights sent to the
+//! bare JID meanwhile, the catch-up on return, XEP-0410 self-pings, and persistent
+//! channels joined again after SIGKILL and SIGTERM. Real Prosody and InspIRCd, the
+//! gateway binary, slixmpp users and a raw IRC client.
+
+mod common;
+
+use common::{body, run_command, workdir, Agent, Gateway, Inspircd, IrcClient, Prosody, NS_CLIENT};
+use minidom::Element;
+use std::time::Duration;
+
+const IRC: &str = "irc.localhost";
+const SECRET: &str = "irc-secret";
+const T: Duration = Duration::from_secs(10);
+const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+const NS_DELAY: &str = "urn:xmpp:delay";
+/// How soon a persistent channel must be joined again after a restart.
+const REJOIN: Duration = Duration::from_secs(30);
+
+fn statuses(stanza: &Element) -> Vec<String> {
+    stanza
+        .get_child("x", NS_MUC_USER)
+        .map(|x| {
+            x.children()
+                .filter(|c| c.name() == "status")
+                .filter_map(|c| c.attr("code").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Joins (no `<history/>`) and returns the bodies of the history lines before the subject.
+fn join(agent: &Agent, room: &str, nick: &str) -> Vec<String> {
+    agent.send(&format!(
+        "<presence to='{room}/{nick}'><x xmlns='http://jabber.org/protocol/muc'/></presence>"
+    ));
+    agent.expect(T, "the self-presence", |s| {
+        s.name() == "presence"
+            && s.attr("from") == Some(&format!("{room}/{nick}"))
+            && statuses(s).contains(&"110".into())
+    });
+    let mut lines = Vec::new();
+    loop {
+        let m = agent.expect(T, "history or the subject", |s| {
+            s.name() == "message"
+                && s.attr("from").is_some_and(|f| f.starts_with(room))
+                && (s.get_child("subject", NS_CLIENT).is_some()
+                    || s.get_child("delay", NS_DELAY).is_some())
+        });
+        if m.get_child("subject", NS_CLIENT).is_some() {
+            return lines;
+        }
+        lines.push(body(&m));
+    }
+}
+
+fn leave(agent: &Agent, room: &str, nick: &str) {
+    agent.send(&format!(
+        "<presence type='unavailable' to='{room}/{nick}'/>"
+    ));
+    agent.expect(T, "the leave's self-presence", |s| {
+        s.name() == "presence"
+            && s.attr("type") == Some("unavailable")
+            && s.attr("from") == Some(&format!("{room}/{nick}"))
+    });
+}
+
+fn self_ping(agent: &Agent, room: &str, nick: &str) -> Element {
+    let id = agent.new_id();
+    agent.iq(
+        &format!("<iq type='get' id='{id}' to='{room}/{nick}'><ping xmlns='urn:xmpp:ping'/></iq>"),
+        &id,
+        T,
+    )
+}
+
+fn configure(agent: &Agent, room: &str, fields: &[(&str, &str)]) -> Element {
+    let answer = run_command(agent, room, "configure", fields);
+    let command = answer
+        .get_child("command", "http://jabber.org/protocol/commands")
+        .unwrap_or_else(|| panic!("no command answer: {}", String::from(&answer)));
+    assert_eq!(
+        command.attr("status"),
+        Some("completed"),
+        "{}",
+        String::from(&answer)
+    );
+    answer
+}
+
+/// Waits until the newest line `agent` can read in `room`'s archive is `text`.
+fn wait_archived(agent: &Agent, room: &str, text: &str) {
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let id = agent.new_id();
+        agent.send(&format!(
+            "<iq type='set' id='{id}' to='{room}'><query xmlns='urn:xmpp:mam:2' queryid='{id}'>\
+             <set xmlns='http://jabber.org/protocol/rsm'><max>1</max><before/></set></query></iq>"
+        ));
+        let result = agent.expect(T, "a MAM result or the fin", |s| {
+            s.attr("id") == Some(id.as_str())
+                || s.get_child("result", "urn:xmpp:mam:2")
+                    .is_some_and(|r| r.attr("queryid") == Some(id.as_str()))
+        });
+        if result.name() == "message" {
+            let found = String::from(&result).contains(text);
+            agent.expect(T, "the fin", |s| s.attr("id") == Some(id.as_str()));
+            if found {
+                return;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{text:?} was never archived"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_persistent_channel_stays_joined_catches_up_and_comes_back_after_restarts() {
+    let dir = workdir("irc-bouncer");
+    let prosody = Prosody::start(
+        dir.path(),
+        &[(IRC, SECRET)],
+        &[("alice", "localhost", "pw")],
+    );
+    let ircd = Inspircd::start(dir.path());
+    let config = format!(
+        "xmpp:\n  server: \"127.0.0.1:{}\"\n  allow: [\"localhost\"]\nstorage: \"sqlite://switchboard.db\"\nirc:\n  domain: {IRC}\n  secret: {SECRET}\n  quit_grace: 1s\n  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
+        prosody.component_port(),
+        ircd.port()
+    );
+    let mut gw = Gateway::start(dir.path(), &config);
+    let room = format!("#b%127.0.0.1@{IRC}");
+    let carol = IrcClient::connect(ircd.port(), "carol");
+    carol.join("#b");
+    let alice = Agent::connect(
+        dir.path(),
+        "alice@localhost",
+        "pw",
+        prosody.c2s_port(),
+        true,
+    );
+    alice.wait_for_service(IRC, T);
+
+    // The form shows the settings as they are; a bad value is refused and changes nothing.
+    let id = alice.new_id();
+    let form = alice.iq(
+        &format!("<iq type='set' id='{id}' to='{room}'><command xmlns='http://jabber.org/protocol/commands' node='configure' action='execute'/></iq>"),
+        &id,
+        T,
+    );
+    let xml = String::from(&form);
+    assert!(
+        xml.contains("var=\"persistent\"") || xml.contains("var='persistent'"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("var=\"record_history\"") || xml.contains("var='record_history'"),
+        "{xml}"
+    );
+    let bad = run_command(&alice, &room, "configure", &[("persistent", "maybe")]);
+    assert_eq!(
+        common::error_condition(&bad).as_deref(),
+        Some("not-acceptable"),
+        "{}",
+        String::from(&bad)
+    );
+
+    assert!(join(&alice, &room, "alice").is_empty());
+    carol.expect(T, "alice's JOIN", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+    carol.privmsg("#b", "before the break");
+    alice.expect(T, "the live line", |s| body(s) == "before the break");
+    configure(&alice, &room, &[("persistent", "true")]);
+
+    // Leaving keeps the channel joined on IRC.
+    leave(&alice, &room, "alice");
+    carol.expect_none(Duration::from_millis(1500), |l| {
+        matches!(l.command.as_str(), "PART" | "QUIT") && l.is_from("alice")
+    });
+    assert!(carol
+        .names("#b")
+        .iter()
+        .any(|n| n.trim_start_matches(['@', '+']) == "alice"));
+    // XEP-0410: the client is not in the room any more, and is told so.
+    let ping = self_ping(&alice, &room, "alice");
+    assert_eq!(
+        common::error_condition(&ping).as_deref(),
+        Some("not-acceptable"),
+        "{}",
+        String::from(&ping)
+    );
+
+    carol.privmsg("#b", "said while away");
+    carol.privmsg("#b", "alice: are you there?");
+    let hl = alice.expect(T, "the highlight as a chat message", |s| {
+        s.name() == "message"
+            && s.attr("type") == Some("chat")
+            && body(s).contains("are you there?")
+    });
+    assert_eq!(hl.attr("from"), Some(room.as_str()));
+    assert_eq!(body(&hl), "<carol> alice: are you there?");
+    alice.expect_none(Duration::from_millis(300), |s| {
+        s.name() == "message"
+            && body(s) == "said while away"
+            && s.get_child("delay", NS_DELAY).is_none()
+    });
+
+    // The return catches up with what was said since the leave, and only that.
+    assert_eq!(
+        join(&alice, &room, "alice"),
+        ["said while away", "alice: are you there?"]
+    );
+    assert_eq!(
+        self_ping(&alice, &room, "alice").attr("type"),
+        Some("result")
+    );
+
+    // Recording off: lines still come live, without a stanza-id, and stay out of the archive.
+    configure(&alice, &room, &[("record_history", "false")]);
+    carol.privmsg("#b", "off the record");
+    let live = alice.expect(T, "the unrecorded line", |s| body(s) == "off the record");
+    assert!(
+        live.get_child("stanza-id", "urn:xmpp:sid:0").is_none(),
+        "{}",
+        String::from(&live)
+    );
+    configure(&alice, &room, &[("record_history", "true")]);
+    carol.privmsg("#b", "on the record");
+    alice.expect(T, "the recorded line", |s| body(s) == "on the record");
+    wait_archived(&alice, &room, "on the record");
+    let id = alice.new_id();
+    alice.send(&format!(
+        "<iq type='set' id='{id}' to='{room}'><query xmlns='urn:xmpp:mam:2' queryid='{id}'/></iq>"
+    ));
+    alice.expect(T, "the fin", |s| s.attr("id") == Some(id.as_str()));
+    alice.expect_none(Duration::from_millis(200), |s| {
+        String::from(s).contains("off the record")
+    });
+
+    // SIGKILL: the channel is joined again without anyone asking.
+    gw.kill9();
+    carol.expect(T, "alice's QUIT with the gateway", |l| {
+        l.command == "QUIT" && l.is_from("alice")
+    });
+    gw = Gateway::start(dir.path(), &config);
+    carol.expect(REJOIN, "alice's JOIN after SIGKILL", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+    // The gateway has the channel once IRC has sent the names (after the JOIN carol sees).
+    gw.wait_for_log("Channel joined while its user is away", T);
+    alice.wait_for_service(IRC, T);
+    let ping = self_ping(&alice, &room, "alice");
+    assert_eq!(
+        common::error_condition(&ping).as_deref(),
+        Some("not-acceptable"),
+        "after a restart the client must rejoin"
+    );
+    carol.privmsg("#b", "after the crash");
+    // Away, alice may still read the archive: the line is stored before the next stop.
+    wait_archived(&alice, &room, "after the crash");
+    // SIGTERM as well.
+    gw.sigterm_and_wait(Duration::from_secs(15))
+        .expect("the gateway stops on SIGTERM");
+    carol.expect(T, "alice's QUIT on SIGTERM", |l| {
+        l.command == "QUIT" && l.is_from("alice")
+    });
+    gw = Gateway::start(dir.path(), &config);
+    carol.expect(REJOIN, "alice's JOIN after SIGTERM", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+    alice.wait_for_service(IRC, T);
+    let back = join(&alice, &room, "alice");
+    assert_eq!(
+        back.last().map(String::as_str),
+        Some("after the crash"),
+        "{back:?}"
+    );
+
+    // No longer persistent while away: the channel is left at once.
+    leave(&alice, &room, "alice");
+    carol.expect_none(Duration::from_millis(500), |l| {
+        l.command == "PART" && l.is_from("alice")
+    });
+    configure(&alice, &room, &[("persistent", "false")]);
+    carol.expect(T, "alice's PART", |l| {
+        matches!(l.command.as_str(), "PART" | "QUIT") && l.is_from("alice")
+    });
+    drop(gw);
+}
