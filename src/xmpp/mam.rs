@@ -124,10 +124,12 @@ pub fn parse_query(query: &Element, room: &BareJid) -> Result<MamQuery, String> 
                 "with" => q.with = with(&value, room)?,
                 "before-id" => before = Some(id(var, &value)?),
                 "after-id" => after = Some(id(var, &value)?),
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "the filter '{}' is not supported (start, end, with, before-id, after-id are)",
                     xml_string(other.chars().take(64).collect())
-                )),
+                ))
+                }
             }
         }
     }
