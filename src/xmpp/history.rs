@@ -24,11 +24,19 @@ pub struct HistoryRequest {
 }
 
 /// The `<history/>` of a join presence; `None` when it has none (the default applies).
+///
+/// `maxchars='0'` asks for no history (XEP-0045 §7.2.15), as `maxstanzas='0'` does:
+/// Conversations and Gajim send it when they catch up with MAM instead. Any other
+/// `maxchars` is not counted (the count and time limits still apply).
 pub fn history_request(p: &Presence) -> Option<HistoryRequest> {
     let x = p.payloads.iter().find(|e| e.is("x", ns::MUC))?;
     let h = Muc::try_from(x.clone()).ok()?.history?;
+    let max_stanzas = match h.maxchars {
+        Some(0) => Some(0),
+        _ => h.maxstanzas.map(|n| n as usize),
+    };
     Some(HistoryRequest {
-        max_stanzas: h.maxstanzas.map(|n| n as usize),
+        max_stanzas,
         seconds: h.seconds.map(u64::from),
         since: h.since.map(|d| {
             let us = d.0.timestamp_micros().max(0) as u64;
@@ -108,6 +116,22 @@ mod tests {
         assert_eq!(
             r.since,
             Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600))
+        );
+        for x in [
+            "<history maxchars='0'/>",
+            "<history maxchars='0' maxstanzas='5'/>",
+        ] {
+            assert_eq!(
+                history_request(&presence(x)).unwrap().max_stanzas,
+                Some(0),
+                "{x}"
+            );
+        }
+        let some_chars = history_request(&presence("<history maxchars='500'/>")).unwrap();
+        assert_eq!(some_chars, HistoryRequest::default());
+        assert_eq!(
+            limits(Some(&some_chars), 20, 500, SystemTime::UNIX_EPOCH),
+            (20, None)
         );
         let plain = Presence::try_from(
             "<presence xmlns='jabber:component:accept' to='#a%n@irc.test/me'/>"

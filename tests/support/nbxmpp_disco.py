@@ -7,6 +7,7 @@ Gajim treats a room whose disco#info nbxmpp does not call `is_muc` as no room at
 Exit 1 if the input is not a disco#info result.
 """
 
+import argparse
 import json
 import sys
 
@@ -16,8 +17,12 @@ from nbxmpp.simplexml import XML2Node
 
 
 def main():
-    node = XML2Node(sys.stdin.read())
-    info = parse_disco_info(Iq(node=node))
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    try:
+        node = XML2Node(sys.stdin.read())
+        info = parse_disco_info(Iq(node=node))
+    except Exception as e:  # nbxmpp raises whatever it meets on a non-disco#info input
+        sys.exit("not a disco#info result: %r" % e)
     print(json.dumps({
         "is_muc": info.is_muc,
         "is_irc": info.is_irc,

@@ -147,6 +147,24 @@ fn a_result_forwards_the_line_as_it_was_said() {
     );
     let without = element_xml(result_message(&room(), &to, None, &line));
     assert!(!without.contains("queryid"), "{without}");
+    // A nick with a control character still makes an occupant JID (its control picture).
+    let bell = ArchivedLine {
+        nick: "ca\u{7}rol".into(),
+        ..line
+    };
+    let xml = element_xml(result_message(&room(), &to, Some("q\u{1}2"), &bell));
+    assert!(
+        xml.contains("from='#a%net@irc.test/ca\u{2407}rol'"),
+        "{xml}"
+    );
+    assert!(xml.contains("queryid='q2'"), "{xml}");
+    assert!(crate::xmpp::text::unwritable(&Element::from(result_message(
+        &room(),
+        &to,
+        None,
+        &bell
+    )))
+    .is_none());
 }
 
 #[test]
