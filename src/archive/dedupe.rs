@@ -4,7 +4,9 @@
 //! was not yet reported by this login (a login that reports the same text twice heard it
 //! said twice). Pure: time is passed in.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::time::Duration;
 use switchboard_bridge::{GroupId, LoginId};
 
@@ -17,15 +19,28 @@ pub const CAPACITY: usize = 16_384;
 #[derive(Debug)]
 struct Seen {
     seq: i64,
-    by: HashSet<LoginId>,
+    group: GroupId,
+    nick: String,
+    body: String,
+    /// Who reported it, as indexes into `Dedupe::logins`.
+    by: Vec<u32>,
 }
 
-/// The lines heard lately, by room, nick and text.
+impl Seen {
+    fn is(&self, group: &GroupId, nick: &str, body: &str) -> bool {
+        self.group == *group && self.nick.eq_ignore_ascii_case(nick) && self.body == body
+    }
+}
+
+/// The lines heard lately, by a hash of room, nick (ASCII case ignored) and text; reports
+/// of a line cost no allocation once it is known.
 #[derive(Debug, Default)]
 pub struct Dedupe {
-    lines: HashMap<(GroupId, String, String), VecDeque<Seen>>,
-    /// Every remembered line in the order heard, to forget the oldest.
-    order: VecDeque<(i64, i64, (GroupId, String, String))>,
+    lines: HashMap<u64, VecDeque<Seen>>,
+    /// Every remembered line in the order heard (time, seq, key), to forget the oldest.
+    order: VecDeque<(i64, i64, u64)>,
+    /// Logins as small numbers.
+    logins: HashMap<LoginId, u32>,
 }
 
 /// What a report turned out to be.
@@ -35,6 +50,17 @@ pub enum Report {
     New(i64),
     /// A line already archived under this seq.
     Known(i64),
+}
+
+fn key(group: &GroupId, nick: &str, body: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    group.hash(&mut h);
+    for b in nick.bytes() {
+        h.write_u8(b.to_ascii_lowercase());
+    }
+    h.write_u8(0xff);
+    body.hash(&mut h);
+    h.finish()
 }
 
 impl Dedupe {
@@ -53,29 +79,42 @@ impl Dedupe {
         fresh: impl FnOnce() -> i64,
     ) -> Report {
         self.forget(now);
-        let key = (group.clone(), nick.to_ascii_lowercase(), body.to_string());
-        let seen = self.lines.entry(key.clone()).or_default();
-        if let Some(i) = seen.iter().position(|s| !s.by.contains(login)) {
-            let line = &mut seen[i];
-            line.by.insert(login.clone());
-            let seq = line.seq;
-            if line.by.len() >= expected {
-                seen.remove(i);
-                if seen.is_empty() {
-                    self.lines.remove(&key);
-                }
+        let next = self.logins.len() as u32;
+        let who = match self.logins.get(login) {
+            Some(n) => *n,
+            None => {
+                self.logins.insert(login.clone(), next);
+                next
             }
-            return Report::Known(seq);
+        };
+        let k = key(group, nick, body);
+        if let Some(seen) = self.lines.get_mut(&k) {
+            if let Some(i) = seen
+                .iter()
+                .position(|s| s.is(group, nick, body) && !s.by.contains(&who))
+            {
+                let line = &mut seen[i];
+                line.by.push(who);
+                let seq = line.seq;
+                if line.by.len() >= expected {
+                    seen.remove(i);
+                    if seen.is_empty() {
+                        self.lines.remove(&k);
+                    }
+                }
+                return Report::Known(seq);
+            }
         }
         let seq = fresh();
         if expected > 1 {
-            seen.push_back(Seen {
+            self.lines.entry(k).or_default().push_back(Seen {
                 seq,
-                by: HashSet::from([login.clone()]),
+                group: group.clone(),
+                nick: nick.to_string(),
+                body: body.to_string(),
+                by: vec![who],
             });
-            self.order.push_back((now, seq, key));
-        } else if seen.is_empty() {
-            self.lines.remove(&key);
+            self.order.push_back((now, seq, k));
         }
         Report::New(seq)
     }
@@ -96,16 +135,20 @@ impl Dedupe {
             if *at > horizon && self.order.len() < CAPACITY {
                 break;
             }
-            let Some((_, seq, key)) = self.order.pop_front() else {
+            let Some((_, seq, k)) = self.order.pop_front() else {
                 break;
             };
-            if let Some(seen) = self.lines.get_mut(&key) {
+            if let Some(seen) = self.lines.get_mut(&k) {
                 // Gone already if everyone reported it.
                 seen.retain(|s| s.seq != seq);
                 if seen.is_empty() {
-                    self.lines.remove(&key);
+                    self.lines.remove(&k);
                 }
             }
+        }
+        if self.order.is_empty() && self.logins.len() > CAPACITY {
+            // Logins come and go: their numbers are only needed while lines are remembered.
+            self.logins.clear();
         }
     }
 }
@@ -229,7 +272,7 @@ mod tests {
             d.report(&l("a"), &g(), "eve", "x", 4, 1, &mut fresh),
             Report::New(4)
         );
-        assert!(!d.lines.keys().any(|k| k.1 == "eve"));
+        assert!(!d.lines.values().flatten().any(|s| s.nick == "eve"));
     }
 
     #[test]

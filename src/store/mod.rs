@@ -13,6 +13,7 @@ pub use bridge_kv::BridgeKv;
 
 use crate::error::Error as StoreError;
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use std::time::Duration;
 use switchboard_bridge::{
     Accepted, Inbound, LoginData, LoginId, OutgoingMessage, Recipient, RemoteEvent, TxnId,
@@ -154,6 +155,16 @@ pub trait Store: archive::ArchiveStore + Send + Sync + 'static {
     async fn outbox_attempted(&self, id: OutboxId) -> Result<(), StoreError>;
     /// Removes a delivered (or finally failed) message.
     async fn outbox_remove(&self, id: OutboxId) -> Result<(), StoreError>;
+    /// [`Store::outbox_push`], queued when the call returns: whatever is asked of the store
+    /// after it comes after it; the future only waits for the commit. For a caller that
+    /// takes the next message before this one is on disk, in order.
+    fn outbox_push_queued(
+        &self,
+        entry: &NewOutboxEntry,
+    ) -> BoxFuture<'static, Result<OutboxId, StoreError>>;
+    /// [`Store::outbox_remove`], queued when the call returns (as
+    /// [`Store::outbox_push_queued`]): a later read of the outbox no longer sees it.
+    fn outbox_remove_queued(&self, id: OutboxId) -> BoxFuture<'static, Result<(), StoreError>>;
 
     /// Stores events from a bridge in one transaction (all or none). An item whose
     /// `once` key was stored on this transport less than `keep` ago is not stored again

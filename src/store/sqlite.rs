@@ -11,6 +11,7 @@ use super::{
 };
 use crate::error::Error;
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -188,9 +189,19 @@ impl Store for SqliteStore {
     }
 
     async fn outbox_push(&self, e: &NewOutboxEntry) -> Result<OutboxId, Error> {
-        let message = serde_json::to_string(&e.message)?;
+        self.outbox_push_queued(e).await
+    }
+
+    fn outbox_push_queued(
+        &self,
+        e: &NewOutboxEntry,
+    ) -> BoxFuture<'static, Result<OutboxId, Error>> {
+        let message = match serde_json::to_string(&e.message) {
+            Ok(m) => m,
+            Err(err) => return Box::pin(std::future::ready(Err(err.into()))),
+        };
         let e = e.clone();
-        self.with(move |c| {
+        self.queue(move |c| {
             let tx = c.savepoint()?;
             tx.run(
                 "INSERT INTO outbox (transport, login_id, sender, recipient, stanza_id,
@@ -218,7 +229,6 @@ impl Store for SqliteStore {
             tx.commit()?;
             Ok(id)
         })
-        .await
     }
 
     async fn receipt_take(&self, txn: &TxnId) -> Result<Option<ReceiptTarget>, Error> {
@@ -317,11 +327,14 @@ impl Store for SqliteStore {
     }
 
     async fn outbox_remove(&self, id: OutboxId) -> Result<(), Error> {
-        self.with(move |c| {
+        self.outbox_remove_queued(id).await
+    }
+
+    fn outbox_remove_queued(&self, id: OutboxId) -> BoxFuture<'static, Result<(), Error>> {
+        self.queue(move |c| {
             c.run("DELETE FROM outbox WHERE id = ?1", [id.0])?;
             Ok(())
         })
-        .await
     }
 
     async fn inbound_push(

@@ -197,6 +197,7 @@ impl Transport {
     fn forms_for(&self, chat: &Chat) -> Vec<switchboard_bridge::CommandForm> {
         let mut forms = self.connector.commands_for(chat);
         if matches!(chat, Chat::Group(_))
+            && self.connector.info().caps.groups
             && !forms
                 .iter()
                 .any(|f| f.node == super::bouncer::ROOM_CONFIGURE)
@@ -230,7 +231,7 @@ impl Transport {
             .iter()
             .any(|f| f.node == request.node);
         if let (Chat::Group(group), false) = (&chat, bridge_has) {
-            if request.node == super::bouncer::ROOM_CONFIGURE {
+            if request.node == super::bouncer::ROOM_CONFIGURE && self.connector.info().caps.groups {
                 return self
                     .room_command(from, group.clone(), request, payload)
                     .await;

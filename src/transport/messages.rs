@@ -164,13 +164,20 @@ impl Transport {
             wants_receipt: message::wants_receipt(&m),
             message: outgoing,
         };
-        if let Err(e) = self.store.outbox_push(&entry).await {
-            return self.store_failed(&Stanza::Message(m.clone()), e);
-        }
-        queued.fetch_add(1, Ordering::Relaxed);
-        if let Some(session) = self.sessions().get(&login) {
-            session.notify.notify_one();
-        }
+        // Queued for the database in order, not waited for here: the user's next stanza
+        // is taken at once, and what waits is committed together. The worker is woken once
+        // it is stored; a failure is answered with an error.
+        let stored = self.store.outbox_push_queued(&entry);
+        let transport = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = stored.await {
+                return transport.store_failed(&Stanza::Message(m), e);
+            }
+            queued.fetch_add(1, Ordering::Relaxed);
+            if let Some(session) = transport.sessions().get(&login) {
+                session.notify.notify_one();
+            }
+        });
     }
 
     pub(super) fn reply_bridge_error(&self, to: &Stanza, e: &BridgeError) {

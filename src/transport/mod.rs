@@ -5,6 +5,8 @@
 //! so they survive a link restart.
 
 mod adhoc;
+#[cfg(test)]
+mod archive_tests;
 mod bouncer;
 mod bridge_commands;
 mod events;

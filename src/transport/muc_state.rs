@@ -172,11 +172,13 @@ impl Transport {
             if let Some(sid) = &stanza_id {
                 m.payloads.push(sid.clone());
             }
-            if let Some(d) = crate::xmpp::delay::delay(
-                sent,
-                &room_jid.clone().into(),
-                std::time::SystemTime::now(),
-            ) {
+            if let Some(d) = sent.and_then(|sent| {
+                crate::xmpp::delay::delay(
+                    Some(sent),
+                    &room_jid.clone().into(),
+                    std::time::SystemTime::now(),
+                )
+            }) {
                 m.payloads.push(d.into());
             }
             self.forward(m.into()).await;

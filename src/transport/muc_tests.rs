@@ -77,7 +77,7 @@ fn full_join(to: &str) -> Vec<String> {
 }
 
 /// Alice's phone joins `#lounge` as alice and the network confirms.
-async fn alice_in(rig: &mut Rig) {
+pub(super) async fn alice_in(rig: &mut Rig) {
     rig.receive(&presence(PHONE, &format!("{ROOM}/alice"), "", MUC))
         .await;
     assert_eq!(rig.calls(), ["join #lounge as alice"]);

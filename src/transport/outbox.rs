@@ -101,12 +101,17 @@ pub(super) async fn worker(
     }
 }
 
+/// Removes a message the network took. Queued, not waited for: the next read of the
+/// outbox comes after it, and the removals of many messages share one commit.
 async fn remove(transport: &Transport, entry: &OutboxEntry, queued: &AtomicU64) {
     let _ = queued.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
-    if let Err(e) = transport.store.outbox_remove(entry.id).await {
-        // Left in place it would be sent again after a restart; say so loudly.
-        tracing::error!(error = %e, "Cannot remove a delivered message from the outbox");
-    }
+    let removed = transport.store.outbox_remove_queued(entry.id);
+    tokio::spawn(async move {
+        if let Err(e) = removed.await {
+            // Left in place it would be sent again after a restart; say so loudly.
+            tracing::error!(error = %e, "Cannot remove a delivered message from the outbox");
+        }
+    });
 }
 
 /// A message to a group is shown back to every resource of the sender in the room, with

@@ -59,8 +59,18 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
+        self.queue(f).await
+    }
+
+    /// Queues `f` for the database thread now (jobs run in the order queued); the future
+    /// waits for its answer, given once its batch is committed.
+    pub(crate) fn queue<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
+    ) -> futures::future::BoxFuture<'static, Result<T, Error>> {
         let (done, answer) = tokio::sync::oneshot::channel();
-        self.jobs
+        let sent = self
+            .jobs
             .send(Box::new(move |conn: &mut Connection| -> (bool, Answer) {
                 let result = f(conn);
                 let ok = result.is_ok();
@@ -69,10 +79,13 @@ impl SqliteStore {
                 });
                 (ok, answer)
             }))
-            .map_err(|_| Error::StoreWorker("the database thread has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| Error::StoreWorker("the database thread dropped a query".into()))?
+            .map_err(|_| Error::StoreWorker("the database thread has stopped".into()));
+        Box::pin(async move {
+            sent?;
+            answer
+                .await
+                .map_err(|_| Error::StoreWorker("the database thread dropped a query".into()))?
+        })
     }
 }
 
@@ -82,35 +95,40 @@ const BATCH: usize = 256;
 /// Runs a batch of jobs in one transaction, a savepoint each (rolled back when the job
 /// fails), then answers them.
 fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
-    if let Err(e) = conn.execute_batch("BEGIN") {
+    // Prepared once per connection: these run around every job.
+    let exec =
+        |conn: &Connection, sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+    if let Err(e) = exec(conn, "BEGIN") {
         // Without a transaction each statement commits on its own: still correct.
         tracing::error!(error = %e, "Cannot begin a database transaction");
     }
     let mut answers = Vec::with_capacity(batch.len());
     for job in batch {
-        let _ = conn.execute_batch("SAVEPOINT job");
+        let _ = exec(conn, "SAVEPOINT job");
         // A panicking query loses its answer (the caller gets an error), not the thread.
         let run = std::panic::AssertUnwindSafe(|| job(conn));
         match std::panic::catch_unwind(run) {
             Ok((true, answer)) => {
-                let _ = conn.execute_batch("RELEASE job");
+                let _ = exec(conn, "RELEASE job");
                 answers.push(answer);
             }
             Ok((false, answer)) => {
                 // A job that failed leaves nothing behind; the others keep their writes.
-                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                let _ = exec(conn, "ROLLBACK TO job");
+                let _ = exec(conn, "RELEASE job");
                 answers.push(answer);
             }
             Err(_) => {
                 tracing::error!("A database query panicked");
-                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                let _ = exec(conn, "ROLLBACK TO job");
+                let _ = exec(conn, "RELEASE job");
             }
         }
     }
     let committed = if conn.is_autocommit() {
         Ok(())
     } else {
-        conn.execute_batch("COMMIT").map_err(|e| {
+        exec(conn, "COMMIT").map(|_| ()).map_err(|e| {
             tracing::error!(error = %e, "A database commit failed");
             let _ = conn.execute_batch("ROLLBACK");
             format!("the database could not commit: {e}")
