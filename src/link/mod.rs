@@ -134,6 +134,21 @@ impl LinkHandle {
             .map_err(|_| QueueFull)
     }
 
+    /// [`LinkHandle::send_wait`] for a stanza already built as an element (the relay's
+    /// hot path skips the typed stanza's conversion).
+    pub async fn send_element_wait(&self, element: Element) -> Result<(), QueueFull> {
+        let Ok(permit) = self.budget.clone().acquire_owned().await else {
+            return Err(QueueFull);
+        };
+        self.tx
+            .send(Queued {
+                element,
+                _permit: Some(permit),
+            })
+            .await
+            .map_err(|_| QueueFull)
+    }
+
     /// Queues a marker behind everything queued so far (waiting while the queue is full);
     /// the answer comes once the server has sent the marker back, so once it has read
     /// every stanza queued before it on this stream (the queue is written in order, and

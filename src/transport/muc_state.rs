@@ -167,21 +167,26 @@ impl Transport {
                 _ => {}
             }
         }
+        // One body and one set of payloads for every resource; each message is built
+        // straight as the element the link writes. (Groupchat is nothing the watch looks
+        // at, so it skips `forward`.)
+        let body = crate::xmpp::text::xml_string(body);
+        let mut payloads = Vec::with_capacity(2);
+        payloads.extend(stanza_id);
+        if let Some(d) = sent.and_then(|sent| {
+            crate::xmpp::delay::delay(
+                Some(sent),
+                &room_jid.clone().into(),
+                std::time::SystemTime::now(),
+            )
+        }) {
+            payloads.push(d.into());
+        }
         for to in resources {
-            let mut m = muc::groupchat(from.clone(), &to, body.clone(), id.clone());
-            if let Some(sid) = &stanza_id {
-                m.payloads.push(sid.clone());
+            let m = muc::groupchat_element(&from, &to, &body, id.as_deref(), &payloads);
+            if self.link.send_element_wait(m).await.is_err() {
+                tracing::warn!(domain = %self.domain, "Link closed; an event for a user was not sent");
             }
-            if let Some(d) = sent.and_then(|sent| {
-                crate::xmpp::delay::delay(
-                    Some(sent),
-                    &room_jid.clone().into(),
-                    std::time::SystemTime::now(),
-                )
-            }) {
-                m.payloads.push(d.into());
-            }
-            self.forward(m.into()).await;
         }
     }
 
