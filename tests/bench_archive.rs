@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard::archive::Archive;
 use switchboard::config::HistoryConfig;
-use switchboard::store::archive::{ArchiveAnswer, ArchiveQuery, ArchiveRoom, PageFrom};
+use switchboard::store::archive::{ArchiveAnswer, ArchiveQuery, PageFrom};
 use switchboard::store::sqlite::SqliteStore;
 use switchboard::store::Store;
 use switchboard_bridge::{GroupId, LoginId};
@@ -31,18 +31,7 @@ fn env(name: &str, default: usize) -> usize {
 }
 
 fn query(from: PageFrom) -> ArchiveQuery {
-    ArchiveQuery {
-        room: ArchiveRoom {
-            transport: String::new(),
-            group: String::new(),
-        },
-        login: LoginId::new(""),
-        start: None,
-        end: None,
-        nick: None,
-        from,
-        max: 50,
-    }
+    ArchiveQuery::page(from, 50)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

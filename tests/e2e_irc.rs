@@ -13,7 +13,7 @@ use std::time::Duration;
 const IRC: &str = "irc.localhost";
 const SECRET: &str = "irc-secret";
 const T: Duration = Duration::from_secs(10);
-const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
+use common::muc::{statuses, NS_MUC_USER};
 
 struct Rig {
     _dir: tempfile::TempDir,
@@ -80,18 +80,6 @@ fn body(stanza: &Element) -> String {
     stanza
         .get_child("body", NS_CLIENT)
         .map(Element::text)
-        .unwrap_or_default()
-}
-
-fn statuses(stanza: &Element) -> Vec<String> {
-    stanza
-        .get_child("x", NS_MUC_USER)
-        .map(|x| {
-            x.children()
-                .filter(|c| c.name() == "status")
-                .filter_map(|c| c.attr("code").map(str::to_string))
-                .collect()
-        })
         .unwrap_or_default()
 }
 

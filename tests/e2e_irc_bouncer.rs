@@ -6,64 +6,23 @@
 
 mod common;
 
-use common::{body, run_command, workdir, Agent, Gateway, Inspircd, IrcClient, Prosody, NS_CLIENT};
+use common::muc::{join_with_history, leave, NS_DELAY};
+use common::{body, run_command, workdir, Agent, Gateway, Inspircd, IrcClient, Prosody};
 use minidom::Element;
 use std::time::Duration;
 
 const IRC: &str = "irc.localhost";
 const SECRET: &str = "irc-secret";
 const T: Duration = Duration::from_secs(10);
-const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
-const NS_DELAY: &str = "urn:xmpp:delay";
 /// How soon a persistent channel must be joined again after a restart.
 const REJOIN: Duration = Duration::from_secs(30);
 
-fn statuses(stanza: &Element) -> Vec<String> {
-    stanza
-        .get_child("x", NS_MUC_USER)
-        .map(|x| {
-            x.children()
-                .filter(|c| c.name() == "status")
-                .filter_map(|c| c.attr("code").map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Joins (no `<history/>`) and returns the bodies of the history lines before the subject.
+/// Joins without `<history/>` and returns the bodies of the history lines.
 fn join(agent: &Agent, room: &str, nick: &str) -> Vec<String> {
-    agent.send(&format!(
-        "<presence to='{room}/{nick}'><x xmlns='http://jabber.org/protocol/muc'/></presence>"
-    ));
-    agent.expect(T, "the self-presence", |s| {
-        s.name() == "presence"
-            && s.attr("from") == Some(&format!("{room}/{nick}"))
-            && statuses(s).contains(&"110".into())
-    });
-    let mut lines = Vec::new();
-    loop {
-        let m = agent.expect(T, "history or the subject", |s| {
-            s.name() == "message"
-                && s.attr("from").is_some_and(|f| f.starts_with(room))
-                && (s.get_child("subject", NS_CLIENT).is_some()
-                    || s.get_child("delay", NS_DELAY).is_some())
-        });
-        if m.get_child("subject", NS_CLIENT).is_some() {
-            return lines;
-        }
-        lines.push(body(&m));
-    }
-}
-
-fn leave(agent: &Agent, room: &str, nick: &str) {
-    agent.send(&format!(
-        "<presence type='unavailable' to='{room}/{nick}'/>"
-    ));
-    agent.expect(T, "the leave's self-presence", |s| {
-        s.name() == "presence"
-            && s.attr("type") == Some("unavailable")
-            && s.attr("from") == Some(&format!("{room}/{nick}"))
-    });
+    join_with_history(agent, room, nick, "")
+        .into_iter()
+        .map(|(_, body, _)| body)
+        .collect()
 }
 
 fn self_ping(agent: &Agent, room: &str, nick: &str) -> Element {

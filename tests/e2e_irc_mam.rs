@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::muc::{join_with_history as join, leave, stanza_id, NS_DELAY, NS_SID};
 use common::{body, NS_CLIENT};
 use common::{error_condition, escape_xml, workdir, Agent, Gateway, Inspircd, IrcClient, Prosody};
 use minidom::Element;
@@ -14,10 +15,7 @@ use std::time::Duration;
 const IRC: &str = "irc.localhost";
 const SECRET: &str = "irc-secret";
 const T: Duration = Duration::from_secs(10);
-const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
 const NS_MAM: &str = "urn:xmpp:mam:2";
-const NS_SID: &str = "urn:xmpp:sid:0";
-const NS_DELAY: &str = "urn:xmpp:delay";
 const NS_FORWARD: &str = "urn:xmpp:forward:0";
 const NS_RSM: &str = "http://jabber.org/protocol/rsm";
 
@@ -68,82 +66,6 @@ impl Rig {
 
 fn room(chan: &str) -> String {
     format!("{chan}%127.0.0.1@{IRC}")
-}
-
-fn statuses(stanza: &Element) -> Vec<String> {
-    stanza
-        .get_child("x", NS_MUC_USER)
-        .map(|x| {
-            x.children()
-                .filter(|c| c.name() == "status")
-                .filter_map(|c| c.attr("code").map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn stanza_id(m: &Element, room: &str) -> Option<String> {
-    m.get_child("stanza-id", NS_SID)
-        .filter(|s| s.attr("by") == Some(room))
-        .and_then(|s| s.attr("id"))
-        .map(str::to_string)
-}
-
-/// Joins with `history` inside the MUC `<x/>` and returns the history lines given between
-/// the self-presence and the subject, in order, as (nick, body, stanza-id).
-fn join(agent: &Agent, room: &str, nick: &str, history: &str) -> Vec<(String, String, String)> {
-    agent.send(&format!(
-        "<presence to='{room}/{nick}'><x xmlns='http://jabber.org/protocol/muc'>{history}</x></presence>"
-    ));
-    let own = agent.expect(T, &format!("self-presence in {room}"), |s| {
-        s.name() == "presence"
-            && s.attr("from") == Some(&format!("{room}/{nick}"))
-            && (statuses(s).contains(&"110".into()) || s.attr("type") == Some("error"))
-    });
-    assert_ne!(
-        own.attr("type"),
-        Some("error"),
-        "join refused: {}",
-        String::from(&own)
-    );
-    let mut lines = Vec::new();
-    loop {
-        let m = agent.expect(T, "a history line or the subject", |s| {
-            s.name() == "message"
-                && s.attr("from").is_some_and(|f| f.starts_with(room))
-                && (s.get_child("subject", NS_CLIENT).is_some()
-                    || s.get_child("delay", NS_DELAY).is_some())
-        });
-        if m.get_child("subject", NS_CLIENT).is_some() {
-            return lines;
-        }
-        let delay = m.get_child("delay", NS_DELAY).unwrap();
-        assert_eq!(delay.attr("from"), Some(room), "{}", String::from(&m));
-        assert!(
-            delay.attr("stamp").is_some_and(|s| s.ends_with('Z')),
-            "{}",
-            String::from(&m)
-        );
-        let from = m.attr("from").unwrap();
-        let nick = from
-            .split_once('/')
-            .map(|(_, n)| n.to_string())
-            .unwrap_or_default();
-        let id =
-            stanza_id(&m, room).unwrap_or_else(|| panic!("no stanza-id: {}", String::from(&m)));
-        lines.push((nick, body(&m), id));
-    }
-}
-
-fn leave(agent: &Agent, room: &str, nick: &str) {
-    agent.send(&format!(
-        "<presence type='unavailable' to='{room}/{nick}'/>"
-    ));
-    agent.expect(T, "the leave's self-presence", |s| {
-        s.name() == "presence"
-            && s.attr("type") == Some("unavailable")
-            && s.attr("from") == Some(&format!("{room}/{nick}"))
-    });
 }
 
 /// The live copy of `text` said in `room` (with its stanza-id).

@@ -156,150 +156,96 @@ impl Dedupe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Report::{Known, New};
 
-    fn l(s: &str) -> LoginId {
-        LoginId::new(s)
+    /// A dedupe whose new lines get 1, 2, 3…; reports are (login, group, nick, body, time,
+    /// logins in the room).
+    #[derive(Default)]
+    struct T {
+        d: Dedupe,
+        next: i64,
     }
 
-    fn g() -> GroupId {
-        GroupId::new("#a%net")
+    impl T {
+        fn in_room(
+            &mut self,
+            login: &str,
+            group: &str,
+            nick: &str,
+            body: &str,
+            now: i64,
+            n: usize,
+        ) -> Report {
+            let next = &mut self.next;
+            self.d.report(
+                &LoginId::new(login),
+                &GroupId::new(group),
+                nick,
+                body,
+                now,
+                n,
+                || {
+                    *next += 1;
+                    *next
+                },
+            )
+        }
+
+        fn r(&mut self, login: &str, nick: &str, body: &str, now: i64) -> Report {
+            self.in_room(login, "#a%net", nick, body, now, 10)
+        }
     }
 
     #[test]
     fn one_line_heard_by_many_connections_is_one_line() {
-        let mut d = Dedupe::default();
-        let mut next = 100;
-        let mut fresh = || {
-            next += 1;
-            next
-        };
-        assert_eq!(
-            d.report(&l("a"), &g(), "Bob", "hi", 0, 10, &mut fresh),
-            Report::New(101)
-        );
-        assert_eq!(
-            d.report(&l("b"), &g(), "bob", "hi", 5, 10, &mut fresh),
-            Report::Known(101)
-        );
-        assert_eq!(
-            d.report(&l("c"), &g(), "BOB", "hi", 9, 10, &mut fresh),
-            Report::Known(101)
-        );
+        let mut t = T::default();
+        assert_eq!(t.r("a", "Bob", "hi", 0), New(1));
+        assert_eq!(t.r("b", "bob", "hi", 5), Known(1));
+        assert_eq!(t.r("c", "BOB", "hi", 9), Known(1));
     }
 
     #[test]
     fn the_same_text_said_twice_is_two_lines_for_everyone() {
-        let mut d = Dedupe::default();
-        let mut next = 0;
-        let mut fresh = || {
-            next += 1;
-            next
-        };
-        assert_eq!(
-            d.report(&l("a"), &g(), "bob", "ok", 0, 10, &mut fresh),
-            Report::New(1)
-        );
-        assert_eq!(
-            d.report(&l("a"), &g(), "bob", "ok", 1, 10, &mut fresh),
-            Report::New(2)
-        );
-        assert_eq!(
-            d.report(&l("b"), &g(), "bob", "ok", 2, 10, &mut fresh),
-            Report::Known(1)
-        );
-        assert_eq!(
-            d.report(&l("b"), &g(), "bob", "ok", 3, 10, &mut fresh),
-            Report::Known(2)
-        );
-        assert_eq!(
-            d.report(&l("b"), &g(), "bob", "ok", 4, 10, &mut fresh),
-            Report::New(3)
-        );
+        let mut t = T::default();
+        assert_eq!(t.r("a", "bob", "ok", 0), New(1));
+        assert_eq!(t.r("a", "bob", "ok", 1), New(2));
+        assert_eq!(t.r("b", "bob", "ok", 2), Known(1));
+        assert_eq!(t.r("b", "bob", "ok", 3), Known(2));
+        assert_eq!(t.r("b", "bob", "ok", 4), New(3));
     }
 
     #[test]
     fn another_room_nick_or_text_is_another_line() {
-        let mut d = Dedupe::default();
-        let mut next = 0;
-        let mut fresh = || {
-            next += 1;
-            next
-        };
-        d.report(&l("a"), &g(), "bob", "ok", 0, 10, &mut fresh);
-        let other = GroupId::new("#b%net");
-        assert_eq!(
-            d.report(&l("b"), &other, "bob", "ok", 1, 10, &mut fresh),
-            Report::New(2)
-        );
-        assert_eq!(
-            d.report(&l("b"), &g(), "carol", "ok", 1, 10, &mut fresh),
-            Report::New(3)
-        );
-        assert_eq!(
-            d.report(&l("b"), &g(), "bob", "OK", 1, 10, &mut fresh),
-            Report::New(4)
-        );
+        let mut t = T::default();
+        t.r("a", "bob", "ok", 0);
+        assert_eq!(t.in_room("b", "#b%net", "bob", "ok", 1, 10), New(2));
+        assert_eq!(t.r("b", "carol", "ok", 1), New(3));
+        assert_eq!(t.r("b", "bob", "OK", 1), New(4));
     }
 
     #[test]
     fn a_line_everyone_reported_is_forgotten_at_once() {
-        let mut d = Dedupe::default();
-        let mut next = 0;
-        let mut fresh = || {
-            next += 1;
-            next
-        };
-        assert_eq!(
-            d.report(&l("a"), &g(), "bob", "hi", 0, 2, &mut fresh),
-            Report::New(1)
-        );
-        assert_eq!(
-            d.report(&l("b"), &g(), "bob", "hi", 1, 2, &mut fresh),
-            Report::Known(1)
-        );
-        assert!(d.lines.is_empty());
+        let mut t = T::default();
+        assert_eq!(t.in_room("a", "#a%net", "bob", "hi", 0, 2), New(1));
+        assert_eq!(t.in_room("b", "#a%net", "bob", "hi", 1, 2), Known(1));
+        assert!(t.d.lines.is_empty());
         // Said again later, by then everyone reported the first: a new line.
-        assert_eq!(
-            d.report(&l("b"), &g(), "bob", "hi", 2, 2, &mut fresh),
-            Report::New(2)
-        );
+        assert_eq!(t.in_room("b", "#a%net", "bob", "hi", 2, 2), New(2));
         // Alone in the room: nothing to remember.
-        assert_eq!(
-            d.report(&l("a"), &g(), "eve", "x", 3, 1, &mut fresh),
-            Report::New(3)
-        );
-        assert_eq!(
-            d.report(&l("a"), &g(), "eve", "x", 4, 1, &mut fresh),
-            Report::New(4)
-        );
-        assert!(!d.lines.values().flatten().any(|s| s.nick == "eve"));
+        assert_eq!(t.in_room("a", "#a%net", "eve", "x", 3, 1), New(3));
+        assert_eq!(t.in_room("a", "#a%net", "eve", "x", 4, 1), New(4));
+        assert!(!t.d.lines.values().flatten().any(|s| s.nick == "eve"));
     }
 
     #[test]
     fn a_line_is_forgotten_after_the_window_and_memory_is_bounded() {
-        let mut d = Dedupe::default();
-        let mut next = 0;
-        let mut fresh = || {
-            next += 1;
-            next
-        };
+        let mut t = T::default();
         let window = WINDOW.as_micros() as i64;
-        d.report(&l("a"), &g(), "bob", "hi", 0, 10, &mut fresh);
-        assert_eq!(
-            d.report(&l("b"), &g(), "bob", "hi", window + 1, 10, &mut fresh),
-            Report::New(2)
-        );
+        t.r("a", "bob", "hi", 0);
+        assert_eq!(t.r("b", "bob", "hi", window + 1), New(2));
         for i in 0..(CAPACITY as i64 + 10) {
-            d.report(
-                &l("a"),
-                &g(),
-                "bob",
-                &i.to_string(),
-                window + 2,
-                10,
-                &mut fresh,
-            );
+            t.r("a", "bob", &i.to_string(), window + 2);
         }
-        assert!(d.len() <= CAPACITY);
+        assert!(t.d.len() <= CAPACITY);
     }
 }

@@ -15,18 +15,7 @@ async fn archive() -> Arc<Archive> {
 }
 
 fn last(max: usize) -> ArchiveQuery {
-    ArchiveQuery {
-        room: ArchiveRoom {
-            transport: String::new(),
-            group: String::new(),
-        },
-        login: LoginId::new(""),
-        start: None,
-        end: None,
-        nick: None,
-        from: PageFrom::Last,
-        max,
-    }
+    ArchiveQuery::page(PageFrom::Last, max)
 }
 
 fn bodies(a: ArchiveAnswer) -> Vec<String> {

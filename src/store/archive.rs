@@ -85,6 +85,25 @@ pub struct ArchiveQuery {
     pub max: usize,
 }
 
+impl ArchiveQuery {
+    /// A query for `max` lines from `from`, without filters, on no room yet (the archive
+    /// fills in the room and the reader).
+    pub fn page(from: PageFrom, max: usize) -> ArchiveQuery {
+        ArchiveQuery {
+            room: ArchiveRoom {
+                transport: String::new(),
+                group: String::new(),
+            },
+            login: LoginId::new(""),
+            start: None,
+            end: None,
+            nick: None,
+            from,
+            max,
+        }
+    }
+}
+
 /// One stored line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArchivedRow {

@@ -6,7 +6,7 @@ use super::iq::{unsupported, Answer};
 use super::Transport;
 use crate::archive::{self, parse_line_id, Archive};
 use crate::config::MAX_ON_JOIN;
-use crate::store::archive::{ArchiveAnswer, ArchiveQuery, ArchiveRoom, ArchivedRow, PageFrom};
+use crate::store::archive::{ArchiveAnswer, ArchiveQuery, ArchivedRow, PageFrom};
 use crate::xmpp::history::{self, HistoryRequest};
 use crate::xmpp::mam::{self, ArchivedLine, Page};
 use minidom::Element;
@@ -22,22 +22,6 @@ fn line(row: ArchivedRow) -> ArchivedLine {
         nick: row.nick,
         body: row.body,
         at: archive::from_us(row.seq),
-    }
-}
-
-fn query(from: PageFrom, max: usize) -> ArchiveQuery {
-    ArchiveQuery {
-        // Filled in by the archive.
-        room: ArchiveRoom {
-            transport: String::new(),
-            group: String::new(),
-        },
-        login: LoginId::new(""),
-        start: None,
-        end: None,
-        nick: None,
-        from,
-        max,
     }
 }
 
@@ -87,7 +71,7 @@ impl Transport {
         let Some(login) = self.known_login(&from.to_bare()).await else {
             return never_in();
         };
-        let mut wanted = query(from_page, q.max);
+        let mut wanted = ArchiveQuery::page(from_page, q.max);
         wanted.start = q.start.map(archive::to_us);
         wanted.end = q.end.map(archive::to_us);
         wanted.nick = q.with.clone();
@@ -157,7 +141,7 @@ impl Transport {
         if max == 0 {
             return Vec::new();
         }
-        let mut wanted = query(PageFrom::Last, max);
+        let mut wanted = ArchiveQuery::page(PageFrom::Last, max);
         wanted.start = since.map(archive::to_us);
         match Archive::query(archive, login, group, wanted).await {
             Ok(ArchiveAnswer::Page(page)) => page

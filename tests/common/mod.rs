@@ -24,6 +24,7 @@ pub mod kannel_smsc;
 pub mod mail;
 pub mod mail_hostile;
 pub mod mt_tally;
+pub mod muc;
 pub mod procs;
 mod prosody;
 pub mod sendsms_client;

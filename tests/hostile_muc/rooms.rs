@@ -5,19 +5,7 @@ use crate::common::{Agent, IrcClient, NS_CLIENT};
 use crate::rig::T;
 use minidom::Element;
 
-pub const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
-
-pub fn statuses(stanza: &Element) -> Vec<String> {
-    stanza
-        .get_child("x", NS_MUC_USER)
-        .map(|x| {
-            x.children()
-                .filter(|c| c.name() == "status")
-                .filter_map(|c| c.attr("code").map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
+pub use crate::common::muc::{statuses, NS_MUC_USER};
 
 pub fn body(stanza: &Element) -> String {
     stanza
