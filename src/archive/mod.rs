@@ -62,6 +62,10 @@ pub struct Archive {
 struct Stats {
     lines: AtomicU64,
     failures: AtomicU64,
+    /// New lines since the last pruning; past a tenth of `max_per_room` the pruner runs
+    /// at once, so a room flooded by a hostile network never holds much more than its cap.
+    unpruned: AtomicU64,
+    prune_now: tokio::sync::Notify,
 }
 
 /// Microseconds since 1970, now.
@@ -120,6 +124,7 @@ impl Archive {
             store.clone(),
             config.max_age.0,
             config.max_per_room,
+            stats.clone(),
             shutdown,
         ));
         Ok(Arc::new(Archive {
@@ -180,6 +185,10 @@ impl Archive {
             Report::Known(seq) => seq,
             Report::New(seq) => {
                 self.stats.lines.fetch_add(1, Ordering::Relaxed);
+                let unpruned = self.stats.unpruned.fetch_add(1, Ordering::Relaxed) + 1;
+                if unpruned >= (self.config.max_per_room / 10).max(1) {
+                    self.stats.prune_now.notify_one();
+                }
                 self.send(ArchiveWrite::Line {
                     room: self.room(group),
                     seq,
@@ -304,15 +313,17 @@ async fn writer(store: Arc<dyn Store>, mut queue: mpsc::Receiver<Op>, stats: Arc
     }
 }
 
-/// Removes lines past their age or their room's count, every [`PRUNE_EVERY`] (and once
-/// at start).
+/// Removes lines past their age or their room's count, every [`PRUNE_EVERY`], once at
+/// start, and whenever a tenth of `max_per_room` new lines came in since the last time.
 async fn pruner(
     store: Arc<dyn Store>,
     max_age: Duration,
     max_per_room: u64,
+    stats: Arc<Stats>,
     shutdown: CancellationToken,
 ) {
     loop {
+        stats.unpruned.store(0, Ordering::Relaxed);
         let before = now_us().saturating_sub(max_age.as_micros().min(i64::MAX as u128) as i64);
         match store.archive_prune(before, max_per_room).await {
             Ok(0) => {}
@@ -321,6 +332,7 @@ async fn pruner(
         }
         tokio::select! {
             _ = tokio::time::sleep(PRUNE_EVERY) => {}
+            _ = stats.prune_now.notified() => {}
             _ = shutdown.cancelled() => return,
         }
     }

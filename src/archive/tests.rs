@@ -132,6 +132,44 @@ async fn a_login_not_counted_in_keeps_nothing() {
     assert_eq!(a.counters()[0].value, 1);
 }
 
+#[tokio::test]
+async fn a_flooded_room_is_pruned_to_its_cap_without_waiting_for_the_hour() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(None).unwrap());
+    let config = HistoryConfig {
+        max_per_room: 20,
+        ..HistoryConfig::default()
+    };
+    let a = Archive::open("irc.test", config, store, CancellationToken::new())
+        .await
+        .unwrap();
+    let (alice, g) = (LoginId::new("alice"), GroupId::new("#flood"));
+    a.joined(&alice, &g).await;
+    for i in 0..500 {
+        a.record(&alice, &g, "mallory", &format!("flood {i}")).await;
+    }
+    a.flush().await;
+    // The pruner runs every 2 new lines here (a tenth of the cap): at most a few lines
+    // over the cap stay, and the newest are the ones kept.
+    // (The pruner may have run before the last writes: each line more wakes it again.)
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut newest = "flood 499".to_string();
+    loop {
+        let lines = bodies(a.query(&alice, &g, last(250)).await.unwrap());
+        if lines.len() <= 22 {
+            assert_eq!(lines.last(), Some(&newest));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} lines kept",
+            lines.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        newest = format!("one more after {}", lines.len());
+        a.record(&alice, &g, "mallory", &newest).await;
+    }
+}
+
 #[test]
 fn line_ids_are_opaque_and_strict() {
     assert_eq!(
