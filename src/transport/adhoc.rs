@@ -62,10 +62,8 @@ impl Transport {
                 )
             };
         };
-        let session = request
-            .session
-            .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
-        if request.action == "cancel" {
+        let session = request.session_id();
+        if request.is_cancel() {
             return Answer::Result(Some(adhoc::canceled(command.node, &session)));
         }
         match command.node {
@@ -253,10 +251,8 @@ impl Transport {
             Ok(login) => login,
             Err(e) => return Answer::Bridge(e),
         };
-        let session_id = request
-            .session
-            .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
-        if request.action == "cancel" {
+        let session_id = request.session_id();
+        if request.is_cancel() {
             return Answer::Result(Some(adhoc::canceled(form.node, &session_id)));
         }
         let key = command_key(form.node, local);

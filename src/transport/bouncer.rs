@@ -200,10 +200,8 @@ impl Transport {
             Ok(login) => login,
             Err(e) => return Answer::Bridge(e),
         };
-        let session_id = request
-            .session
-            .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
-        if request.action == "cancel" {
+        let session_id = request.session_id();
+        if request.is_cancel() {
             return Answer::Result(Some(adhoc::canceled(ROOM_CONFIGURE, &session_id)));
         }
         let form = room_form();

@@ -77,6 +77,20 @@ pub struct Request {
     pub session: Option<String>,
 }
 
+impl Request {
+    /// The session this request continues, or a fresh id for a new one.
+    pub fn session_id(&self) -> String {
+        self.session
+            .clone()
+            .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()))
+    }
+
+    /// Whether the request cancels its session.
+    pub fn is_cancel(&self) -> bool {
+        self.action == "cancel"
+    }
+}
+
 /// Reads `<command xmlns='http://jabber.org/protocol/commands' node='…' action='…'/>`.
 pub fn parse_request(command: &Element) -> Result<Request, String> {
     let node = command
@@ -250,6 +264,21 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(parse_request(&e).unwrap_err(), "the command has no node");
+        let e: Element = "<command xmlns='http://jabber.org/protocol/commands' node='c' sessionid='s1' action='cancel'/>"
+            .parse()
+            .unwrap();
+        let r = parse_request(&e).unwrap();
+        assert!(r.is_cancel());
+        assert_eq!(r.session_id(), "s1");
+        let fresh = parse_request(
+            &"<command xmlns='http://jabber.org/protocol/commands' node='c'/>"
+                .parse()
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(!fresh.is_cancel());
+        assert_eq!(fresh.session_id().len(), 16);
+        assert_ne!(fresh.session_id(), fresh.session_id());
     }
 
     #[test]
