@@ -44,10 +44,7 @@ fn rig_with(name: &str, irc_keys: impl Fn(&Inspircd) -> String) -> Rig {
         .replace("@PORT@", &ircd.port().to_string())
         .replace("@TLS_PORT@", &ircd.tls_port().to_string())
         .replace("@CLOSED@", &free_port().to_string());
-    let config = format!(
-        "xmpp:\n  server: \"127.0.0.1:{}\"\n  allow: [\"localhost\"]\nstorage: \"sqlite://switchboard.db\"\nirc:\n  domain: {IRC}\n  secret: {SECRET}\n{keys}",
-        prosody.component_port()
-    );
+    let config = common::irc_gateway::irc_gateway_yaml(&prosody, IRC, SECRET, &keys);
     let gw = Gateway::start(dir.path(), &config);
     Rig {
         _dir: dir,
@@ -60,15 +57,7 @@ fn rig_with(name: &str, irc_keys: impl Fn(&Inspircd) -> String) -> Rig {
 
 impl Rig {
     fn user(&self, name: &str) -> Agent {
-        let agent = Agent::connect(
-            self._dir.path(),
-            &format!("{name}@localhost"),
-            "pw",
-            self.prosody.c2s_port(),
-            true,
-        );
-        agent.wait_for_service(IRC, T);
-        agent
+        common::irc_gateway::irc_user(self._dir.path(), &self.prosody, name, IRC)
     }
 }
 

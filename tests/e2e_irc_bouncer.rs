@@ -86,23 +86,16 @@ fn a_persistent_channel_stays_joined_catches_up_and_comes_back_after_restarts() 
         &[("alice", "localhost", "pw")],
     );
     let ircd = Inspircd::start(dir.path());
-    let config = format!(
-        "xmpp:\n  server: \"127.0.0.1:{}\"\n  allow: [\"localhost\"]\nstorage: \"sqlite://switchboard.db\"\nirc:\n  domain: {IRC}\n  secret: {SECRET}\n  quit_grace: 1s\n  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
-        prosody.component_port(),
+    let keys = format!(
+        "  quit_grace: 1s\n  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
         ircd.port()
     );
+    let config = common::irc_gateway::irc_gateway_yaml(&prosody, IRC, SECRET, &keys);
     let mut gw = Gateway::start(dir.path(), &config);
     let room = format!("#b%127.0.0.1@{IRC}");
     let carol = IrcClient::connect(ircd.port(), "carol");
     carol.join("#b");
-    let alice = Agent::connect(
-        dir.path(),
-        "alice@localhost",
-        "pw",
-        prosody.c2s_port(),
-        true,
-    );
-    alice.wait_for_service(IRC, T);
+    let alice = common::irc_gateway::irc_user(dir.path(), &prosody, "alice", IRC);
 
     // The form shows the settings as they are; a bad value is refused and changes nothing.
     let id = alice.new_id();

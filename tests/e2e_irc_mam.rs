@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::irc_gateway::{irc_gateway_yaml, irc_user};
 use common::muc::{join_with_history as join, leave, stanza_id, NS_DELAY, NS_SID};
 use common::{body, NS_CLIENT};
 use common::{error_condition, escape_xml, workdir, Agent, Gateway, Inspircd, IrcClient, Prosody};
@@ -35,11 +36,11 @@ fn rig(name: &str, history: &str) -> Rig {
         &[("alice", "localhost", "pw"), ("bob", "localhost", "pw")],
     );
     let ircd = Inspircd::start(dir.path());
-    let config = format!(
-        "xmpp:\n  server: \"127.0.0.1:{}\"\n  allow: [\"localhost\"]\nstorage: \"sqlite://switchboard.db\"\nirc:\n  domain: {IRC}\n  secret: {SECRET}\n  quit_grace: 1s\n{history}  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
-        prosody.component_port(),
+    let keys = format!(
+        "  quit_grace: 1s\n{history}  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
         ircd.port()
     );
+    let config = irc_gateway_yaml(&prosody, IRC, SECRET, &keys);
     let gw = Gateway::start(dir.path(), &config);
     Rig {
         dir,
@@ -52,15 +53,7 @@ fn rig(name: &str, history: &str) -> Rig {
 
 impl Rig {
     fn user(&self, name: &str) -> Agent {
-        let agent = Agent::connect(
-            self.dir.path(),
-            &format!("{name}@localhost"),
-            "pw",
-            self.prosody.c2s_port(),
-            true,
-        );
-        agent.wait_for_service(IRC, T);
-        agent
+        irc_user(self.dir.path(), &self.prosody, name, IRC)
     }
 }
 

@@ -17,6 +17,7 @@ pub mod echo;
 mod gateway;
 pub mod inspircd;
 pub mod irc_client;
+pub mod irc_gateway;
 mod irc_line;
 mod irc_received;
 pub mod kannel;

@@ -234,8 +234,14 @@ fn a_highlight_is_a_chat_from_the_room_with_foreign_text_cleaned() {
     let to = BareJid::new("alice@example.org").unwrap();
     let m = highlight(&room, &to, "ev\u{1}il", "alice: \u{7}look\u{0} <here>");
     let xml = crate::xmpp::testing::element_xml(m.clone());
-    assert!(xml.contains("from='#a%net@irc.test'") && xml.contains("to='alice@example.org'"), "{xml}");
+    assert!(
+        xml.contains("from='#a%net@irc.test'") && xml.contains("to='alice@example.org'"),
+        "{xml}"
+    );
     assert!(xml.contains("type='chat'"), "{xml}");
-    assert!(xml.contains("<body>&lt;ev\u{2401}il&gt; alice: look &lt;here&gt;</body>"), "{xml}");
+    assert!(
+        xml.contains("<body>&lt;ev\u{2401}il&gt; alice: look &lt;here&gt;</body>"),
+        "{xml}"
+    );
     assert!(crate::xmpp::text::unwritable(&m.into()).is_none());
 }
