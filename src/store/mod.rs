@@ -139,8 +139,14 @@ pub trait Store: archive::ArchiveStore + Send + Sync + 'static {
     async fn receipt_take(&self, txn: &TxnId) -> Result<Option<ReceiptTarget>, StoreError>;
 
     /// Stores a message before it is acknowledged; when it wants a receipt (and has a
-    /// stanza id), the receipt target is stored with it.
-    async fn outbox_push(&self, entry: &NewOutboxEntry) -> Result<OutboxId, StoreError>;
+    /// stanza id), the receipt target is stored with it. The write is queued when the call
+    /// returns: whatever is asked of the store after it comes after it, and the future only
+    /// waits for the commit (a caller may take the next message before this one is on
+    /// disk, in order).
+    fn outbox_push(
+        &self,
+        entry: &NewOutboxEntry,
+    ) -> BoxFuture<'static, Result<OutboxId, StoreError>>;
     /// A login's waiting messages, oldest first, at most `limit`.
     async fn outbox_pending(
         &self,
@@ -153,18 +159,9 @@ pub trait Store: archive::ArchiveStore + Send + Sync + 'static {
     async fn outbox_total(&self, transport: &str) -> Result<u64, StoreError>;
     /// Records a failed attempt.
     async fn outbox_attempted(&self, id: OutboxId) -> Result<(), StoreError>;
-    /// Removes a delivered (or finally failed) message.
-    async fn outbox_remove(&self, id: OutboxId) -> Result<(), StoreError>;
-    /// [`Store::outbox_push`], queued when the call returns: whatever is asked of the store
-    /// after it comes after it; the future only waits for the commit. For a caller that
-    /// takes the next message before this one is on disk, in order.
-    fn outbox_push_queued(
-        &self,
-        entry: &NewOutboxEntry,
-    ) -> BoxFuture<'static, Result<OutboxId, StoreError>>;
-    /// [`Store::outbox_remove`], queued when the call returns (as
-    /// [`Store::outbox_push_queued`]): a later read of the outbox no longer sees it.
-    fn outbox_remove_queued(&self, id: OutboxId) -> BoxFuture<'static, Result<(), StoreError>>;
+    /// Removes a delivered (or finally failed) message; queued when the call returns, as
+    /// [`Store::outbox_push`]: a later read of the outbox no longer sees it.
+    fn outbox_remove(&self, id: OutboxId) -> BoxFuture<'static, Result<(), StoreError>>;
 
     /// Stores events from a bridge in one transaction (all or none). An item whose
     /// `once` key was stored on this transport less than `keep` ago is not stored again

@@ -188,14 +188,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn outbox_push(&self, e: &NewOutboxEntry) -> Result<OutboxId, Error> {
-        self.outbox_push_queued(e).await
-    }
-
-    fn outbox_push_queued(
-        &self,
-        e: &NewOutboxEntry,
-    ) -> BoxFuture<'static, Result<OutboxId, Error>> {
+    fn outbox_push(&self, e: &NewOutboxEntry) -> BoxFuture<'static, Result<OutboxId, Error>> {
         let message = match serde_json::to_string(&e.message) {
             Ok(m) => m,
             Err(err) => return Box::pin(std::future::ready(Err(err.into()))),
@@ -326,11 +319,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn outbox_remove(&self, id: OutboxId) -> Result<(), Error> {
-        self.outbox_remove_queued(id).await
-    }
-
-    fn outbox_remove_queued(&self, id: OutboxId) -> BoxFuture<'static, Result<(), Error>> {
+    fn outbox_remove(&self, id: OutboxId) -> BoxFuture<'static, Result<(), Error>> {
         self.queue(move |c| {
             c.run("DELETE FROM outbox WHERE id = ?1", [id.0])?;
             Ok(())

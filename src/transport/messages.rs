@@ -167,7 +167,7 @@ impl Transport {
         // Queued for the database in order, not waited for here: the user's next stanza
         // is taken at once, and what waits is committed together. The worker is woken once
         // it is stored; a failure is answered with an error.
-        let stored = self.store.outbox_push_queued(&entry);
+        let stored = self.store.outbox_push(&entry);
         let transport = self.clone();
         tokio::spawn(async move {
             if let Err(e) = stored.await {

@@ -105,7 +105,7 @@ pub(super) async fn worker(
 /// outbox comes after it, and the removals of many messages share one commit.
 async fn remove(transport: &Transport, entry: &OutboxEntry, queued: &AtomicU64) {
     let _ = queued.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
-    let removed = transport.store.outbox_remove_queued(entry.id);
+    let removed = transport.store.outbox_remove(entry.id);
     tokio::spawn(async move {
         if let Err(e) = removed.await {
             // Left in place it would be sent again after a restart; say so loudly.
