@@ -244,3 +244,129 @@ fn a_persistent_channel_stays_joined_catches_up_and_comes_back_after_restarts() 
     });
     drop(gw);
 }
+
+/// The field values of a command's form stage, by `var`.
+fn form_value(form: &Element, var: &str) -> Option<String> {
+    let command = form.get_child("command", "http://jabber.org/protocol/commands")?;
+    let x = command.get_child("x", "jabber:x:data")?;
+    x.children()
+        .find(|f| f.name() == "field" && f.attr("var") == Some(var))
+        .map(|f| {
+            f.get_child("value", "jabber:x:data")
+                .map(|v| v.text())
+                .unwrap_or_default()
+        })
+}
+
+fn open_form(agent: &Agent, room: &str) -> Element {
+    let id = agent.new_id();
+    agent.iq(
+        &format!("<iq type='set' id='{id}' to='{room}'><command xmlns='http://jabber.org/protocol/commands' node='configure' action='execute'/></iq>"),
+        &id,
+        T,
+    )
+}
+
+#[test]
+fn a_channel_reads_bytes_that_are_not_utf8_with_its_own_encoding() {
+    let dir = workdir("irc-channel-encoding");
+    let prosody = Prosody::start(
+        dir.path(),
+        &[(IRC, SECRET)],
+        &[("alice", "localhost", "pw")],
+    );
+    let ircd = Inspircd::start(dir.path());
+    let keys = format!(
+        "  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
+        ircd.port()
+    );
+    let config = common::irc_gateway::irc_gateway_yaml(&prosody, IRC, SECRET, &keys);
+    let mut gw = Gateway::start(dir.path(), &config);
+    let cyr = format!("#cyr%127.0.0.1@{IRC}");
+    let lat = format!("#lat%127.0.0.1@{IRC}");
+    let carol = IrcClient::connect(ircd.port(), "carol");
+    carol.join("#cyr");
+    carol.join("#lat");
+    let alice = common::irc_gateway::irc_user(dir.path(), &prosody, "alice", IRC);
+
+    // The channel form has the IRC bridge's field beside the core's, empty at first.
+    let form = open_form(&alice, &cyr);
+    assert_eq!(
+        form_value(&form, "encoding_in").as_deref(),
+        Some(""),
+        "{}",
+        String::from(&form)
+    );
+    assert!(form_value(&form, "persistent").is_some());
+    // An encoding nobody knows is refused, naming the field, and nothing is stored.
+    let bad = run_command(&alice, &cyr, "configure", &[("encoding_in", "klingon")]);
+    assert_eq!(
+        common::error_condition(&bad).as_deref(),
+        Some("not-acceptable"),
+        "{}",
+        String::from(&bad)
+    );
+    assert!(
+        common::error_text(&bad).contains("encoding_in"),
+        "{}",
+        String::from(&bad)
+    );
+    assert_eq!(
+        form_value(&open_form(&alice, &cyr), "encoding_in").as_deref(),
+        Some("")
+    );
+
+    // Set before the channel is joined (no connection yet): kept and applied when it opens.
+    configure(&alice, &cyr, &[("encoding_in", "windows-1251")]);
+    let form = open_form(&alice, &cyr);
+    assert_eq!(
+        form_value(&form, "encoding_in").as_deref(),
+        Some("windows-1251")
+    );
+    assert_eq!(form_value(&form, "persistent").as_deref(), Some("false"));
+
+    // "привет" in windows-1251: read with the channel's encoding in #cyr, and with the
+    // network's (latin-1) in #lat.
+    let cp1251: &[u8] = b"\xef\xf0\xe8\xe2\xe5\xf2";
+    let line = |chan: &str| [format!("PRIVMSG {chan} :").as_bytes(), cp1251].concat();
+    let said_in = |agent: &Agent, room: &str| {
+        let got = agent.expect(T, "carol's line", |s| {
+            s.attr("from") == Some(&format!("{room}/carol")) && !body(s).is_empty()
+        });
+        body(&got)
+    };
+    for room in [&cyr, &lat] {
+        join(&alice, room, "alice");
+    }
+    carol.expect(T, "alice's JOIN", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+    carol.send_bytes(&line("#cyr"));
+    assert_eq!(said_in(&alice, &cyr), "привет");
+    carol.send_bytes(&line("#lat"));
+    assert_eq!(said_in(&alice, &lat), "ïðèâåò");
+    // Valid UTF-8 stays UTF-8 in either.
+    carol.privmsg("#cyr", "привет");
+    assert_eq!(said_in(&alice, &cyr), "привет");
+
+    // Changed while joined: applied at once; and it survives a restart of the gateway.
+    configure(&alice, &lat, &[("encoding_in", "koi8-r")]);
+    carol.send_bytes(&[b"PRIVMSG #lat :".as_slice(), b"\xd0\xd2\xc9\xd7\xc5\xd4"].concat());
+    assert_eq!(said_in(&alice, &lat), "привет");
+    gw.sigterm_and_wait(Duration::from_secs(15))
+        .expect("the gateway stops on SIGTERM");
+    gw = Gateway::start(dir.path(), &config);
+    alice.wait_for_service(IRC, T);
+    join(&alice, &cyr, "alice");
+    carol.expect(T, "alice's JOIN after the restart", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+    carol.send_bytes(&line("#cyr"));
+    assert_eq!(said_in(&alice, &cyr), "привет");
+
+    // Emptied: the network's fallback again.
+    configure(&alice, &cyr, &[("encoding_in", "")]);
+    carol.send_bytes(&line("#cyr"));
+    assert_eq!(said_in(&alice, &cyr), "ïðèâåò");
+    drop(gw);
+}

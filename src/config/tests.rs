@@ -174,7 +174,7 @@ fn irc_keys_are_checked_with_their_path() {
         "echo:",
         "irc:\n  domain: irc.example.org\n  secret: s\n  default: {encoding: klingon}\necho:",
     );
-    assert_eq!(problems(&text), vec!["t.yaml: irc.default.encoding: 'klingon' is not an encoding: use latin-1 or utf-8-lossy"]);
+    assert_eq!(problems(&text), vec!["t.yaml: irc.default.encoding: unknown encoding \"klingon\": use latin-1, utf-8-lossy or an encoding such as windows-1251, koi8-r or iso-8859-15"]);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! XEP-0050 ad-hoc commands on the transport JID: which a user may see, and running them.
 
 use super::iq::{storage_error, unsupported, Answer};
+use super::room_configure::{room_form, ROOM_CONFIGURE};
 use super::Transport;
 use crate::xmpp::{adhoc, register};
 use minidom::Element;
@@ -161,7 +162,7 @@ impl Transport {
 }
 
 /// The settings key under which a command's values on an address are kept.
-fn command_key(node: &str, local: &str) -> String {
+pub(super) fn command_key(node: &str, local: &str) -> String {
     format!("command:{node}:{local}")
 }
 
@@ -190,17 +191,14 @@ impl Transport {
         ))
     }
 
-    /// The commands on a foreign address: the bridge's, and on a group the core's channel
-    /// settings (unless the bridge has a command of that name there).
+    /// The commands on a foreign address: the bridge's, and on a group the channel
+    /// settings, with the core's fields and the bridge's own.
     fn forms_for(&self, chat: &Chat) -> Vec<switchboard_bridge::CommandForm> {
         let mut forms = self.connector.commands_for(chat);
-        if matches!(chat, Chat::Group(_))
-            && self.connector.info().caps.groups
-            && !forms
-                .iter()
-                .any(|f| f.node == super::bouncer::ROOM_CONFIGURE)
-        {
-            forms.push(super::bouncer::room_form());
+        if matches!(chat, Chat::Group(_)) && self.connector.info().caps.groups {
+            let bridge = self.bridge_room_form(chat);
+            forms.retain(|f| f.node != ROOM_CONFIGURE);
+            forms.push(room_form(bridge));
         }
         forms
     }
@@ -223,13 +221,8 @@ impl Transport {
             Ok(chat) => chat,
             Err(e) => return Answer::Bridge(e),
         };
-        let bridge_has = self
-            .connector
-            .commands_for(&chat)
-            .iter()
-            .any(|f| f.node == request.node);
-        if let (Chat::Group(group), false) = (&chat, bridge_has) {
-            if request.node == super::bouncer::ROOM_CONFIGURE && self.connector.info().caps.groups {
+        if let Chat::Group(group) = &chat {
+            if request.node == ROOM_CONFIGURE && self.connector.info().caps.groups {
                 return self
                     .room_command(from, group.clone(), request, payload)
                     .await;

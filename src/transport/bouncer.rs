@@ -1,32 +1,26 @@
 //! Persistent channels (bouncer mode) and channel settings.
 //!
-//! The `configure` command on a room JID sets, per user and channel, `persistent` (the
-//! channel stays joined on the network while none of the user's resources is in the room)
-//! and `record_history` (whether the archive keeps what the user may read). Settings live
-//! in the store (`room:<group>` among the user's settings) with the nick last joined with,
-//! so persistent channels are joined again when the gateway starts. While a user is away
-//! from a persistent channel, lines keep being archived; a line that names their nick is
-//! sent to their bare JID as a chat message from the room (so their server keeps it
-//! offline), at most [`HIGHLIGHTS`] per [`HIGHLIGHT_WINDOW`]; on return the join gets what
-//! was said since they left (at most [`MAX_ON_JOIN`] lines, unless its `<history/>` asks
-//! otherwise).
+//! The `configure` command on a room JID ([`super::room_configure`]) sets, per user and
+//! channel, `persistent` (the channel stays joined on the network while none of the user's
+//! resources is in the room) and `record_history` (whether the archive keeps what the user
+//! may read). Settings live in the store (`room:<group>` among the user's settings) with
+//! the nick last joined with, so persistent channels are joined again when the gateway
+//! starts. While a user is away from a persistent channel, lines keep being archived; a
+//! line that names their nick is sent to their bare JID as a chat message from the room (so
+//! their server keeps it offline), at most [`HIGHLIGHTS`] per [`HIGHLIGHT_WINDOW`]; on
+//! return the join gets what was said since they left (at most [`MAX_ON_JOIN`] lines,
+//! unless its `<history/>` asks otherwise).
 
-use super::iq::{storage_error, Answer};
 use super::muc::Room;
 use super::Transport;
 use crate::config::MAX_ON_JOIN;
 use crate::xmpp::history::HistoryRequest;
-use crate::xmpp::{adhoc, register};
-use minidom::Element;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use switchboard_bridge::{CommandForm, FieldKind, FormField, FormValues, GroupId, LoginId};
-use xmpp_parsers::jid::{BareJid, Jid};
-use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
+use switchboard_bridge::{GroupId, LoginId};
+use xmpp_parsers::jid::BareJid;
 
-/// The channel settings command's node (biboumi's name).
-pub(super) const ROOM_CONFIGURE: &str = "configure";
 /// Highlights sent to an away user per room and window at most; more are left to history.
 pub(super) const HIGHLIGHTS: u32 = 10;
 /// See [`HIGHLIGHTS`].
@@ -60,35 +54,6 @@ impl Default for RoomSettings {
 
 fn settings_key(group: &GroupId) -> String {
     format!("room:{group}")
-}
-
-/// The channel settings form.
-pub(super) fn room_form() -> CommandForm {
-    let field = |name, label| FormField {
-        name,
-        label,
-        kind: FieldKind::Flag,
-        required: false,
-    };
-    CommandForm {
-        node: ROOM_CONFIGURE,
-        name: "Channel settings".into(),
-        instructions: "persistent: stay in the channel while you are away, and catch up when \
-                       you come back. record_history: keep this channel's lines in your archive."
-            .into(),
-        fields: vec![
-            field("persistent", "Stay in the channel while away"),
-            field("record_history", "Archive this channel"),
-        ],
-    }
-}
-
-fn flag(value: &str) -> Option<bool> {
-    match value.trim() {
-        "1" | "true" => Some(true),
-        "0" | "false" => Some(false),
-        _ => None,
-    }
 }
 
 /// Whether `body` names `nick` as a word (ASCII case ignored), as IRC clients highlight.
@@ -147,7 +112,7 @@ impl Transport {
         }
     }
 
-    async fn save_room_settings(
+    pub(super) async fn save_room_settings(
         &self,
         login: &LoginId,
         group: &GroupId,
@@ -187,76 +152,13 @@ impl Transport {
         }
     }
 
-    /// The `configure` command on a room JID: the form, then the submitted settings, stored
-    /// and applied at once. Fields left out keep their values.
-    pub(super) async fn room_command(
-        self: &Arc<Self>,
-        from: &Jid,
-        group: GroupId,
-        request: adhoc::Request,
-        payload: &Element,
-    ) -> Answer {
-        let login = match self.login_for(&from.to_bare()).await {
-            Ok(login) => login,
-            Err(e) => return Answer::Bridge(e),
-        };
-        let session_id = request.session_id();
-        if request.is_cancel() {
-            return Answer::Result(Some(adhoc::canceled(ROOM_CONFIGURE, &session_id)));
-        }
-        let form = room_form();
-        let mut settings = self.room_settings(&login, &group).await;
-        let submitted = match adhoc::submitted(payload) {
-            None => {
-                let current = FormValues::from([
-                    ("persistent".into(), settings.persistent.to_string()),
-                    ("record_history".into(), settings.record_history.to_string()),
-                ]);
-                return Answer::Result(Some(adhoc::form_stage(&session_id, &form, &current)));
-            }
-            Some(Err(text)) => {
-                return Answer::Error(ErrorType::Modify, DefinedCondition::BadRequest, text)
-            }
-            Some(Ok(values)) => values,
-        };
-        if let Err(text) = register::check_fields(&form.fields, &submitted) {
-            return Answer::Error(ErrorType::Modify, DefinedCondition::NotAcceptable, text);
-        }
-        for (name, value) in &submitted {
-            let Some(on) = flag(value) else {
-                return Answer::Error(
-                    ErrorType::Modify,
-                    DefinedCondition::NotAcceptable,
-                    format!("{name} must be true or false"),
-                );
-            };
-            match name.as_str() {
-                "persistent" => settings.persistent = on,
-                _ => settings.record_history = on,
-            }
-        }
-        if settings.persistent {
-            if let Some(room) = self.rooms().get(&(login.clone(), group.clone())) {
-                if room.joined {
-                    settings.nick = Some(room.nick.clone());
-                }
-            }
-        }
-        if let Err(e) = self.save_room_settings(&login, &group, &settings).await {
-            return storage_error(e);
-        }
-        tracing::info!(domain = %self.domain, login = %login, group = %group, persistent = settings.persistent, record_history = settings.record_history, "Channel settings saved");
-        self.apply_room_settings(&login, &group, &settings).await;
-        Answer::Result(Some(adhoc::completed(
-            ROOM_CONFIGURE,
-            &session_id,
-            "Saved.",
-            &[],
-        )))
-    }
-
     /// Settings take effect on a room the user is in (or away from).
-    async fn apply_room_settings(&self, login: &LoginId, group: &GroupId, s: &RoomSettings) {
+    pub(super) async fn apply_room_settings(
+        &self,
+        login: &LoginId,
+        group: &GroupId,
+        s: &RoomSettings,
+    ) {
         let key = (login.clone(), group.clone());
         let (joined, was_recording, unattended) = {
             let mut rooms = self.rooms();

@@ -27,6 +27,7 @@ mod network;
 mod occupancy;
 mod outbox;
 mod presence;
+mod room_configure;
 mod secrets;
 mod sessions;
 #[cfg(test)]

@@ -146,6 +146,19 @@ impl IrcClient {
         }
     }
 
+    /// Sends one line of raw bytes (not UTF-8, say: an old client's code page); `\r\n`
+    /// is appended.
+    pub fn send_bytes(&self, line: &[u8]) {
+        assert!(
+            !line.contains(&b'\r') && !line.contains(&b'\n'),
+            "one IRC line at a time, without CR/LF"
+        );
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = w.write_all(line).and_then(|()| w.write_all(b"\r\n")) {
+            panic!("cannot send {} raw bytes: {e}", line.len());
+        }
+    }
+
     /// Sends `PRIVMSG target :text`.
     pub fn privmsg(&self, target: &str, text: &str) {
         self.send(&format!("PRIVMSG {target} :{text}"));

@@ -105,7 +105,8 @@ pub struct NetworkConfig {
     /// Flood control: a token bucket of `burst` lines refilled at one line per `interval`.
     /// `false` sends as fast as the socket takes (for servers that allow it).
     pub throttle: Option<bool>,
-    /// How bytes that are not UTF-8 are read: `latin-1` (default) or `utf-8-lossy`.
+    /// How bytes that are not UTF-8 are read: `latin-1` (default), `utf-8-lossy`, or an
+    /// encoding label such as `windows-1251`, `koi8-r` or `iso-8859-15`.
     pub encoding: Option<String>,
 }
 
@@ -229,11 +230,8 @@ impl IrcConfig {
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         let mut encoding = |key: String, value: &str| {
-            if value.parse::<crate::text::Fallback>().is_err() {
-                out.push((
-                    key,
-                    format!("'{value}' is not an encoding: use latin-1 or utf-8-lossy"),
-                ));
+            if let Err(e) = value.parse::<crate::text::Fallback>() {
+                out.push((key, e.to_string()));
             }
         };
         encoding("default.encoding".into(), &self.default.encoding);

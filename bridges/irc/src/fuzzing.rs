@@ -12,7 +12,9 @@ const MAX_LINE: usize = 8191 + 512;
 
 /// What the server sent, as the connection reads it: lines split on LF (a CR before it
 /// dropped, empty lines skipped), each decoded (the first byte of the input picks UTF-8
-/// or Latin-1 as the fallback), parsed and handed to [`ConnState::handle`]. A line over
+/// or Latin-1 as the network's fallback; channel `#c` reads windows-1251 and `#j`
+/// Shift_JIS, as a user's channel settings would have them), parsed and handed to
+/// [`ConnState::handle`]. A line over
 /// the limit is a lost connection: the state is reset, as before a reconnect.
 ///
 /// Invariants: no panic; every line the state machine asks to write is one IRC line (no
@@ -25,6 +27,10 @@ pub fn irc_lines(data: &[u8]) -> Vec<RemoteEvent> {
         None => (Fallback::Latin1, data),
     };
     let mut state = ConnState::new("net", "alice", fallback);
+    for (channel, encoding) in [("#c", "windows-1251"), ("#j", "shift_jis")] {
+        let f = encoding.parse().expect("a known encoding");
+        state.channel_fallbacks.insert(channel.into(), f);
+    }
     let mut events = Vec::new();
     for raw in stream.split(|&b| b == b'\n') {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
@@ -35,7 +41,7 @@ pub fn irc_lines(data: &[u8]) -> Vec<RemoteEvent> {
             state.reset();
             continue;
         }
-        let line = text::decode(raw, state.fallback);
+        let line = text::decode(raw, state.fallback_for(raw));
         let Ok(msg) = line.parse::<irc_proto::Message>() else {
             continue;
         };

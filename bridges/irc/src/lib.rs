@@ -123,14 +123,32 @@ impl Connector for IrcConnector {
     }
 
     fn commands_for(&self, chat: &Chat) -> Vec<CommandForm> {
-        let Ok(address::Address::Network { network }) = address::Address::from_chat(chat) else {
-            return Vec::new();
-        };
         let field = |name, label, kind| FormField {
             name,
             label,
             kind,
             required: false,
+        };
+        let network = match address::Address::from_chat(chat) {
+            Ok(address::Address::Network { network }) => network,
+            // The channel's own settings; the core adds its fields (persistent,
+            // record_history) to the same form.
+            Ok(address::Address::Channel { .. }) => {
+                return vec![CommandForm {
+                    node: CONFIGURE,
+                    name: "Channel settings".into(),
+                    instructions: "encoding_in: how this channel's lines that are not UTF-8 \
+                                   are read (latin-1, utf-8-lossy, windows-1251, koi8-r, …); \
+                                   empty for the network's."
+                        .into(),
+                    fields: vec![field(
+                        "encoding_in",
+                        "Fallback encoding of this channel",
+                        FieldKind::Text,
+                    )],
+                }]
+            }
+            _ => return Vec::new(),
         };
         vec![CommandForm {
             node: CONFIGURE,

@@ -9,6 +9,7 @@ use crate::config::IrcConfig;
 use crate::conn::{self, Command, Identity};
 use crate::hits::{Limit, LimitHits};
 use crate::nick::valid_nick;
+use crate::text::Fallback;
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -43,6 +44,9 @@ pub struct IrcSession {
     conns: Mutex<HashMap<String, Conn>>,
     /// Per-network settings from the `configure` command, by network name.
     settings: Mutex<HashMap<String, FormValues>>,
+    /// Per-channel fallback encodings from the channel's `configure` command (field
+    /// `encoding_in`), by network key, then lowercased channel.
+    encodings: Mutex<HashMap<String, HashMap<String, Fallback>>>,
     counts: NetworkCounts,
     hits: Arc<LimitHits>,
     stop: CancellationToken,
@@ -87,6 +91,7 @@ impl IrcSession {
                     .unwrap_or_else(|| "switchboard".into()),
                 sasl_password: None,
                 nickserv_password: None,
+                channel_fallbacks: HashMap::new(),
                 realname: data
                     .get("realname")
                     .cloned()
@@ -97,6 +102,7 @@ impl IrcSession {
             events,
             conns: Mutex::new(HashMap::new()),
             settings: Mutex::new(HashMap::new()),
+            encodings: Mutex::new(HashMap::new()),
             counts,
             hits,
             stop: CancellationToken::new(),
@@ -148,6 +154,13 @@ impl IrcSession {
             who.sasl_password = value("sasl_password");
             who.nickserv_password = value("nickserv_password");
         }
+        who.channel_fallbacks = self
+            .encodings
+            .lock()
+            .expect("encodings poisoned")
+            .get(&key(&net.name))
+            .cloned()
+            .unwrap_or_default();
         let counts = self.counts.clone();
         let name = net.name.clone();
         let conn_key = key(&net.name);
@@ -185,6 +198,42 @@ impl IrcSession {
             },
         );
         Ok(tx)
+    }
+
+    /// The channel `configure` command: `encoding_in` (empty for the network's) is kept
+    /// for the connections to come and applied at once to the one open.
+    fn set_channel_encoding(
+        &self,
+        network: &str,
+        channel: &str,
+        values: &FormValues,
+    ) -> Result<(), BridgeError> {
+        let net = self.config.network(network).ok_or_else(|| {
+            BridgeError::NotAllowed(format!(
+                "the IRC network '{network}' is not served by this gateway"
+            ))
+        })?;
+        let fallback = match values.get("encoding_in").map(|v| v.trim()) {
+            None | Some("") => None,
+            Some(name) => Some(
+                name.parse::<Fallback>()
+                    .map_err(|e| BridgeError::Invalid(format!("encoding_in: {e}")))?,
+            ),
+        };
+        let channel = channel.to_lowercase();
+        {
+            let mut encodings = self.encodings.lock().expect("encodings poisoned");
+            let of_network = encodings.entry(key(&net.name)).or_default();
+            match fallback {
+                Some(f) => of_network.insert(channel.clone(), f),
+                None => of_network.remove(&channel),
+            };
+        }
+        let conns = self.conns.lock().expect("conns poisoned");
+        if let Some(c) = conns.get(&key(&net.name)).filter(|c| !c.tx.is_closed()) {
+            self.queue(&c.tx, Command::Encoding { channel, fallback })?;
+        }
+        Ok(())
     }
 
     /// Waits for room in the connection's queue: only for callers that run per user (the

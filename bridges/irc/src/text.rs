@@ -218,8 +218,10 @@ pub fn parse_ctcp(text: &str) -> Option<Ctcp<'_>> {
 ///
 /// Names for configuration ([`FromStr`], case-insensitive): `latin-1`, `latin1`,
 /// `iso-8859-1`, `iso8859-1` for [`Fallback::Latin1`]; `utf-8-lossy`, `utf8-lossy`,
-/// `utf-8`, `utf8` for [`Fallback::Utf8Lossy`]. [`fmt::Display`] writes the first name of
-/// each (also [`Fallback::name`]).
+/// `utf-8`, `utf8` for [`Fallback::Utf8Lossy`]; any other WHATWG encoding label
+/// (`windows-1251`, `koi8-r`, `iso-8859-15`, `shift_jis`, …) for [`Fallback::Other`],
+/// except UTF-16, which no IRC line is. [`fmt::Display`] writes the canonical name of each
+/// (also [`Fallback::name`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Fallback {
     /// Each byte is the code point of the same value (ISO-8859-1), as biboumi and
@@ -228,14 +230,19 @@ pub enum Fallback {
     Latin1,
     /// Invalid sequences become U+FFFD.
     Utf8Lossy,
+    /// A legacy encoding (a single-byte code page or a CJK one); bytes it cannot map
+    /// become U+FFFD.
+    Other(&'static encoding_rs::Encoding),
 }
 
 impl Fallback {
-    /// The canonical configuration name: `latin-1` or `utf-8-lossy`.
-    pub const fn name(self) -> &'static str {
+    /// The canonical configuration name: `latin-1`, `utf-8-lossy`, or the encoding's
+    /// WHATWG name (`windows-1251`).
+    pub fn name(self) -> &'static str {
         match self {
             Fallback::Latin1 => "latin-1",
             Fallback::Utf8Lossy => "utf-8-lossy",
+            Fallback::Other(encoding) => encoding.name(),
         }
     }
 }
@@ -254,7 +261,8 @@ impl fmt::Display for UnknownFallback {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown encoding {:?}: use latin-1 or utf-8-lossy",
+            "unknown encoding {:?}: use latin-1, utf-8-lossy or an encoding such as \
+             windows-1251, koi8-r or iso-8859-15",
             self.0
         )
     }
@@ -266,10 +274,19 @@ impl FromStr for Fallback {
     type Err = UnknownFallback;
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" => Ok(Fallback::Latin1),
-            "utf-8-lossy" | "utf8-lossy" | "utf-8" | "utf8" => Ok(Fallback::Utf8Lossy),
-            _ => Err(UnknownFallback(name.to_owned())),
+        let label = name.trim().to_ascii_lowercase();
+        match label.as_str() {
+            "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" => return Ok(Fallback::Latin1),
+            "utf-8-lossy" | "utf8-lossy" | "utf-8" | "utf8" => return Ok(Fallback::Utf8Lossy),
+            _ => {}
+        }
+        match encoding_rs::Encoding::for_label_no_replacement(label.as_bytes()) {
+            Some(e) if e == encoding_rs::UTF_8 => Ok(Fallback::Utf8Lossy),
+            Some(e) if e == encoding_rs::UTF_16BE || e == encoding_rs::UTF_16LE => {
+                Err(UnknownFallback(name.to_owned()))
+            }
+            Some(e) => Ok(Fallback::Other(e)),
+            None => Err(UnknownFallback(name.to_owned())),
         }
     }
 }
@@ -282,8 +299,35 @@ pub fn decode(bytes: &[u8], fallback: Fallback) -> String {
         Err(_) => match fallback {
             Fallback::Latin1 => bytes.iter().copied().map(char::from).collect(),
             Fallback::Utf8Lossy => String::from_utf8_lossy(bytes).into_owned(),
+            Fallback::Other(encoding) => encoding.decode_without_bom_handling(bytes).0.into_owned(),
         },
     }
+}
+
+/// The channel a raw IRC line is about, for decoding it with that channel's fallback
+/// before it is parsed: the target of `PRIVMSG`, `NOTICE`, `TOPIC`, `PART` and `KICK`,
+/// and the channel of `332` (the topic at join). Tags and the source are skipped; the
+/// command is matched case-insensitively. Anything else, and a line too short to say,
+/// is about no channel.
+pub fn line_channel(line: &[u8]) -> Option<&[u8]> {
+    let mut words = line
+        .split(|b| *b == b' ')
+        .filter(|w| !w.is_empty())
+        .peekable();
+    if words.peek()?.first() == Some(&b'@') {
+        words.next();
+    }
+    if words.peek()?.first() == Some(&b':') {
+        words.next();
+    }
+    let command = words.next()?;
+    let index = match command.to_ascii_uppercase().as_slice() {
+        b"PRIVMSG" | b"NOTICE" | b"TOPIC" | b"PART" | b"KICK" => 0,
+        b"332" => 1,
+        _ => return None,
+    };
+    let target = words.nth(index)?;
+    (target.first() != Some(&b':')).then_some(target)
 }
 
 #[cfg(test)]

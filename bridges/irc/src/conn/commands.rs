@@ -44,6 +44,14 @@ pub(super) fn apply(command: Command, state: &mut ConnState, throttle: &mut Thro
             }
             state.listing.push(done);
         }
+        Command::Encoding { channel, fallback } => match fallback {
+            Some(f) => {
+                state.channel_fallbacks.insert(channel, f);
+            }
+            None => {
+                state.channel_fallbacks.remove(&channel);
+            }
+        },
         Command::Nick { nick } => {
             let nick = text::sanitize(&nick).replace(' ', "");
             state.wanted_nick = nick.clone();

@@ -11,6 +11,7 @@ use crate::config::Network;
 use crate::text::Fallback;
 use connected::{session, End};
 use state::ConnState;
+use std::collections::HashMap;
 use std::time::Duration;
 use switchboard_bridge::{
     BridgeError, EventSink, GroupListing, LeaveReason, RemoteEvent, SessionState, TextKind,
@@ -81,6 +82,13 @@ pub enum Command {
         /// Why.
         reason: Option<String>,
     },
+    /// Read a channel's lines that are not UTF-8 with `fallback` (`None`: the network's).
+    Encoding {
+        /// The channel, lowercased.
+        channel: String,
+        /// Its fallback encoding.
+        fallback: Option<Fallback>,
+    },
     /// Quit the network and end the connection.
     Quit {
         /// The QUIT message.
@@ -101,6 +109,9 @@ pub struct Identity {
     pub sasl_password: Option<String>,
     /// Sent to NickServ with IDENTIFY after registration, when set.
     pub nickserv_password: Option<String>,
+    /// The user's fallback encodings for channels that have their own (channel
+    /// `configure`), by lowercased channel.
+    pub channel_fallbacks: HashMap<String, Fallback>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -174,6 +185,7 @@ pub async fn run(
         bounds.hits,
     );
     state.sasl = who.sasl_password.clone().map(|pw| (who.nick.clone(), pw));
+    state.channel_fallbacks = who.channel_fallbacks.clone();
     let mut backoff = Backoff::new();
     let mut ever_connected = false;
     loop {
@@ -272,6 +284,7 @@ fn refuse_waiting(
             | Command::Topic { .. }
             | Command::Nick { .. }
             | Command::Kick { .. }
+            | Command::Encoding { .. }
             | Command::Quit { .. } => {}
         }
     }

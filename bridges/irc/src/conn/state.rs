@@ -97,6 +97,9 @@ pub struct ConnState {
     ls_done: bool,
     /// How non-UTF-8 bytes are read.
     pub fallback: Fallback,
+    /// How non-UTF-8 bytes are read in channels that have their own way (the user's
+    /// channel `configure`), by lowercased channel.
+    pub channel_fallbacks: HashMap<String, Fallback>,
     /// Who waits for the channel list (LIST) in progress.
     pub listing: Vec<oneshot::Sender<Vec<GroupListing>>>,
     /// The channel list so far.
@@ -114,6 +117,21 @@ pub struct ConnState {
 }
 
 impl ConnState {
+    /// The fallback for a raw line: its channel's own when the user set one (see
+    /// [`text::line_channel`]), the network's otherwise.
+    pub fn fallback_for(&self, line: &[u8]) -> Fallback {
+        if self.channel_fallbacks.is_empty() {
+            return self.fallback;
+        }
+        text::line_channel(line)
+            .and_then(|c| {
+                self.channel_fallbacks
+                    .get(&String::from_utf8_lossy(c).to_lowercase())
+            })
+            .copied()
+            .unwrap_or(self.fallback)
+    }
+
     /// A fresh state for a connection about to register.
     pub fn new(network: &str, nick: &str, fallback: Fallback) -> Self {
         Self {
@@ -131,6 +149,7 @@ impl ConnState {
             ls_lines: 0,
             ls_done: false,
             fallback,
+            channel_fallbacks: HashMap::new(),
             listing: Vec::new(),
             listed: Vec::new(),
             motd: Vec::new(),

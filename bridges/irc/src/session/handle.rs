@@ -183,14 +183,20 @@ impl Session for Handle {
         node: &str,
         values: &FormValues,
     ) -> Result<(), BridgeError> {
-        let Address::Network { network } = Address::from_chat(chat)? else {
-            return Err(BridgeError::Unsupported(
-                "settings on anything but a network",
-            ));
-        };
         if node != crate::CONFIGURE {
             return Err(BridgeError::NotFound(format!("no command '{node}'")));
         }
+        let network = match Address::from_chat(chat)? {
+            Address::Network { network } => network,
+            Address::Channel { channel, network } => {
+                return self.0.set_channel_encoding(&network, &channel, values)
+            }
+            Address::User { .. } => {
+                return Err(BridgeError::Unsupported(
+                    "settings on anything but a network or a channel",
+                ))
+            }
+        };
         let net = self.0.config.network(&network).ok_or_else(|| {
             BridgeError::NotAllowed(format!(
                 "the IRC network '{network}' is not served by this gateway"

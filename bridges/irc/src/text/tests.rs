@@ -139,8 +139,60 @@ fn fallback_names() {
     for name in ["utf-8-lossy", "UTF8-lossy", "utf-8", "utf8"] {
         assert_eq!(name.parse(), Ok(Fallback::Utf8Lossy));
     }
-    let unknown = "cp1252".parse::<Fallback>();
-    assert_eq!(unknown, Err(UnknownFallback("cp1252".into())));
+    let unknown = "klingon".parse::<Fallback>();
+    assert_eq!(unknown, Err(UnknownFallback("klingon".into())));
     assert_eq!(Fallback::default(), Fallback::Latin1);
     assert_eq!(Fallback::Utf8Lossy.to_string(), "utf-8-lossy");
+    // Legacy code pages by any of their WHATWG labels, named canonically.
+    let cp1251: Fallback = " CP1251".parse().unwrap();
+    assert_eq!(cp1251.name(), "windows-1251");
+    assert_eq!("koi8-r".parse::<Fallback>().unwrap().name(), "KOI8-R");
+    assert_eq!("windows-1251".parse::<Fallback>(), Ok(cp1251));
+    // UTF-16 is no IRC encoding, and the replacement encoding decodes nothing.
+    for name in ["utf-16", "utf-16be", "iso-2022-kr", ""] {
+        assert!(name.parse::<Fallback>().is_err(), "{name:?}");
+    }
+}
+
+#[test]
+fn decode_with_a_legacy_code_page() {
+    let cp1251: Fallback = "windows-1251".parse().unwrap();
+    // "привет" in windows-1251.
+    let bytes = [0xEF, 0xF0, 0xE8, 0xE2, 0xE5, 0xF2];
+    assert_eq!(decode(&bytes, cp1251), "привет");
+    assert_eq!(decode(&bytes, Fallback::Latin1), "ïðèâåò");
+    // Valid UTF-8 stays UTF-8 whatever the fallback.
+    assert_eq!(decode("привет".as_bytes(), cp1251), "привет");
+    // A byte the code page leaves unmapped becomes U+FFFD, never a panic.
+    let sjis: Fallback = "shift_jis".parse().unwrap();
+    assert_eq!(decode(&[0x82, 0xA0, 0xFF], sjis), "あ\u{FFFD}");
+}
+
+#[test]
+fn the_channel_a_raw_line_is_about() {
+    let ch = |line: &[u8]| line_channel(line).map(|c| String::from_utf8_lossy(c).into_owned());
+    assert_eq!(
+        ch(b":bob!b@h PRIVMSG #chan :\xE9t\xE9"),
+        Some("#chan".into())
+    );
+    assert_eq!(
+        ch(b"@time=x :bob!b@h notice #Chan :hi"),
+        Some("#Chan".into())
+    );
+    assert_eq!(ch(b":bob!b@h TOPIC #chan :new"), Some("#chan".into()));
+    assert_eq!(ch(b":bob!b@h PART #chan :bye"), Some("#chan".into()));
+    assert_eq!(ch(b":op!o@h KICK #chan bob :out"), Some("#chan".into()));
+    assert_eq!(
+        ch(b":irc.local 332 alice #chan :topic"),
+        Some("#chan".into())
+    );
+    assert_eq!(ch(b"PRIVMSG #chan :no source"), Some("#chan".into()));
+    // Lines about no channel, and lines too short to say.
+    assert_eq!(ch(b":bob!b@h QUIT :gone"), None);
+    assert_eq!(ch(b":irc.local 001 alice :Welcome"), None);
+    assert_eq!(ch(b":bob!b@h PRIVMSG"), None);
+    assert_eq!(ch(b":bob!b@h PRIVMSG :#trailing"), None);
+    assert_eq!(ch(b"@tags-only"), None);
+    assert_eq!(ch(b""), None);
+    assert_eq!(ch(b"   "), None);
 }

@@ -396,3 +396,43 @@ fn pong_carries_no_line_break_from_the_ping_token() {
         }]
     );
 }
+
+#[test]
+fn a_channel_with_its_own_fallback_decodes_its_lines_with_it() {
+    let mut s = state();
+    assert_eq!(
+        s.fallback_for(b":b!b@h PRIVMSG #cyr :\xef"),
+        Fallback::Latin1
+    );
+    let cp1251: Fallback = "windows-1251".parse().unwrap();
+    s.channel_fallbacks.insert("#cyr".into(), cp1251);
+    // Any case of the channel, any of the commands about it.
+    for line in [
+        b":b!b@h PRIVMSG #CYR :\xef\xf0".as_slice(),
+        b":b!b@h TOPIC #cyr :\xef",
+        b":irc.test 332 alice #Cyr :\xef",
+        b":op!o@h KICK #cyr b :\xef",
+    ] {
+        assert_eq!(s.fallback_for(line), cp1251, "{line:?}");
+    }
+    // Other channels, private messages and lines about no channel keep the network's.
+    assert_eq!(
+        s.fallback_for(b":b!b@h PRIVMSG #lat :\xef"),
+        Fallback::Latin1
+    );
+    assert_eq!(
+        s.fallback_for(b":b!b@h PRIVMSG alice :\xef"),
+        Fallback::Latin1
+    );
+    assert_eq!(s.fallback_for(b":b!b@h QUIT :\xef"), Fallback::Latin1);
+    feed(&mut s, ":alice!a@h JOIN #cyr");
+    feed(&mut s, ":irc.test 366 alice #cyr :End of /NAMES list.");
+    let msg: irc_proto::Message = text::decode(b":b!b@h PRIVMSG #cyr :\xef\xf0", cp1251)
+        .parse()
+        .unwrap();
+    let got = events(s.handle(msg));
+    assert!(
+        matches!(&got[..], [RemoteEvent::Message(m)] if m.content.text == "пр"),
+        "{got:?}"
+    );
+}
