@@ -25,6 +25,7 @@ pub use backoff::Backoff;
 pub(crate) use markers::Markers;
 
 use crate::config::Secret;
+use crate::xmpp::room_line::RoomLineCopy;
 use minidom::Element;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -69,10 +70,31 @@ pub struct QueueFull;
 
 /// A stanza waiting in the queue, holding its share of the queue's bound until written.
 pub(crate) struct Queued {
-    /// The stanza, serialised to an element once (stanza types are not `Clone`; an
-    /// element is, and a write that fails keeps it for the next connection).
-    pub(crate) element: Element,
+    /// The stanza.
+    pub(crate) stanza: Outgoing,
     _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// A stanza as the link writes it.
+#[derive(Clone, Debug)]
+pub(crate) enum Outgoing {
+    /// Serialised to an element once (stanza types are not `Clone`; an element is, and a
+    /// write that fails keeps it for the next connection). Checked for what XML cannot
+    /// carry before it is written.
+    Element(Element),
+    /// One recipient's copy of a room line, written from the parts every copy shares
+    /// (checked once, when the line was made).
+    Line(RoomLineCopy),
+}
+
+impl Queued {
+    /// The stanza as an element (built for a room line's copy).
+    pub(crate) fn element(&self) -> std::borrow::Cow<'_, Element> {
+        match &self.stanza {
+            Outgoing::Element(e) => std::borrow::Cow::Borrowed(e),
+            Outgoing::Line(copy) => std::borrow::Cow::Owned(copy.element()),
+        }
+    }
 }
 
 /// The sending side of a link. Cheap to clone.
@@ -127,22 +149,22 @@ impl LinkHandle {
         };
         self.tx
             .send(Queued {
-                element: stanza.into(),
+                stanza: Outgoing::Element(stanza.into()),
                 _permit: Some(permit),
             })
             .await
             .map_err(|_| QueueFull)
     }
 
-    /// [`LinkHandle::send_wait`] for a stanza already built as an element (the relay's
-    /// hot path skips the typed stanza's conversion).
-    pub async fn send_element_wait(&self, element: Element) -> Result<(), QueueFull> {
+    /// [`LinkHandle::send_wait`] for one recipient's copy of a room line (the relay's hot
+    /// path: no typed stanza and no element per recipient).
+    pub async fn send_line_wait(&self, copy: RoomLineCopy) -> Result<(), QueueFull> {
         let Ok(permit) = self.budget.clone().acquire_owned().await else {
             return Err(QueueFull);
         };
         self.tx
             .send(Queued {
-                element,
+                stanza: Outgoing::Line(copy),
                 _permit: Some(permit),
             })
             .await
@@ -163,7 +185,7 @@ impl LinkHandle {
         let (id, answer) = self.stats.markers.add();
         self.tx
             .send(Queued {
-                element: session::keepalive_ping(&self.domain, &id).into(),
+                stanza: Outgoing::Element(session::keepalive_ping(&self.domain, &id).into()),
                 _permit: Some(permit),
             })
             .await
@@ -180,7 +202,7 @@ impl LinkHandle {
     fn push(&self, stanza: Stanza, permit: Option<OwnedSemaphorePermit>) -> Result<(), QueueFull> {
         self.tx
             .try_send(Queued {
-                element: stanza.into(),
+                stanza: Outgoing::Element(stanza.into()),
                 _permit: permit,
             })
             .map_err(|_| QueueFull)
@@ -379,9 +401,9 @@ mod tests {
         let mut answer = h.flushed().await.unwrap();
         let _first = rx.try_recv().unwrap();
         let marker = rx.try_recv().unwrap();
-        assert_eq!(marker.element.name(), "iq", "a ping to ourselves");
+        assert_eq!(marker.element().name(), "iq", "a ping to ourselves");
         assert!(answer.try_recv().is_err(), "not before it comes back");
-        let echo = Stanza::try_from(marker.element.clone()).unwrap();
+        let echo = Stanza::try_from(marker.element().into_owned()).unwrap();
         assert!(h.markers().echoed(&echo));
         assert!(answer.try_recv().is_ok());
         assert!(!h.markers().echoed(&echo), "once");

@@ -1,6 +1,6 @@
 //! One connected XEP-0114 session: handshake, then the read/write loop.
 
-use super::{LinkConfig, LinkStats, Queued};
+use super::{LinkConfig, LinkStats, Outgoing, Queued};
 use crate::error::Error;
 use crate::xmpp::errors::bounce_invalid;
 use crate::xmpp::text::unwritable;
@@ -116,7 +116,7 @@ pub(super) async fn run(
     abort: &CancellationToken,
 ) -> End {
     if let Some(queued) = unsent.take() {
-        if let Err(end) = write_queued(&mut stream, queued, unsent, config, stats).await {
+        if let Err(end) = write_batch(&mut stream, queued, outbound, unsent, config, stats).await {
             return end;
         }
     }
@@ -186,7 +186,7 @@ pub(super) async fn run(
             },
             next = outbound.recv() => match next {
                 Some(queued) => {
-                    if let Err(end) = write_queued(&mut stream, queued, unsent, config, stats).await {
+                    if let Err(end) = write_batch(&mut stream, queued, outbound, unsent, config, stats).await {
                         return end;
                     }
                 }
@@ -201,12 +201,42 @@ async fn write(stream: &mut Stream, element: &Element) -> std::io::Result<()> {
     stream.send(element).await
 }
 
+/// Stanzas written before the socket is flushed at most: what waits in the queue goes out
+/// in a few large writes instead of one system call per stanza (a line relayed to a room
+/// is one stanza per occupant), while the read side still gets its turn between batches.
+const WRITE_BATCH: usize = 64;
+
+/// Writes `first` and whatever else is queued already (up to [`WRITE_BATCH`]), then
+/// flushes once.
+async fn write_batch(
+    stream: &mut Stream,
+    first: Queued,
+    outbound: &mut mpsc::Receiver<Queued>,
+    unsent: &mut Option<Queued>,
+    config: &LinkConfig,
+    stats: &LinkStats,
+) -> Result<(), End> {
+    let mut next = Some(first);
+    let mut written = 0;
+    while let Some(queued) = next.take() {
+        write_queued(stream, queued, unsent, config, stats).await?;
+        written += 1;
+        if written < WRITE_BATCH {
+            next = outbound.try_recv().ok();
+        }
+    }
+    <Stream as SinkExt<&Element>>::flush(stream)
+        .await
+        .map_err(|e| End::Lost(format!("write failed: {e}")))
+}
+
 /// Writes a stanza from the queue. Its content is checked first: rxml refuses what XML
 /// cannot carry only half-way through an element, and while tokio-xmpp then takes the
 /// half back out of its buffer, rxml's encoder stays inside that element. So a stanza
 /// that fails the check is never handed to the stream: it is dropped, logged (no body)
 /// and counted, an iq result is answered with an error instead, and the link goes on.
-/// Only an I/O error keeps the stanza for the next connection.
+/// Only an I/O error keeps the stanza for the next connection. The stanza is buffered,
+/// not flushed ([`write_batch`] flushes).
 async fn write_queued(
     stream: &mut Stream,
     queued: Queued,
@@ -214,7 +244,25 @@ async fn write_queued(
     config: &LinkConfig,
     stats: &LinkStats,
 ) -> Result<(), End> {
-    let element = &queued.element;
+    let element = match &queued.stanza {
+        Outgoing::Element(element) => element,
+        Outgoing::Line(copy) => {
+            return match stream.feed(copy).await {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                    stats.unserialisable.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(domain = %config.domain, to = %copy.recipient(), why = %e, "Dropping a room line XML cannot carry");
+                    Err(End::Lost(format!(
+                        "restarting the stream after a stanza it refused: {e}"
+                    )))
+                }
+                Err(e) => {
+                    *unsent = Some(queued);
+                    Err(End::Lost(format!("write failed: {e}")))
+                }
+            };
+        }
+    };
     if let Some(why) = unwritable(element) {
         drop_unwritable(element, &why, config, stats);
         if let Some(error) = answer_for_unwritable(element) {
@@ -226,7 +274,7 @@ async fn write_queued(
         }
         return Ok(());
     }
-    match write(stream, element).await {
+    match stream.feed(element).await {
         Ok(()) => Ok(()),
         // The encoder refused the content after all (a case the check does not know):
         // the stanza is dropped, never retried, but the encoder's state is unknown, so

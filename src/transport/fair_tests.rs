@@ -218,13 +218,13 @@ impl Running {
                 .await
                 .expect("a stanza in time")
                 .expect("the link is open");
-            if q.element.name() != "message" {
+            let element = q.element();
+            if element.name() != "message" {
                 continue; // the transport's presences at start
             }
-            let to = q.element.attr("to").unwrap_or_default();
+            let to = element.attr("to").unwrap_or_default();
             let user = to.split('@').next().unwrap_or_default().to_string();
-            let body = q
-                .element
+            let body = element
                 .children()
                 .find(|c| c.name() == "body")
                 .map(|b| b.text())

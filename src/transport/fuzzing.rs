@@ -3,7 +3,7 @@
 
 use super::{BridgeInputs, Transport, TransportParts};
 use crate::access::Access;
-use crate::link::{self, LinkState, Queued};
+use crate::link::{self, LinkState, Outgoing, Queued};
 use crate::store::sqlite::SqliteStore;
 use crate::store::BridgeKv;
 use crate::watch::Hub;
@@ -113,7 +113,7 @@ impl Rig {
     /// Takes what the transport sent: every stanza must serialise.
     fn drain(&mut self) {
         while let Ok(queued) = self.out.try_recv() {
-            check_serialises(&queued.element);
+            check_queued_serialises(&queued);
             self.sent += 1;
         }
     }
@@ -124,6 +124,21 @@ pub(crate) fn check_serialises(element: &Element) {
     let mut buf = Vec::new();
     if let Err(e) = element.write_to(&mut buf) {
         panic!("a stanza the gateway produced does not serialise ({e}): {element:?}");
+    }
+}
+
+/// [`check_serialises`] for what the link takes from its queue.
+fn check_queued_serialises(queued: &Queued) {
+    // What the link would write: the element, or a room line's copy item by item.
+    let written = match &queued.stanza {
+        Outgoing::Element(element) => xso::to_vec(element),
+        Outgoing::Line(copy) => xso::to_vec(copy),
+    };
+    if let Err(e) = written {
+        panic!(
+            "a stanza the gateway produced does not serialise ({e}): {:?}",
+            queued.element()
+        );
     }
 }
 

@@ -4,6 +4,7 @@
 use super::Transport;
 use crate::xmpp::errors;
 use crate::xmpp::muc::{self, OccupantPresence};
+use crate::xmpp::room_line::RoomLine;
 use switchboard_bridge::{BridgeError, GroupId, LoginId};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::muc::user::Status;
@@ -150,7 +151,7 @@ impl Transport {
             Some(archive) => archive
                 .record(login, group, said_by, &body)
                 .await
-                .map(|seq| muc::stanza_id(&room_jid, &crate::archive::line_id(seq))),
+                .map(crate::archive::line_id),
             None => None,
         };
         if away && from_nick.is_some() && super::bouncer::mentions(&body, &nick) {
@@ -167,24 +168,31 @@ impl Transport {
                 _ => {}
             }
         }
-        // One body and one set of payloads for every resource; each message is built
-        // straight as the element the link writes. (Groupchat is nothing the watch looks
-        // at, so it skips `forward`.)
+        // One line for every resource: the body, id and payloads are held once, and each
+        // copy is written from them with its own `to`. (Groupchat is nothing the watch
+        // looks at, so it skips `forward`.)
         let body = crate::xmpp::text::xml_string(body);
-        let mut payloads = Vec::with_capacity(2);
-        payloads.extend(stanza_id);
-        if let Some(d) = sent.and_then(|sent| {
+        let delay = sent.and_then(|sent| {
             crate::xmpp::delay::delay(
                 Some(sent),
                 &room_jid.clone().into(),
                 std::time::SystemTime::now(),
             )
-        }) {
-            payloads.push(d.into());
-        }
+        });
+        let line = match RoomLine::new(
+            &from,
+            body,
+            id.as_deref(),
+            stanza_id.as_deref().map(|sid| (&room_jid, sid)),
+            delay.into_iter().map(Into::into).collect(),
+        ) {
+            Ok(line) => line,
+            Err(e) => {
+                return tracing::warn!(domain = %self.domain, why = %e.0, "Dropping a room line XML cannot carry");
+            }
+        };
         for to in resources {
-            let m = muc::groupchat_element(&from, &to, &body, id.as_deref(), &payloads);
-            if self.link.send_element_wait(m).await.is_err() {
+            if self.link.send_line_wait(line.to(to)).await.is_err() {
                 tracing::warn!(domain = %self.domain, "Link closed; an event for a user was not sent");
             }
         }

@@ -335,7 +335,7 @@ impl Rig {
             .await
             .expect("a stanza in time")
             .expect("the link is open");
-        crate::xmpp::testing::element_xml(queued.element.clone())
+        crate::xmpp::testing::element_xml(queued.element().into_owned())
     }
 
     /// The next item taken off the link queue, as the link would take it (the caller
@@ -351,7 +351,7 @@ impl Rig {
     pub(crate) fn sent_now(&mut self) -> Vec<String> {
         let mut all = Vec::new();
         while let Ok(q) = self.out.try_recv() {
-            all.push(crate::xmpp::testing::element_xml(q.element.clone()));
+            all.push(crate::xmpp::testing::element_xml(q.element().into_owned()));
         }
         all
     }

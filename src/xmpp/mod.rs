@@ -17,6 +17,7 @@ pub mod muc;
 pub mod ns;
 pub mod presence;
 pub mod register;
+pub mod room_line;
 pub mod text;
 pub mod version;
 

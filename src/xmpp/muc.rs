@@ -197,38 +197,6 @@ pub fn occupant_ping_error(found: OccupantPing) -> Option<StanzaError> {
     }
 }
 
-/// [`groupchat`] built straight as the element the link writes, with `payloads` after the
-/// body: the same XML, without the typed message's conversion (this is made for every
-/// line to every resource in a room, the gateway's hottest stanza). `body` must already be
-/// fit for XML ([`xml_string`]).
-pub fn groupchat_element(
-    from: &Jid,
-    to: &Jid,
-    body: &str,
-    id: Option<&str>,
-    payloads: &[Element],
-) -> Element {
-    let mut m = Element::bare("message", ns::DEFAULT_NS);
-    super::form::set_attr(&mut m, "from", from.as_str());
-    super::form::set_attr(
-        &mut m,
-        "id",
-        match id {
-            Some(id) => id.to_string(),
-            None => format!("sb-{:016x}", rand::random::<u64>()),
-        },
-    );
-    super::form::set_attr(&mut m, "to", to.as_str());
-    super::form::set_attr(&mut m, "type", "groupchat");
-    let mut b = Element::bare("body", ns::DEFAULT_NS);
-    b.append_text(body);
-    m.append_child(b);
-    for p in payloads {
-        m.append_child(p.clone());
-    }
-    m
-}
-
 /// `<stanza-id xmlns='urn:xmpp:sid:0' by='ROOM' id='…'/>` (XEP-0359): the id a room's
 /// archive gives a line, the same in the live message, in history and in MAM results.
 pub fn stanza_id(room: &BareJid, id: &str) -> Element {

@@ -173,7 +173,7 @@ async fn push(rig: &crate::transport::testing::Rig, stored: &Notify, texts: &[&s
 
 /// The server sends a marker back, as Prosody routes a ping of the transport to itself.
 fn echo(rig: &crate::transport::testing::Rig, marker: crate::link::Queued) {
-    let stanza = xmpp_parsers::stanza::Stanza::try_from(marker.element).unwrap();
+    let stanza = xmpp_parsers::stanza::Stanza::try_from(marker.element().into_owned()).unwrap();
     assert!(rig.transport.link.markers().echoed(&stanza), "a marker");
 }
 
@@ -195,7 +195,7 @@ async fn stored_events_are_removed_only_once_the_server_read_them() {
     let _first = rig.take_queued().await;
     let _second = rig.take_queued().await;
     let marker = rig.take_queued().await;
-    assert_eq!(marker.element.name(), "iq", "the marker behind them");
+    assert_eq!(marker.element().name(), "iq", "the marker behind them");
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(waiting(&rig).await, 2, "kept until the marker is back");
     echo(&rig, marker);

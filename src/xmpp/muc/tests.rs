@@ -202,33 +202,6 @@ fn foreign_nicks_reasons_and_topics_are_made_fit_for_xml() {
 }
 
 #[test]
-fn the_fast_groupchat_element_is_the_typed_message_s_xml() {
-    let room = BareJid::new("#a%net@irc.test").unwrap();
-    let from = occupant(&room, "bob").unwrap();
-    let to = Jid::new("alice@example.org/phone").unwrap();
-    let sid = stanza_id(&room, "18f3a");
-    let delay: Element = crate::xmpp::delay::delay(
-        Some(std::time::SystemTime::UNIX_EPOCH),
-        &room.clone().into(),
-        std::time::SystemTime::now(),
-    )
-    .unwrap()
-    .into();
-    for (body, id) in [("hi <there> & \u{7}bell", Some("own-1")), ("plain", None)] {
-        let clean = crate::xmpp::text::xml_string(body.to_string());
-        let fast = groupchat_element(&from, &to, &clean, id, &[sid.clone(), delay.clone()]);
-        // Without an id both mint a random one: the typed message takes the fast one's.
-        let minted = fast.attr("id").unwrap().to_string();
-        let mut typed = groupchat(from.clone(), &to, body.to_string(), Some(minted));
-        typed.payloads.push(sid.clone());
-        typed.payloads.push(delay.clone());
-        let typed = String::from(&Element::from(typed));
-        let fast = String::from(&fast);
-        assert_eq!(fast, typed);
-    }
-}
-
-#[test]
 fn a_highlight_is_a_chat_from_the_room_with_foreign_text_cleaned() {
     let room = BareJid::new("#a%net@irc.test").unwrap();
     let to = BareJid::new("alice@example.org").unwrap();
