@@ -4,9 +4,9 @@
 //! was not yet reported by this login (a login that reports the same text twice heard it
 //! said twice). Pure: time is passed in.
 
-use std::collections::hash_map::DefaultHasher;
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::time::Duration;
 use switchboard_bridge::{GroupId, LoginId};
 
@@ -41,6 +41,9 @@ pub struct Dedupe {
     order: VecDeque<(i64, i64, u64)>,
     /// Logins as small numbers.
     logins: HashMap<LoginId, u32>,
+    /// Keys are hashed with a key of this process's own, so that nobody on IRC can pick
+    /// texts that all land in one bucket.
+    hasher: RandomState,
 }
 
 /// What a report turned out to be.
@@ -52,8 +55,8 @@ pub enum Report {
     Known(i64),
 }
 
-fn key(group: &GroupId, nick: &str, body: &str) -> u64 {
-    let mut h = DefaultHasher::new();
+fn key(hasher: &RandomState, group: &GroupId, nick: &str, body: &str) -> u64 {
+    let mut h = hasher.build_hasher();
     group.hash(&mut h);
     for b in nick.bytes() {
         h.write_u8(b.to_ascii_lowercase());
@@ -87,7 +90,7 @@ impl Dedupe {
                 next
             }
         };
-        let k = key(group, nick, body);
+        let k = key(&self.hasher, group, nick, body);
         if let Some(seen) = self.lines.get_mut(&k) {
             if let Some(i) = seen
                 .iter()

@@ -180,10 +180,10 @@ impl Transport {
             )
         });
         let line = match RoomLine::new(
-            &from,
+            from,
             body,
-            id.as_deref(),
-            stanza_id.as_deref().map(|sid| (&room_jid, sid)),
+            id,
+            stanza_id.map(|sid| (room_jid, sid)),
             delay.into_iter().map(Into::into).collect(),
         ) {
             Ok(line) => line,

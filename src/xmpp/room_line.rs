@@ -55,11 +55,11 @@ pub struct Unwritable(pub String);
 /// What every copy of a relayed room line shares.
 #[derive(Debug)]
 pub struct RoomLine {
-    from: String,
+    from: Jid,
     id: String,
     body: String,
     /// The stanza-id's `by` and `id`.
-    stanza_id: Option<(String, String)>,
+    stanza_id: Option<(BareJid, String)>,
     /// Other payloads (a `<delay/>`), after the stanza-id.
     extra: Vec<Element>,
 }
@@ -67,22 +67,20 @@ pub struct RoomLine {
 impl RoomLine {
     /// A line from occupant `from` with `body` (already cleaned for XML), the sender's `id`
     /// (or a fresh one, the same for every copy), the archive's stanza-id in `room`, and
-    /// other payloads. Refused if any part holds what XML cannot carry.
+    /// other payloads. Refused if any part holds what XML cannot carry. Takes its parts
+    /// (a line made for a single copy allocates nothing more).
     pub fn new(
-        from: &Jid,
+        from: Jid,
         body: String,
-        id: Option<&str>,
-        stanza_id: Option<(&BareJid, &str)>,
+        id: Option<String>,
+        stanza_id: Option<(BareJid, String)>,
         extra: Vec<Element>,
     ) -> Result<Arc<Self>, Unwritable> {
         let line = RoomLine {
-            from: from.to_string(),
-            id: match id {
-                Some(id) => id.to_string(),
-                None => format!("sb-{:016x}", rand::random::<u64>()),
-            },
+            from,
+            id: id.unwrap_or_else(|| format!("sb-{:016x}", rand::random::<u64>())),
             body,
-            stanza_id: stanza_id.map(|(room, id)| (room.to_string(), id.to_string())),
+            stanza_id,
             extra,
         };
         let texts = [line.from.as_str(), &line.id, &line.body];
@@ -171,7 +169,7 @@ impl<'x> Iterator for Items<'x> {
             self.step = self.step.saturating_add(1);
             let item = match step {
                 0 => head(ns::DEFAULT_NS, names.message),
-                1 => attr(names.from, &line.from),
+                1 => attr(names.from, line.from.as_str()),
                 2 => attr(names.id, &line.id),
                 3 => attr(names.to, self.copy.to.as_str()),
                 4 => attr(names.kind, "groupchat"),
@@ -187,7 +185,7 @@ impl<'x> Iterator for Items<'x> {
                     };
                     match step {
                         10 => head(NS_SID, names.stanza_id),
-                        11 => attr(names.by, by),
+                        11 => attr(names.by, by.as_str()),
                         12 => attr(names.id, id),
                         _ => Item::ElementFoot,
                     }

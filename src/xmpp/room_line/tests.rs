@@ -31,10 +31,10 @@ fn a_copy_is_the_typed_message_s_xml() {
         let clean = crate::xmpp::text::xml_string(body.to_string());
         let extra: Vec<Element> = delayed.then(delay).into_iter().collect();
         let line = RoomLine::new(
-            &from,
+            from.clone(),
             clean,
-            id,
-            archived.then_some((&room, "18f3a")),
+            id.map(String::from),
+            archived.then(|| (room.clone(), "18f3a".to_string())),
             extra.clone(),
         )
         .unwrap();
@@ -61,10 +61,10 @@ fn a_copy_writes_what_parses_as_its_element() {
     let room = BareJid::new("#a%net@irc.test").unwrap();
     let from = occupant(&room, "b&b").unwrap();
     let line = RoomLine::new(
-        &from,
+        from,
         "1 < 2 & \"3\"".into(),
-        Some("i'd"),
-        Some((&room, "1")),
+        Some("i'd".into()),
+        Some((room.clone(), "1".into())),
         vec![delay()],
     )
     .unwrap();
@@ -82,11 +82,21 @@ fn a_line_xml_cannot_carry_is_refused_before_any_copy() {
     let room = BareJid::new("#a%net@irc.test").unwrap();
     let from = occupant(&room, "bob").unwrap();
     // The body is cleaned upstream; one that was not is caught here, once per line.
-    let err = RoomLine::new(&from, "bell\u{7}".into(), None, None, vec![]).unwrap_err();
+    let line = |body: &str, id: Option<&str>, sid: Option<&str>, extra| {
+        RoomLine::new(
+            from.clone(),
+            body.into(),
+            id.map(String::from),
+            sid.map(|s| (room.clone(), s.to_string())),
+            extra,
+        )
+    };
+    let err = line("bell\u{7}", None, None, vec![]).unwrap_err();
     assert!(err.0.contains("U+0007"), "{err:?}");
-    assert!(RoomLine::new(&from, "ok".into(), Some("\u{0}"), None, vec![]).is_err());
-    assert!(RoomLine::new(&from, "ok".into(), None, Some((&room, "\u{1b}")), vec![]).is_err());
+    assert!(line("ok", Some("\u{0}"), None, vec![]).is_err());
+    assert!(line("ok", None, Some("\u{1b}"), vec![]).is_err());
     let mut bad = Element::bare("x", "urn:test");
     bad.append_text("\u{1}");
-    assert!(RoomLine::new(&from, "ok".into(), None, None, vec![bad]).is_err());
+    assert!(line("ok", None, None, vec![bad]).is_err());
+    assert!(line("ok", None, Some("1f"), vec![]).is_ok());
 }
