@@ -32,8 +32,6 @@ use tokio_util::sync::CancellationToken;
 const QUEUE: usize = 8192;
 /// Writes stored in one call at most.
 const BATCH: usize = 512;
-/// How long a batch that nobody waits for stays open for more lines.
-const LINGER: Duration = Duration::from_millis(20);
 /// How often old lines are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -285,29 +283,20 @@ impl Archive {
 }
 
 /// Stores what waits, a batch at a time, and answers flushes once what came before them
-/// is stored. A batch that nobody waits for lingers up to [`LINGER`] for more lines, so a
-/// busy room costs the database a write (and the writer a wake-up) per batch, not per line;
-/// a flush (a MAM query, history on join, shutdown) ends the batch at once.
+/// is stored. (Holding a batch open 20 ms for more lines was measured: the fan-out was no
+/// cheaper and the p50 latency doubled both ways, so what waits is taken as it is.)
 async fn writer(store: Arc<dyn Store>, mut queue: mpsc::Receiver<Op>, stats: Arc<Stats>) {
     while let Some(first) = queue.recv().await {
         let mut writes = Vec::new();
         let mut flushes = Vec::new();
-        let deadline = tokio::time::Instant::now() + LINGER;
         let mut next = Some(first);
         while let Some(op) = next {
             match op {
                 Op::Write(w) => writes.push(w),
                 Op::Flush(done) => flushes.push(done),
             }
-            next = if writes.len() >= BATCH {
-                None
-            } else if let Ok(op) = queue.try_recv() {
-                Some(op)
-            } else if flushes.is_empty() {
-                tokio::time::timeout_at(deadline, queue.recv())
-                    .await
-                    .ok()
-                    .flatten()
+            next = if writes.len() < BATCH {
+                queue.try_recv().ok()
             } else {
                 None
             };

@@ -25,9 +25,11 @@ pub enum Limit {
     WriteTimeout,
     /// A LIST reply line past the 20000 channels kept.
     List,
+    /// A channel line said while our join completed, past the lines held for it.
+    HeldLines,
 }
 
-const ALL: [(Limit, &str, &str); 9] = [
+const ALL: [(Limit, &str, &str); 10] = [
     (
         Limit::Motd,
         "switchboard_irc_limit_motd_total",
@@ -72,6 +74,11 @@ const ALL: [(Limit, &str, &str); 9] = [
         Limit::List,
         "switchboard_irc_limit_list_total",
         "LIST reply lines dropped past the 20000 channels kept.",
+    ),
+    (
+        Limit::HeldLines,
+        "switchboard_irc_limit_held_lines_total",
+        "Channel lines said while a join completed, dropped past the 64 held.",
     ),
 ];
 

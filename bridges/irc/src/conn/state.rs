@@ -39,7 +39,13 @@ pub struct Channel {
     pub topic: String,
     /// Who set the topic.
     pub topic_by: Option<String>,
+    /// Lines said between our JOIN and the end of the names, held until the join is
+    /// announced (the core has no room to show them in before), at most [`HELD_LINES`].
+    pub held: Vec<IncomingMessage>,
 }
+
+/// Lines held per channel while its join completes; more are dropped (and counted).
+pub const HELD_LINES: usize = 64;
 
 impl Channel {
     fn occupants(&self) -> Vec<Occupant> {
@@ -284,7 +290,7 @@ impl ConnState {
         } else {
             Chat::Direct(user_id(&from, &self.network))
         };
-        out.push(Action::Emit(RemoteEvent::Message(IncomingMessage {
+        let message = IncomingMessage {
             id: None,
             chat,
             sender: Sender {
@@ -300,7 +306,22 @@ impl ConnState {
             },
             txn: None,
             timestamp: time,
-        })));
+        };
+        if matches!(message.chat, Chat::Group(_)) {
+            if let Some(c) = self
+                .channels
+                .get_mut(&target.to_lowercase())
+                .filter(|c| !c.announced)
+            {
+                if c.held.len() < HELD_LINES {
+                    c.held.push(message);
+                } else {
+                    self.hits.hit(crate::hits::Limit::HeldLines);
+                }
+                return;
+            }
+        }
+        out.push(Action::Emit(RemoteEvent::Message(message)));
     }
 }
 

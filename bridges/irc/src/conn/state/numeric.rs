@@ -135,6 +135,12 @@ impl ConnState {
                         topic: c.topic.clone(),
                         topic_by: c.topic_by.clone(),
                     })));
+                    // What was said while the names came, now that the room exists.
+                    out.extend(
+                        c.held
+                            .drain(..)
+                            .map(|m| Action::Emit(RemoteEvent::Message(m))),
+                    );
                 }
             }
             Response::ERR_NICKNAMEINUSE | Response::ERR_ERRONEOUSNICKNAME if self.registered => {

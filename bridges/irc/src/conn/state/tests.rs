@@ -436,3 +436,60 @@ fn a_channel_with_its_own_fallback_decodes_its_lines_with_it() {
         "{got:?}"
     );
 }
+
+#[test]
+fn lines_said_while_the_names_come_are_held_until_the_join_is_announced() {
+    let mut s = state();
+    feed(&mut s, ":alice!a@h JOIN #Chan");
+    feed(&mut s, ":irc.test 353 alice = #Chan :carol alice");
+    // Said between our JOIN and the end of the names: nothing the core could show yet.
+    assert!(events(feed(&mut s, ":carol!c@h PRIVMSG #chan :early one")).is_empty());
+    assert!(events(feed(
+        &mut s,
+        ":carol!c@h PRIVMSG #Chan :\x01ACTION early two\x01"
+    ))
+    .is_empty());
+    // A private line is not held.
+    assert_eq!(
+        events(feed(&mut s, ":carol!c@h PRIVMSG alice :psst")).len(),
+        1
+    );
+    let got = events(feed(
+        &mut s,
+        ":irc.test 366 alice #Chan :End of /NAMES list.",
+    ));
+    let kinds: Vec<_> = got
+        .iter()
+        .map(|e| match e {
+            RemoteEvent::GroupJoined(_) => "joined".to_string(),
+            RemoteEvent::Message(m) => m.content.text.clone(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(kinds, ["joined", "early one", "early two"]);
+    // Afterwards lines go straight through.
+    assert_eq!(
+        events(feed(&mut s, ":carol!c@h PRIVMSG #chan :later")).len(),
+        1
+    );
+}
+
+#[test]
+fn a_server_flooding_a_join_in_progress_fills_only_the_held_lines() {
+    let mut s = state();
+    feed(&mut s, ":alice!a@h JOIN #flood");
+    for i in 0..(HELD_LINES + 50) {
+        feed(&mut s, &format!(":carol!c@h PRIVMSG #flood :line {i}"));
+    }
+    assert_eq!(s.hits.get(crate::hits::Limit::HeldLines), 50);
+    let got = events(feed(&mut s, ":irc.test 366 alice #flood :End"));
+    assert_eq!(got.len(), 1 + HELD_LINES, "the join and the first lines");
+    // A join that fails drops what was held with the channel.
+    feed(&mut s, ":alice!a@h JOIN #gone");
+    feed(&mut s, ":carol!c@h PRIVMSG #gone :never shown");
+    feed(
+        &mut s,
+        ":irc.test 474 alice #gone :Cannot join channel (+b)",
+    );
+    assert!(!s.channels.contains_key("#gone"));
+}
