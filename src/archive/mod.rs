@@ -3,9 +3,10 @@
 //!
 //! [`Archive::record`] is called on the relay path for each user's copy of a line: it
 //! finds out (in memory, [`dedupe`]) whether another connection reported the line already,
-//! gives the line its id, and queues new lines for the writer task, which stores what
-//! waits in one call (one transaction of the store's group commit). Reads first wait for
-//! what is queued ([`Archive::flush`]), so a query sees every line sent before it.
+//! gives the line its id, and adds new lines to a buffer shared with the store's job that
+//! will take it ([`ArchiveBuffer`]): the first line of a batch queues that job, lines that
+//! come while it waits its turn join it, and nobody waits for its answer. Reads first wait
+//! for what is queued ([`Archive::flush`]), so a query sees every line sent before it.
 //!
 //! Spans: the archive stores when each login was in each room (from the bridge's join to
 //! its leave); a login reads only lines said during its spans.
@@ -17,28 +18,25 @@ pub mod dedupe;
 
 use crate::config::HistoryConfig;
 use crate::error::Error;
-use crate::store::archive::{ArchiveAnswer, ArchiveQuery, ArchiveRoom, ArchiveWrite};
+use crate::store::archive::{
+    ArchiveAnswer, ArchiveBuffer, ArchiveQuery, ArchiveRoom, ArchiveWrite,
+};
 use crate::store::Store;
 use dedupe::{Dedupe, Report};
+use futures::future::{BoxFuture, FutureExt};
+use std::collections::VecDeque;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switchboard_bridge::{Counter, GroupId, LoginId};
-use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-/// Writes waiting for the writer task before `record` waits for room.
+/// Writes waiting for the store before `record` waits for them to be stored (the store
+/// has fallen behind).
 const QUEUE: usize = 8192;
-/// Writes stored in one call at most.
-const BATCH: usize = 512;
 /// How often old lines are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
-
-enum Op {
-    Write(ArchiveWrite),
-    Flush(oneshot::Sender<()>),
-}
 
 /// Ids and deduplication: what `record` needs under one lock.
 struct State {
@@ -54,7 +52,11 @@ pub struct Archive {
     config: HistoryConfig,
     store: Arc<dyn Store>,
     state: Mutex<State>,
-    writes: mpsc::Sender<Op>,
+    /// What waits for the store, taken by the one job queued for it.
+    buffer: ArchiveBuffer,
+    /// The answers of the jobs queued, oldest first, looked at without waiting to count
+    /// failures.
+    jobs: Mutex<VecDeque<BoxFuture<'static, Result<(), Error>>>>,
     stats: Arc<Stats>,
 }
 
@@ -100,7 +102,7 @@ pub fn parse_line_id(id: &str) -> Option<i64> {
 
 impl Archive {
     /// Opens a transport's archive: closes the spans a crash left open, starts the clock
-    /// past the newest line, and starts the writer and the pruner (until `shutdown`).
+    /// past the newest line, and starts the pruner (until `shutdown`).
     pub async fn open(
         transport: &str,
         config: HistoryConfig,
@@ -117,9 +119,7 @@ impl Archive {
             );
         }
         let last_seq = store.archive_last_seq().await?;
-        let (writes, queue) = mpsc::channel(QUEUE);
         let stats = Arc::new(Stats::default());
-        tokio::spawn(writer(store.clone(), queue, stats.clone()));
         tokio::spawn(pruner(
             store.clone(),
             config.max_age.0,
@@ -136,7 +136,8 @@ impl Archive {
                 dedupe: Dedupe::default(),
                 members: HashMap::new(),
             }),
-            writes,
+            buffer: ArchiveBuffer::default(),
+            jobs: Mutex::new(VecDeque::new()),
             stats,
         }))
     }
@@ -237,18 +238,43 @@ impl Archive {
         .await
     }
 
+    /// Adds a write to what waits for the store; the first of a batch queues the job that
+    /// will take the batch. No task wakes for it and nobody waits for its answer (a relayed
+    /// line costs the database thread's wake-up at most), unless the store falls behind by
+    /// [`QUEUE`] writes.
     async fn send(&self, write: ArchiveWrite) {
-        if self.writes.send(Op::Write(write)).await.is_err() {
-            self.stats.failures.fetch_add(1, Ordering::Relaxed);
+        let waiting = self.buffer.push_then(write, || {
+            let job = self.store.archive_write(self.buffer.clone());
+            self.jobs.lock().expect("archive jobs").push_back(job);
+        });
+        self.reap();
+        if waiting >= QUEUE {
+            self.flush().await;
         }
     }
 
-    /// Waits until everything recorded so far is stored.
-    pub async fn flush(&self) {
-        let (done, stored) = oneshot::channel();
-        if self.writes.send(Op::Flush(done)).await.is_ok() {
-            let _ = stored.await;
+    /// Counts the failures of the jobs answered so far, without waiting.
+    fn reap(&self) {
+        let mut jobs = self.jobs.lock().expect("archive jobs");
+        while let Some(job) = jobs.front_mut() {
+            let Some(answer) = FutureExt::now_or_never(&mut *job) else {
+                break;
+            };
+            jobs.pop_front();
+            if let Err(e) = answer {
+                self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, "Archive writes were lost");
+            }
         }
+    }
+
+    /// Waits until everything recorded so far is stored: an empty job behind every job
+    /// queued before (the store runs them in order).
+    pub async fn flush(&self) {
+        if let Err(e) = self.store.archive_write(ArchiveBuffer::default()).await {
+            tracing::warn!(error = %e, "The archive could not be flushed");
+        }
+        self.reap();
     }
 
     /// A page of a room's archive as `login` may read it (what was recorded before the
@@ -275,42 +301,10 @@ impl Archive {
             },
             Counter {
                 name: "switchboard_archive_write_failures_total",
-                help: "Archive writes that could not be stored.",
+                help: "Batches of archive writes that could not be stored.",
                 value: self.stats.failures.load(Ordering::Relaxed),
             },
         ]
-    }
-}
-
-/// Stores what waits, a batch at a time, and answers flushes once what came before them
-/// is stored. (Holding a batch open 20 ms for more lines was measured: the fan-out was no
-/// cheaper and the p50 latency doubled both ways, so what waits is taken as it is.)
-async fn writer(store: Arc<dyn Store>, mut queue: mpsc::Receiver<Op>, stats: Arc<Stats>) {
-    while let Some(first) = queue.recv().await {
-        let mut writes = Vec::new();
-        let mut flushes = Vec::new();
-        let mut next = Some(first);
-        while let Some(op) = next {
-            match op {
-                Op::Write(w) => writes.push(w),
-                Op::Flush(done) => flushes.push(done),
-            }
-            next = if writes.len() < BATCH {
-                queue.try_recv().ok()
-            } else {
-                None
-            };
-        }
-        if !writes.is_empty() {
-            let n = writes.len() as u64;
-            if let Err(e) = store.archive_write(writes).await {
-                stats.failures.fetch_add(n, Ordering::Relaxed);
-                tracing::error!(error = %e, writes = n, "Archive writes were lost");
-            }
-        }
-        for done in flushes {
-            let _ = done.send(());
-        }
     }
 }
 

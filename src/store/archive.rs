@@ -8,6 +8,8 @@
 
 use crate::error::Error as StoreError;
 use async_trait::async_trait;
+use futures::future::BoxFuture;
+use std::sync::{Arc, Mutex};
 use switchboard_bridge::LoginId;
 
 /// A room's archive: a group on a transport.
@@ -135,11 +137,53 @@ pub enum ArchiveAnswer {
     UnknownLine,
 }
 
+/// Writes waiting for the store, shared by whoever adds them and the one job that will
+/// take them: lines that arrive while that job waits its turn join it, so a busy room
+/// costs one job per batch and no wake-up per line.
+#[derive(Clone, Debug, Default)]
+pub struct ArchiveBuffer(Arc<Mutex<Vec<ArchiveWrite>>>);
+
+impl ArchiveBuffer {
+    /// A buffer holding `writes`.
+    pub fn of(writes: Vec<ArchiveWrite>) -> Self {
+        Self(Arc::new(Mutex::new(writes)))
+    }
+
+    /// Adds a write, and calls `queue_job` (under the buffer's lock, so that nothing
+    /// queued after it can overtake it) when the buffer was empty: no job will take the
+    /// write yet. Returns how many writes wait.
+    pub fn push_then(&self, write: ArchiveWrite, queue_job: impl FnOnce()) -> usize {
+        let mut writes = self.0.lock().expect("archive buffer");
+        writes.push(write);
+        if writes.len() == 1 {
+            queue_job();
+        }
+        writes.len()
+    }
+
+    /// Writes waiting.
+    pub fn len(&self) -> usize {
+        self.0.lock().expect("archive buffer").len()
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes what waits (the store's job, when it runs).
+    pub fn take(&self) -> Vec<ArchiveWrite> {
+        std::mem::take(&mut *self.0.lock().expect("archive buffer"))
+    }
+}
+
 /// Storage operations of the archive. Every write is durable when the call returns.
 #[async_trait]
 pub trait ArchiveStore: Send + Sync + 'static {
-    /// Applies writes in one transaction, in order.
-    async fn archive_write(&self, writes: Vec<ArchiveWrite>) -> Result<(), StoreError>;
+    /// Queues a job now (jobs run in the order queued, with the store's other writes) that
+    /// takes what `writes` holds when it runs and applies it in one transaction, in order.
+    /// The future answers once that is stored; dropping it leaves the job queued.
+    fn archive_write(&self, writes: ArchiveBuffer) -> BoxFuture<'static, Result<(), StoreError>>;
     /// A page of a room's archive as one login may read it.
     async fn archive_query(&self, query: ArchiveQuery) -> Result<ArchiveAnswer, StoreError>;
     /// The newest `seq` in any room's archive (0 for none): the clock starts past it.

@@ -8,17 +8,18 @@
 use super::{Cached, SqliteStore};
 use crate::error::Error;
 use crate::store::archive::{
-    ArchiveAnswer, ArchivePage, ArchiveQuery, ArchiveRoom, ArchiveStore, ArchiveWrite, ArchivedRow,
-    PageFrom,
+    ArchiveAnswer, ArchiveBuffer, ArchivePage, ArchiveQuery, ArchiveRoom, ArchiveStore,
+    ArchiveWrite, ArchivedRow, PageFrom,
 };
 use async_trait::async_trait;
+use futures::future::BoxFuture;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
 
 #[async_trait]
 impl ArchiveStore for SqliteStore {
-    async fn archive_write(&self, writes: Vec<ArchiveWrite>) -> Result<(), Error> {
-        self.with(move |c| write(c, &writes)).await
+    fn archive_write(&self, writes: ArchiveBuffer) -> BoxFuture<'static, Result<(), Error>> {
+        self.queue(move |c| write(c, &writes.take()))
     }
 
     async fn archive_query(&self, query: ArchiveQuery) -> Result<ArchiveAnswer, Error> {

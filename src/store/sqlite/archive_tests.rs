@@ -66,7 +66,7 @@ async fn store() -> SqliteStore {
         let nick = if seq % 20 == 0 { "Bob" } else { "carol" };
         w.push(line("#a", seq, nick, &format!("line {seq}")));
     }
-    s.archive_write(w).await.unwrap();
+    s.archive_write(ArchiveBuffer::of(w)).await.unwrap();
     s
 }
 
@@ -163,11 +163,11 @@ async fn filters_by_time_and_by_nick_ignoring_case() {
 #[tokio::test]
 async fn a_second_join_while_in_keeps_the_first_span() {
     let s = SqliteStore::open(None).unwrap();
-    s.archive_write(vec![
+    s.archive_write(ArchiveBuffer::of(vec![
         joined("#a", "alice", 10),
         joined("#a", "alice", 30),
         line("#a", 20, "bob", "x"),
-    ])
+    ]))
     .await
     .unwrap();
     assert_eq!(
@@ -184,14 +184,22 @@ async fn a_second_join_while_in_keeps_the_first_span() {
 #[tokio::test]
 async fn spans_left_open_by_a_crash_are_closed_at_start() {
     let s = SqliteStore::open(None).unwrap();
-    s.archive_write(vec![joined("#a", "alice", 10), line("#a", 20, "bob", "x")])
-        .await
-        .unwrap();
+    s.archive_write(ArchiveBuffer::of(vec![
+        joined("#a", "alice", 10),
+        line("#a", 20, "bob", "x"),
+    ]))
+    .await
+    .unwrap();
     assert_eq!(s.archive_close_spans("irc.test", 25).await.unwrap(), 1);
     assert_eq!(s.archive_close_spans("other.test", 25).await.unwrap(), 0);
-    s.archive_write(vec![line("#a", 30, "bob", "after the restart")])
-        .await
-        .unwrap();
+    s.archive_write(ArchiveBuffer::of(vec![line(
+        "#a",
+        30,
+        "bob",
+        "after the restart",
+    )]))
+    .await
+    .unwrap();
     assert_eq!(
         page(
             s.archive_query(q("#a", "alice", PageFrom::First, 5))
@@ -220,10 +228,10 @@ async fn pruning_keeps_the_newest_lines_within_age_and_count() {
 #[tokio::test]
 async fn one_room_is_apart_from_another() {
     let s = store().await;
-    s.archive_write(vec![
+    s.archive_write(ArchiveBuffer::of(vec![
         joined("#b", "alice", 0),
         line("#b", 15, "bob", "elsewhere"),
-    ])
+    ]))
     .await
     .unwrap();
     assert_eq!(
@@ -235,4 +243,34 @@ async fn one_room_is_apart_from_another() {
         .0,
         [15]
     );
+}
+
+#[tokio::test]
+async fn a_buffer_queues_one_job_for_the_writes_that_come_before_it_runs() {
+    let s = store().await;
+    let buffer = ArchiveBuffer::default();
+    let mut queued = 0;
+    buffer.push_then(joined("#z", "alice", 0), || queued += 1);
+    for seq in 1..=3 {
+        let waiting = buffer.push_then(line("#z", seq, "bob", "x"), || queued += 1);
+        assert_eq!(waiting, seq as usize + 1);
+    }
+    assert_eq!(queued, 1, "only the first write of a batch asks for a job");
+    // The job takes all three when it runs; an empty job behind it answers once stored.
+    let job = s.archive_write(buffer.clone());
+    s.archive_write(ArchiveBuffer::default()).await.unwrap();
+    assert!(buffer.is_empty(), "the job took the batch");
+    job.await.unwrap();
+    let read = page(
+        s.archive_query(q("#z", "alice", PageFrom::First, 10))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(read, (vec![1, 2, 3], true));
+    // A write after the job ran starts a new batch.
+    assert_eq!(
+        buffer.push_then(line("#z", 4, "bob", "y"), || queued += 1),
+        1
+    );
+    assert_eq!(queued, 2);
 }
