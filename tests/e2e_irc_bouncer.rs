@@ -370,3 +370,77 @@ fn a_channel_reads_bytes_that_are_not_utf8_with_its_own_encoding() {
     assert_eq!(said_in(&alice, &cyr), "ïðèâåò");
     drop(gw);
 }
+
+/// Whether `needle` appears in any file of the gateway's database (main file and WAL).
+fn in_database(dir: &std::path::Path, needle: &[u8]) -> bool {
+    let files: Vec<Vec<u8>> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("switchboard.db")
+        })
+        .map(|e| std::fs::read(e.path()).unwrap_or_default())
+        .collect();
+    assert!(
+        files.iter().any(|f| !f.is_empty()),
+        "no database in {}",
+        dir.display()
+    );
+    files
+        .iter()
+        .any(|f| f.windows(needle.len()).any(|w| w == needle))
+}
+
+#[test]
+fn a_persistent_channel_with_a_key_comes_back_with_it_and_the_key_is_sealed() {
+    let dir = workdir("irc-bouncer-key");
+    let prosody = Prosody::start(
+        dir.path(),
+        &[(IRC, SECRET)],
+        &[("alice", "localhost", "pw")],
+    );
+    let ircd = Inspircd::start(dir.path());
+    let keys = format!(
+        "  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
+        ircd.port()
+    );
+    let config = common::irc_gateway::irc_gateway_yaml(&prosody, IRC, SECRET, &keys);
+    let mut gw = Gateway::start(dir.path(), &config);
+    let room = format!("#k%127.0.0.1@{IRC}");
+    let carol = IrcClient::connect(ircd.port(), "carol");
+    carol.join("#k");
+    carol.send("MODE #k +k opensesame");
+    carol.expect(T, "the key set", |l| {
+        l.command == "MODE" && l.param(0) == Some("#k")
+    });
+    let alice = common::irc_gateway::irc_user(dir.path(), &prosody, "alice", IRC);
+    join_with_history(&alice, &room, "alice", "<password>opensesame</password>");
+    carol.expect(T, "alice's JOIN", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+    configure(&alice, &room, &[("persistent", "true")]);
+
+    // SIGKILL: joined again with the stored key, which the database holds only sealed.
+    gw.kill9();
+    carol.expect(T, "alice's QUIT with the gateway", |l| {
+        l.command == "QUIT" && l.is_from("alice")
+    });
+    assert!(
+        in_database(dir.path(), b"room:#k%127.0.0.1"),
+        "the channel's settings are where this looks"
+    );
+    assert!(
+        !in_database(dir.path(), b"opensesame"),
+        "the channel key is stored in clear"
+    );
+    gw = Gateway::start(dir.path(), &config);
+    carol.expect(REJOIN, "alice's JOIN with the key after SIGKILL", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+    alice.wait_for_service(IRC, T);
+    assert!(join(&alice, &room, "alice").is_empty());
+
+    drop(gw);
+}

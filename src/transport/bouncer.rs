@@ -39,6 +39,9 @@ pub(super) struct RoomSettings {
     /// Since when (µs since 1970) none of the user's resources has been in the room, if
     /// they are away from it: a return after a restart catches up from there.
     pub away_since: Option<i64>,
+    /// The channel key it was last joined with, sealed ([`crate::store::seal`]): a
+    /// persistent channel with a key rejoins with it.
+    pub key: Option<String>,
 }
 
 impl Default for RoomSettings {
@@ -48,9 +51,13 @@ impl Default for RoomSettings {
             record_history: true,
             nick: None,
             away_since: None,
+            key: None,
         }
     }
 }
+
+/// The sealed value's field name in a room's settings.
+const KEY_FIELD: &str = "key";
 
 fn settings_key(group: &GroupId) -> String {
     format!("room:{group}")
@@ -124,15 +131,49 @@ impl Transport {
             .await
     }
 
-    /// Remembers the nick a persistent channel was joined with, for the next start.
-    pub(super) async fn remember_nick(&self, login: &LoginId, group: &GroupId, nick: &str) {
+    /// Remembers the nick and key a persistent channel was joined with, for the next
+    /// start (the key sealed).
+    pub(super) async fn remember_join(
+        &self,
+        login: &LoginId,
+        group: &GroupId,
+        nick: &str,
+        key: Option<&str>,
+    ) {
         let mut settings = self.room_settings(login, group).await;
-        if settings.persistent && settings.nick.as_deref() != Some(nick) {
-            settings.nick = Some(nick.to_string());
+        if !settings.persistent {
+            return;
+        }
+        let changed = settings.nick.as_deref() != Some(nick)
+            || self.room_key(login, group, &settings).as_deref() != key;
+        if changed {
+            self.set_join(login, group, &mut settings, nick, key);
             if let Err(e) = self.save_room_settings(login, group, &settings).await {
-                tracing::warn!(error = %e, "Cannot store a channel's nick");
+                tracing::warn!(error = %e, "Cannot store a channel's nick and key");
             }
         }
+    }
+
+    /// Puts the nick and the sealed key of a join into a room's settings.
+    pub(super) fn set_join(
+        &self,
+        login: &LoginId,
+        group: &GroupId,
+        settings: &mut RoomSettings,
+        nick: &str,
+        key: Option<&str>,
+    ) {
+        settings.nick = Some(nick.to_string());
+        settings.key = key
+            .filter(|k| !k.is_empty())
+            .map(|k| self.seal_value(login, &settings_key(group), KEY_FIELD, k));
+    }
+
+    /// The key a room's settings hold, opened (`None` if there is none, or it no longer
+    /// opens: the user gives it again on the next join).
+    fn room_key(&self, login: &LoginId, group: &GroupId, s: &RoomSettings) -> Option<String> {
+        let sealed = s.key.as_deref()?;
+        self.open_value(login, &settings_key(group), KEY_FIELD, sealed)
     }
 
     /// Stores that the user went away from a persistent room (or came back: `None`).
@@ -207,7 +248,7 @@ impl Transport {
                 let Ok(settings) = serde_json::from_str::<RoomSettings>(&json) else {
                     continue;
                 };
-                let (true, Some(nick)) = (settings.persistent, settings.nick) else {
+                let (true, Some(nick)) = (settings.persistent, settings.nick.clone()) else {
                     continue;
                 };
                 // Away since they left, or, if they were in when the gateway stopped,
@@ -238,7 +279,8 @@ impl Transport {
                     self.store_away(&room_key.0, &room_key.1, Some(away_since))
                         .await;
                 }
-                self.bridge_join(&room_key, nick, None).await;
+                let key = self.room_key(&room_key.0, &room_key.1, &settings);
+                self.bridge_join(&room_key, nick, key).await;
                 rejoined += 1;
             }
         }

@@ -51,6 +51,9 @@ pub(super) struct Room {
     pub(super) away_since: Option<std::time::SystemTime>,
     /// Highlights sent while away: since when, how many.
     pub(super) highlights: Option<(Instant, u32)>,
+    /// The channel key the bridge was last asked to join with (a persistent channel keeps
+    /// it, sealed, for the next start).
+    pub(super) joined_key: Option<String>,
 }
 
 /// How long a leave waits for its confirmation before a new join goes ahead anyway (a
@@ -189,6 +192,7 @@ impl Transport {
         if let Some(room) = self.rooms().get_mut(key) {
             room.persistent = settings.persistent;
             room.unrecorded = !settings.record_history;
+            room.joined_key = password.clone();
         }
         // Only the gateway's own transports log in as a bare domain.
         let watching = self

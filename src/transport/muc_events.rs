@@ -53,9 +53,13 @@ impl Transport {
             tracing::info!(domain = %self.domain, login = %login, group = %group, "Channel joined while its user is away");
         }
         if persistent {
-            let nick = self.rooms().get(&key).map(|r| r.nick.clone());
-            if let Some(nick) = nick {
-                self.remember_nick(login, &group, &nick).await;
+            let join = self
+                .rooms()
+                .get(&key)
+                .map(|r| (r.nick.clone(), r.joined_key.clone()));
+            if let Some((nick, room_key)) = join {
+                self.remember_join(login, &group, &nick, room_key.as_deref())
+                    .await;
             }
         }
         self.send_room_state(&key, &group, &to, nick_changed).await;

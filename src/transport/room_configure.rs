@@ -153,11 +153,17 @@ impl Transport {
             }
         }
         if settings.persistent {
-            if let Some(room) = self.rooms().get(&(login.clone(), group.clone())) {
-                if room.joined {
-                    settings.nick = Some(room.nick.clone());
-                }
+            let join = self
+                .rooms()
+                .get(&(login.clone(), group.clone()))
+                .filter(|room| room.joined)
+                .map(|room| (room.nick.clone(), room.joined_key.clone()));
+            if let Some((nick, key)) = join {
+                self.set_join(&login, &group, &mut settings, &nick, key.as_deref());
             }
+        } else {
+            // Kept only for rejoining a persistent channel.
+            settings.key = None;
         }
         if let Err(e) = self.save_room_settings(&login, &group, &settings).await {
             return storage_error(e);

@@ -36,6 +36,29 @@ impl Transport {
         stored
     }
 
+    /// One value sealed for `field` of settings `key` (for settings that are not a form).
+    pub(super) fn seal_value(&self, login: &LoginId, key: &str, field: &str, v: &str) -> String {
+        self.sealer.seal(v, &context(login, key, field))
+    }
+
+    /// A value [`Transport::seal_value`] sealed, opened; `None` (with a warning) when it no
+    /// longer opens.
+    pub(super) fn open_value(
+        &self,
+        login: &LoginId,
+        key: &str,
+        field: &str,
+        sealed: &str,
+    ) -> Option<String> {
+        match self.sealer.open(sealed, &context(login, key, field)) {
+            Ok(plain) => Some(plain),
+            Err(e) => {
+                tracing::warn!(domain = %self.domain, login = %login, field, error = %e, "A stored secret does not open; dropped");
+                None
+            }
+        }
+    }
+
     /// Stored values with each secret field opened. A secret that no longer opens (the
     /// secret it was sealed under changed) is dropped with a warning: the user enters it
     /// again. The flag tells whether a value was stored in clear (from before sealing) and
