@@ -66,3 +66,46 @@ async fn without_an_archive_rooms_offer_no_mam_and_refuse_queries() {
         "{live}"
     );
 }
+
+#[tokio::test]
+async fn a_nick_with_controls_is_found_by_the_occupant_jid_clients_see() {
+    // A hostile server can send a nick with control characters; the occupant JID shows
+    // them as control pictures, and MAM's `with` names that JID.
+    let mut rig = Rig::with_archive(IRC, Arc::new(Hub::default()), &[IRC]).await;
+    rig.connect().await;
+    super::muc_tests::alice_in(&mut rig).await;
+    for (nick, text) in [("ba\u{7}d", "from the bell"), ("bob", "from bob")] {
+        rig.event(
+            ALICE,
+            RemoteEvent::Message(switchboard_bridge::IncomingMessage {
+                id: None,
+                chat: switchboard_bridge::Chat::Group(GroupId::new("#lounge")),
+                sender: switchboard_bridge::Sender {
+                    user: switchboard_bridge::UserId::new(nick),
+                    display_name: Some(nick.into()),
+                    is_self: false,
+                },
+                content: switchboard_bridge::MessageContent::text(text),
+                timestamp: None,
+                txn: None,
+            }),
+        )
+        .await;
+        let live = rig.sent().await;
+        assert!(live.contains("stanza-id"), "{live}");
+    }
+    rig.receive(&format!(
+        "<iq xmlns='jabber:component:accept' type='set' id='m1' from='{PHONE}' to='{ROOM}'>\
+         <query xmlns='urn:xmpp:mam:2' queryid='q1'><x xmlns='jabber:x:data' type='submit'>\
+         <field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field>\
+         <field var='with'><value>{ROOM}/ba\u{2407}d</value></field></x></query></iq>"
+    ))
+    .await;
+    let found = rig.sent_now().join("\n");
+    assert!(found.contains("from the bell"), "{found}");
+    assert!(!found.contains("from bob"), "{found}");
+    assert!(
+        found.contains(&format!("from='{ROOM}/ba\u{2407}d'")),
+        "{found}"
+    );
+}

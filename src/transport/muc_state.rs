@@ -146,10 +146,13 @@ impl Transport {
         let Some(from) = muc::occupant(&room_jid, said_by) else {
             return;
         };
-        // Archived before it is shown, so the live copy carries the id MAM will give it.
+        // Archived before it is shown, so the live copy carries the id MAM will give it;
+        // under the nick as the occupant JID shows it (controls as pictures, resourceprep),
+        // so that a MAM `with` naming that JID finds it.
+        let shown_nick = from.resource().map_or(said_by, |r| r.as_str());
         let stanza_id = match &self.archive {
             Some(archive) => archive
-                .record(login, group, said_by, &body)
+                .record(login, group, shown_nick, &body)
                 .await
                 .map(crate::archive::line_id),
             None => None,

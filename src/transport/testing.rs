@@ -265,9 +265,38 @@ impl Rig {
         Self::start_with(domain, hub, transports, true).await
     }
 
+    /// [`Rig::with_groups`] with the room archive on (as on IRC by default).
+    pub(crate) async fn with_archive(domain: &str, hub: Arc<Hub>, transports: &[&str]) -> Rig {
+        Self::start_inner(domain, hub, transports, true, true).await
+    }
+
     async fn start_with(domain: &str, hub: Arc<Hub>, transports: &[&str], groups: bool) -> Rig {
+        Self::start_inner(domain, hub, transports, groups, false).await
+    }
+
+    async fn start_inner(
+        domain: &str,
+        hub: Arc<Hub>,
+        transports: &[&str],
+        groups: bool,
+        archived: bool,
+    ) -> Rig {
         let (link, out, state) = link::test_link(64);
         let sqlite = SqliteStore::open(None).unwrap();
+        let shutdown = CancellationToken::new();
+        let archive = match archived {
+            true => Some(
+                crate::archive::Archive::open(
+                    domain,
+                    crate::config::HistoryConfig::default(),
+                    Arc::new(sqlite.clone()),
+                    shutdown.clone(),
+                )
+                .await
+                .unwrap(),
+            ),
+            false => None,
+        };
         let connector = Arc::new(TestConnector::new(groups));
         let access = Access::new(&["example.org".into()], &["admin@example.org".into()])
             .with_transports(transports.iter().copied());
@@ -280,9 +309,8 @@ impl Rig {
             user_queue: 10,
             sealer: crate::store::seal::Sealer::new("test secret", domain),
             hub,
-            archive: None,
+            archive,
         });
-        let shutdown = CancellationToken::new();
         let kv = Arc::new(BridgeKv::new(sqlite, domain));
         transport
             .start_network(kv, None, shutdown.clone())
