@@ -27,6 +27,8 @@ mod network;
 mod occupancy;
 mod outbox;
 mod presence;
+#[cfg(test)]
+mod presence_tests;
 mod room_configure;
 mod secrets;
 mod sessions;

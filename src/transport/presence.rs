@@ -66,14 +66,21 @@ impl Transport {
         let user = from.to_bare().into();
         match p.type_ {
             Type::Subscribe => {
-                // Subscriptions to the transport and its contacts are approved at once; the
-                // gateway asks back so that presence flows both ways.
-                self.reply(build::simple(Type::Subscribed, &me, &user));
+                // Subscriptions to the transport and its contacts are approved at once (with
+                // the request's id, as biboumi answers); the gateway asks back so that
+                // presence flows both ways.
+                let mut approved = build::simple(Type::Subscribed, &me, &user);
+                approved.id = p.id.clone();
+                self.reply(approved);
                 self.reply(build::simple(Type::Subscribe, &me, &user));
                 self.send_presence_of(&target, &me, &user).await;
             }
             Type::Probe | Type::None => self.send_presence_of(&target, &me, &from).await,
-            Type::Unsubscribe => self.reply(build::simple(Type::Unsubscribed, &me, &user)),
+            Type::Unsubscribe => {
+                let mut done = build::simple(Type::Unsubscribed, &me, &user);
+                done.id = p.id.clone();
+                self.reply(done)
+            }
             Type::Subscribed | Type::Unsubscribed | Type::Unavailable | Type::Error => {}
         }
     }
