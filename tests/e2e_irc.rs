@@ -1052,3 +1052,99 @@ fn several_resources_share_one_connection() {
         l.command == "QUIT" && l.is_from("alice")
     });
 }
+
+/// The gateway's CTCP answers: a burst of 3, then one per 2 s (`conn/state/ctcp.rs`).
+const CTCP_BURST: usize = 3;
+const CTCP_REFILL: Duration = Duration::from_secs(2);
+
+/// A CTCP answer from `nick` to `client`, as `(command, rest)`.
+fn ctcp_answer(client: &IrcClient, nick: &str) -> (String, String) {
+    let l = client.expect(T, "a CTCP answer", |l| {
+        l.command == "NOTICE"
+            && l.is_from(nick)
+            && l.param(1).is_some_and(|t| t.starts_with('\x01'))
+    });
+    let text = l.param(1).unwrap().trim_matches('\x01').to_string();
+    let (command, rest) = text.split_once(' ').unwrap_or((&text, ""));
+    (command.to_string(), rest.to_string())
+}
+
+#[test]
+fn ctcp_version_ping_and_time_are_answered_within_the_flood_limits() {
+    let rig = rig("irc-ctcp");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
+    carol.join("#ctcp");
+    let alice = rig.user("alice");
+    join(&alice, &room("#ctcp"), "alice");
+    carol.expect(T, "alice's JOIN", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+
+    carol.privmsg("alice", "\x01VERSION\x01");
+    let (command, version) = ctcp_answer(&carol, "alice");
+    assert_eq!(command, "VERSION");
+    assert!(version.starts_with("Switchboard "), "{version}");
+    std::thread::sleep(CTCP_REFILL); // the bucket refills one answer per 2 s
+    carol.privmsg("alice", "\x01PING 1765130000 123\x01");
+    assert_eq!(
+        ctcp_answer(&carol, "alice"),
+        ("PING".into(), "1765130000 123".into())
+    );
+    std::thread::sleep(CTCP_REFILL);
+    carol.privmsg("alice", "\x01TIME\x01");
+    let (command, time) = ctcp_answer(&carol, "alice");
+    assert_eq!(command, "TIME");
+    assert!(time.ends_with('Z') && time.len() == 20, "{time}");
+    // Nothing of it reaches the XMPP user as a message.
+    alice.expect_none(Duration::from_millis(300), |s| {
+        s.name() == "message" && (body(s).contains("VERSION") || body(s).contains("PING"))
+    });
+
+    // A flood of requests gets at most a burst of answers, and the connection stays.
+    std::thread::sleep(CTCP_REFILL * 2);
+    for i in 0..20 {
+        carol.privmsg("alice", &format!("\x01PING {i}\x01"));
+    }
+    let mut answers = 0;
+    while carol
+        .try_expect(Duration::from_millis(1500), |l| {
+            l.command == "NOTICE" && l.is_from("alice")
+        })
+        .is_some()
+    {
+        answers += 1;
+    }
+    assert!(
+        (1..=CTCP_BURST + 1).contains(&answers),
+        "{answers} answers to 20 requests"
+    );
+    carol.privmsg("#ctcp", "still here?");
+    alice.expect(T, "the channel still relayed", |s| body(s) == "still here?");
+    // A CTCP to the channel is not answered.
+    std::thread::sleep(CTCP_REFILL * 2);
+    carol.privmsg("#ctcp", "\x01VERSION\x01");
+    carol.expect_none(Duration::from_millis(800), |l| {
+        l.command == "NOTICE" && l.is_from("alice")
+    });
+}
+
+#[test]
+fn ctcp_requests_go_unanswered_when_turned_off() {
+    let rig = rig_with("irc-ctcp-off", |_| {
+        "  ctcp_replies: false\n  networks:\n    \"127.0.0.1\": {port: @PORT@, tls: false, throttle: false}\n".into()
+    });
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
+    carol.join("#ctcp");
+    let alice = rig.user("alice");
+    join(&alice, &room("#ctcp"), "alice");
+    carol.expect(T, "alice's JOIN", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+    carol.privmsg("alice", "\x01VERSION\x01");
+    carol.expect_none(Duration::from_millis(1000), |l| {
+        l.command == "NOTICE" && l.is_from("alice")
+    });
+    // The user is still reachable.
+    carol.privmsg("alice", "hello");
+    alice.expect(T, "the private message", |s| body(s) == "hello");
+}

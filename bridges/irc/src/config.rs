@@ -41,6 +41,10 @@ pub struct IrcConfig {
     /// The QUIT message. Default "Switchboard".
     #[serde(default = "default_quit_message")]
     pub quit_message: String,
+    /// Answer CTCP VERSION, PING and TIME sent to a user's nick (at most 3 answers at once
+    /// and one per 2 s per connection). Default true.
+    #[serde(default = "default_true")]
+    pub ctcp_replies: bool,
     /// Bounds on what an IRC server can make one connection hold.
     #[serde(default)]
     pub limits: Limits,
@@ -305,6 +309,10 @@ fn default_max_connections() -> usize {
 fn default_quit_grace() -> Duration {
     Duration::from_secs(10)
 }
+fn default_true() -> bool {
+    true
+}
+
 fn default_quit_message() -> String {
     "Switchboard".into()
 }

@@ -27,9 +27,11 @@ pub enum Limit {
     List,
     /// A channel line said while our join completed, past the lines held for it.
     HeldLines,
+    /// A CTCP request left unanswered: answers past the bucket's burst.
+    CtcpFlood,
 }
 
-const ALL: [(Limit, &str, &str); 10] = [
+const ALL: [(Limit, &str, &str); 11] = [
     (
         Limit::Motd,
         "switchboard_irc_limit_motd_total",
@@ -79,6 +81,11 @@ const ALL: [(Limit, &str, &str); 10] = [
         Limit::HeldLines,
         "switchboard_irc_limit_held_lines_total",
         "Channel lines said while a join completed, dropped past the 64 held.",
+    ),
+    (
+        Limit::CtcpFlood,
+        "switchboard_irc_limit_ctcp_flood_total",
+        "CTCP requests left unanswered past 3 answers at once and one per 2 s.",
     ),
 ];
 

@@ -179,6 +179,7 @@ impl IrcSession {
                 limits: self.config.limits.clone(),
                 max_channels: self.config.max_channels_per_user,
                 hits: self.hits.clone(),
+                ctcp_replies: self.config.ctcp_replies,
             },
         );
         self.tasks.spawn(async move {

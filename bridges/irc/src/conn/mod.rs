@@ -165,6 +165,8 @@ pub struct Bounds {
     pub max_channels: usize,
     /// The bridge's counters.
     pub hits: std::sync::Arc<crate::hits::LimitHits>,
+    /// Answer CTCP VERSION, PING and TIME (`irc.ctcp_replies`).
+    pub ctcp_replies: bool,
 }
 
 /// Runs a connection until it quits or fails for good. `closed` is told when it ends so
@@ -186,6 +188,7 @@ pub async fn run(
     );
     state.sasl = who.sasl_password.clone().map(|pw| (who.nick.clone(), pw));
     state.channel_fallbacks = who.channel_fallbacks.clone();
+    state.ctcp.enabled = bounds.ctcp_replies;
     let mut backoff = Backoff::new();
     let mut ever_connected = false;
     loop {

@@ -120,6 +120,8 @@ pub struct ConnState {
     pub max_channels: usize,
     /// Where hits of the bounds are counted.
     pub hits: Arc<LimitHits>,
+    /// CTCP answers: on or off, and their bucket.
+    pub ctcp: ctcp::CtcpReplies,
 }
 
 impl ConnState {
@@ -163,6 +165,7 @@ impl ConnState {
             limits: Limits::default(),
             max_channels: 100,
             hits: Arc::default(),
+            ctcp: ctcp::CtcpReplies::default(),
         }
     }
 
@@ -274,11 +277,16 @@ impl ConnState {
         time: Option<std::time::SystemTime>,
         out: &mut Vec<Action>,
     ) {
-        // CTCP other than ACTION is not bridged yet.
+        // CTCP other than ACTION is answered (VERSION, PING, TIME to our nick), not bridged.
         let Some(from) = from else { return };
         let (kind, raw) = match text::parse_ctcp(body) {
             Some(Ctcp::Action(action)) => (TextKind::Action, action),
-            Some(Ctcp::Other { .. }) => return,
+            Some(Ctcp::Other { command, args }) => {
+                if !self.is_channel(target) {
+                    self.ctcp_request(&from, command, args, out);
+                }
+                return;
+            }
             None if notice => (TextKind::Notice, body),
             None => (TextKind::Normal, body),
         };
@@ -365,6 +373,7 @@ pub(super) fn membership(
 
 mod caps;
 mod channel_events;
+pub mod ctcp;
 #[cfg(test)]
 mod limit_tests;
 mod numeric;

@@ -493,3 +493,43 @@ fn a_server_flooding_a_join_in_progress_fills_only_the_held_lines() {
     );
     assert!(!s.channels.contains_key("#gone"));
 }
+
+#[test]
+fn ctcp_requests_to_our_nick_are_answered_by_notice_and_others_not_at_all() {
+    let mut s = state();
+    let sent = |actions: Vec<Action>| -> Vec<String> {
+        actions
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Send {
+                    line,
+                    urgent: false,
+                } => Some(line),
+                _ => None,
+            })
+            .collect()
+    };
+    let got = sent(feed(&mut s, ":carol!c@h PRIVMSG alice :\x01PING 42\x01"));
+    assert_eq!(got, ["NOTICE carol :\x01PING 42\x01"]);
+    let got = sent(feed(&mut s, ":carol!c@h PRIVMSG alice :\x01version\x01"));
+    assert!(
+        got[0].starts_with("NOTICE carol :\x01VERSION Switchboard "),
+        "{got:?}"
+    );
+    // To a channel, unknown requests, and nothing is bridged either way.
+    feed(&mut s, ":alice!a@h JOIN #c");
+    feed(&mut s, ":irc.test 366 alice #c :End");
+    assert!(feed(&mut s, ":carol!c@h PRIVMSG #c :\x01VERSION\x01").is_empty());
+    assert!(feed(&mut s, ":carol!c@h PRIVMSG alice :\x01FINGER\x01").is_empty());
+    // The bucket is spent after the burst (two answers above, one more now).
+    assert_eq!(
+        sent(feed(&mut s, ":carol!c@h PRIVMSG alice :\x01TIME\x01")).len(),
+        1
+    );
+    assert!(feed(&mut s, ":carol!c@h PRIVMSG alice :\x01PING 1\x01").is_empty());
+    assert_eq!(s.hits.get(crate::hits::Limit::CtcpFlood), 1);
+    // Off: nothing answered.
+    let mut off = state();
+    off.ctcp.enabled = false;
+    assert!(feed(&mut off, ":carol!c@h PRIVMSG alice :\x01PING 42\x01").is_empty());
+}
