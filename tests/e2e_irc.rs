@@ -1148,3 +1148,68 @@ fn ctcp_requests_go_unanswered_when_turned_off() {
     carol.privmsg("alice", "hello");
     alice.expect(T, "the private message", |s| body(s) == "hello");
 }
+
+/// `WHOIS nick` from `client`: the away text, if the server says the nick is away.
+fn whois_away(client: &IrcClient, nick: &str) -> Option<String> {
+    client.send(&format!("WHOIS {nick}"));
+    let mut away = None;
+    loop {
+        let l = client.expect(T, "the WHOIS reply", |l| {
+            matches!(l.command.as_str(), "301" | "318")
+        });
+        match l.command.as_str() {
+            "301" => away = l.param(2).map(str::to_string),
+            _ => return away,
+        }
+    }
+}
+
+#[test]
+fn the_user_s_away_and_status_reach_irc_as_away() {
+    let rig = rig("irc-away");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
+    carol.join("#away");
+    let alice = rig.user("alice");
+    join(&alice, &room("#away"), "alice");
+    carol.expect(T, "alice's JOIN", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+    assert_eq!(whois_away(&carol, "alice"), None);
+
+    alice.send(&format!(
+        "<presence to='{IRC}'><show>away</show><status>at lunch\nback soon</status></presence>"
+    ));
+    let deadline = std::time::Instant::now() + T;
+    let mut seen = None;
+    while std::time::Instant::now() < deadline {
+        seen = whois_away(&carol, "alice");
+        if seen.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The status on one line: a line break in it cannot start an IRC command.
+    assert_eq!(seen.as_deref(), Some("at lunch back soon"));
+
+    // Do not disturb without a status text gets a default one.
+    alice.send(&format!("<presence to='{IRC}'><show>dnd</show></presence>"));
+    let deadline = std::time::Instant::now() + T;
+    while whois_away(&carol, "alice").as_deref() != Some("Do not disturb") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dnd never reached IRC"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Back: AWAY without text.
+    alice.send(&format!("<presence to='{IRC}'/>"));
+    let deadline = std::time::Instant::now() + T;
+    while whois_away(&carol, "alice").is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alice never came back"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

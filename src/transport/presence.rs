@@ -40,11 +40,18 @@ impl Transport {
             self.watch.user_presence(&p);
             match p.type_ {
                 Type::None => {
-                    self.sessions().resource_online(&from);
+                    let shown = build::shown(&p);
+                    let changed = self.sessions().resource_online(&from, shown);
+                    if let Some(now) = changed {
+                        self.tell_availability(&from, now).await;
+                    }
                 }
                 Type::Unavailable => {
-                    if self.sessions().resource_offline(&from) {
-                        self.user_offline(&from).await;
+                    let left = self.sessions().resource_offline(&from);
+                    match left {
+                        None => self.user_offline(&from).await,
+                        Some(Some(now)) => self.tell_availability(&from, now).await,
+                        Some(None) => {}
                     }
                     return;
                 }
@@ -82,6 +89,25 @@ impl Transport {
                 self.reply(done)
             }
             Type::Subscribed | Type::Unsubscribed | Type::Unavailable | Type::Error => {}
+        }
+    }
+
+    /// The user's availability over their resources changed: the session hears it (IRC:
+    /// `AWAY`).
+    async fn tell_availability(&self, from: &Jid, (availability, status): super::sessions::Shown) {
+        let Some(login) = self.sessions().login_of(&from.to_bare()) else {
+            return;
+        };
+        let Some(session) = self.session_of(&login) else {
+            return;
+        };
+        let update = PresenceUpdate {
+            availability,
+            status,
+        };
+        match session.set_presence(update).await {
+            Ok(()) | Err(switchboard_bridge::BridgeError::Unsupported(_)) => {}
+            Err(e) => tracing::debug!(error = %e, "Passing on the user's availability failed"),
         }
     }
 

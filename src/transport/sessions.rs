@@ -3,10 +3,10 @@
 use super::outbox;
 use super::Transport;
 use crate::store::Registration;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use switchboard_bridge::{BridgeError, LoginData, LoginId, Session, SessionState};
+use switchboard_bridge::{Availability, BridgeError, LoginData, LoginId, Session, SessionState};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use xmpp_parsers::jid::{BareJid, Jid};
@@ -29,8 +29,31 @@ pub(super) struct Entry {
 pub(super) struct Sessions {
     by_login: HashMap<LoginId, Entry>,
     by_jid: HashMap<BareJid, LoginId>,
-    /// Resources of each user that told the transport they are online.
-    online: HashMap<BareJid, HashSet<Jid>>,
+    /// Resources of each user that told the transport they are online, with how available
+    /// each said it is.
+    online: HashMap<BareJid, HashMap<Jid, Shown>>,
+}
+
+/// How available one resource said it is, and its status text.
+pub(super) type Shown = (Availability, Option<String>);
+
+/// How available a user is over their resources: the most available one's (chat and
+/// available before away, away before extended away, before do-not-disturb).
+fn best(resources: &HashMap<Jid, Shown>) -> Option<Shown> {
+    let rank = |a: Availability| match a {
+        Availability::Chat | Availability::Available => 0,
+        Availability::Away => 1,
+        Availability::ExtendedAway => 2,
+        Availability::DoNotDisturb => 3,
+        Availability::Offline => 4,
+    };
+    resources
+        .values()
+        .min_by_key(|(a, _)| rank(*a))
+        .map(|(a, s)| match a {
+            Availability::Chat | Availability::Available => (Availability::Available, None),
+            _ => (*a, s.clone()),
+        })
 }
 
 impl Sessions {
@@ -60,26 +83,29 @@ impl Sessions {
         self.by_jid.get(jid).cloned()
     }
 
-    /// Notes a resource online; true when it is the user's first.
-    pub(super) fn resource_online(&mut self, who: &Jid) -> bool {
+    /// Notes a resource online, as available as it says; returns how available the user
+    /// now is over all resources when that changed.
+    pub(super) fn resource_online(&mut self, who: &Jid, shown: Shown) -> Option<Shown> {
         let set = self.online.entry(who.to_bare()).or_default();
-        let first = set.is_empty();
-        set.insert(who.clone());
-        first
+        let before = best(set);
+        set.insert(who.clone(), shown);
+        let after = best(set);
+        (after != before).then_some(after).flatten()
     }
 
-    /// Notes a resource offline; true when the user has no resource online any more.
-    pub(super) fn resource_offline(&mut self, who: &Jid) -> bool {
+    /// Notes a resource offline: `None` when the user has no resource online any more,
+    /// else how available the others make them (`Some(None)` when unchanged).
+    pub(super) fn resource_offline(&mut self, who: &Jid) -> Option<Option<Shown>> {
         let bare = who.to_bare();
-        let Some(set) = self.online.get_mut(&bare) else {
-            return true;
-        };
+        let set = self.online.get_mut(&bare)?;
+        let before = best(set);
         set.remove(who);
         if set.is_empty() {
             self.online.remove(&bare);
-            return true;
+            return None;
         }
-        false
+        let after = best(set);
+        Some((after != before).then_some(after).flatten())
     }
 
     pub(super) fn users(&self) -> Vec<BareJid> {
@@ -197,5 +223,39 @@ impl Transport {
             .map_err(|e| BridgeError::Transient(format!("storage: {e}")))?;
         self.open_session(&reg).await?;
         Ok(reg.login)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_is_as_available_as_their_most_available_resource() {
+        let mut s = Sessions::default();
+        let phone = Jid::new("alice@example.org/phone").unwrap();
+        let desk = Jid::new("alice@example.org/desk").unwrap();
+        let away = |t: &str| (Availability::Away, Some(t.to_string()));
+        // The first resource: a change from nothing.
+        assert_eq!(
+            s.resource_online(&phone, (Availability::Available, None)),
+            Some((Availability::Available, None))
+        );
+        // Another resource away: still available, nothing to tell.
+        assert_eq!(s.resource_online(&desk, away("lunch")), None);
+        // The phone goes dnd: the desk's away (with its text) is the best.
+        assert_eq!(
+            s.resource_online(&phone, (Availability::DoNotDisturb, None)),
+            Some(away("lunch"))
+        );
+        // Chat counts as available, and its status text is not an away text.
+        assert_eq!(
+            s.resource_online(&phone, (Availability::Chat, Some("hi".into()))),
+            Some((Availability::Available, None))
+        );
+        // The phone leaves: the desk is away; the desk leaves: nobody is online.
+        assert_eq!(s.resource_offline(&phone), Some(Some(away("lunch"))));
+        assert_eq!(s.resource_offline(&desk), None);
+        assert_eq!(s.resource_offline(&desk), None);
     }
 }

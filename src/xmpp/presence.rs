@@ -46,6 +46,27 @@ pub fn transport(from: &Jid, to: &Jid, health: &Health) -> Presence {
     p
 }
 
+/// How available an (available) presence says its sender is, and its status text
+/// (the first, trimmed, at most 200 characters; none when empty).
+pub fn shown(p: &Presence) -> (switchboard_bridge::Availability, Option<String>) {
+    use switchboard_bridge::Availability as A;
+    use xmpp_parsers::presence::Show;
+    let availability = match p.show {
+        None => A::Available,
+        Some(Show::Chat) => A::Chat,
+        Some(Show::Away) => A::Away,
+        Some(Show::Xa) => A::ExtendedAway,
+        Some(Show::Dnd) => A::DoNotDisturb,
+    };
+    let status = p
+        .statuses
+        .values()
+        .next()
+        .map(|s| s.trim().chars().take(200).collect::<String>())
+        .filter(|s| !s.is_empty());
+    (availability, status)
+}
+
 /// A presence of `type_` without payload.
 pub fn simple(type_: Type, from: &Jid, to: &Jid) -> Presence {
     Presence::new(type_)

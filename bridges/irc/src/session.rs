@@ -47,6 +47,8 @@ pub struct IrcSession {
     /// Per-channel fallback encodings from the channel's `configure` command (field
     /// `encoding_in`), by network key, then lowercased channel.
     encodings: Mutex<HashMap<String, HashMap<String, Fallback>>>,
+    /// The user's away text (XMPP away, xa or dnd, and their status), `None` when available.
+    away: Mutex<Option<String>>,
     counts: NetworkCounts,
     hits: Arc<LimitHits>,
     stop: CancellationToken,
@@ -92,6 +94,7 @@ impl IrcSession {
                 sasl_password: None,
                 nickserv_password: None,
                 channel_fallbacks: HashMap::new(),
+                away: None,
                 realname: data
                     .get("realname")
                     .cloned()
@@ -103,6 +106,7 @@ impl IrcSession {
             conns: Mutex::new(HashMap::new()),
             settings: Mutex::new(HashMap::new()),
             encodings: Mutex::new(HashMap::new()),
+            away: Mutex::new(None),
             counts,
             hits,
             stop: CancellationToken::new(),
@@ -154,6 +158,7 @@ impl IrcSession {
             who.sasl_password = value("sasl_password");
             who.nickserv_password = value("nickserv_password");
         }
+        who.away = self.away.lock().expect("away poisoned").clone();
         who.channel_fallbacks = self
             .encodings
             .lock()

@@ -44,6 +44,12 @@ pub(super) fn apply(command: Command, state: &mut ConnState, throttle: &mut Thro
             }
             state.listing.push(done);
         }
+        Command::Away { text } => {
+            if state.registered && text != state.away {
+                throttle.push(away_line(text.as_deref()));
+            }
+            state.away = text;
+        }
         Command::Encoding { channel, fallback } => match fallback {
             Some(f) => {
                 state.channel_fallbacks.insert(channel, f);
@@ -107,5 +113,13 @@ pub(super) fn join_line(channel: &str, key: Option<&str>) -> String {
     match key {
         Some(key) => format!("JOIN {channel} {}", text::sanitize(key).replace(' ', "")),
         None => format!("JOIN {channel}"),
+    }
+}
+
+/// `AWAY :text`, or `AWAY` (back) for none; the text on one line.
+pub(super) fn away_line(text: Option<&str>) -> String {
+    match text {
+        Some(t) => format!("AWAY :{}", text::sanitize(t)),
+        None => "AWAY".into(),
     }
 }

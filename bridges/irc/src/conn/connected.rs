@@ -84,6 +84,9 @@ pub(super) async fn session(
                             if !state.listing.is_empty() {
                                 throttle.push("LIST".into());
                             }
+                            if state.away.is_some() {
+                                throttle.push(super::commands::away_line(state.away.as_deref()));
+                            }
                             for (chan, key) in &state.wanted {
                                 throttle.push(join_line(chan, key.as_deref()));
                             }

@@ -82,6 +82,11 @@ pub enum Command {
         /// Why.
         reason: Option<String>,
     },
+    /// Set or clear our away (`AWAY :text`, or `AWAY` for back).
+    Away {
+        /// The away text; `None` for back.
+        text: Option<String>,
+    },
     /// Read a channel's lines that are not UTF-8 with `fallback` (`None`: the network's).
     Encoding {
         /// The channel, lowercased.
@@ -112,6 +117,8 @@ pub struct Identity {
     /// The user's fallback encodings for channels that have their own (channel
     /// `configure`), by lowercased channel.
     pub channel_fallbacks: HashMap<String, Fallback>,
+    /// The user's away text, sent as `AWAY` once registered.
+    pub away: Option<String>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -189,6 +196,7 @@ pub async fn run(
     state.sasl = who.sasl_password.clone().map(|pw| (who.nick.clone(), pw));
     state.channel_fallbacks = who.channel_fallbacks.clone();
     state.ctcp.enabled = bounds.ctcp_replies;
+    state.away = who.away.clone();
     let mut backoff = Backoff::new();
     let mut ever_connected = false;
     loop {
@@ -288,6 +296,7 @@ fn refuse_waiting(
             | Command::Nick { .. }
             | Command::Kick { .. }
             | Command::Encoding { .. }
+            | Command::Away { .. }
             | Command::Quit { .. } => {}
         }
     }

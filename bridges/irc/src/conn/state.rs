@@ -122,6 +122,8 @@ pub struct ConnState {
     pub hits: Arc<LimitHits>,
     /// CTCP answers: on or off, and their bucket.
     pub ctcp: ctcp::CtcpReplies,
+    /// Our away text (sent at registration and when it changes); `None` when back.
+    pub away: Option<String>,
 }
 
 impl ConnState {
@@ -166,6 +168,7 @@ impl ConnState {
             max_channels: 100,
             hits: Arc::default(),
             ctcp: ctcp::CtcpReplies::default(),
+            away: None,
         }
     }
 

@@ -267,6 +267,28 @@ impl Session for Handle {
     }
 
     async fn set_presence(&self, presence: PresenceUpdate) -> Result<(), BridgeError> {
+        let away = match presence.availability {
+            Availability::Available | Availability::Chat => Some(None),
+            Availability::Away | Availability::ExtendedAway | Availability::DoNotDisturb => {
+                let default = match presence.availability {
+                    Availability::ExtendedAway => "Extended away",
+                    Availability::DoNotDisturb => "Do not disturb",
+                    _ => "Away",
+                };
+                let text = presence.status.as_deref().unwrap_or(default);
+                Some(Some(crate::text::sanitize(text)))
+            }
+            Availability::Offline => None,
+        };
+        if let Some(away) = away {
+            // Every connection now, and the ones opened later at registration.
+            *self.0.away.lock().expect("away poisoned") = away.clone();
+            let conns = self.0.conns.lock().expect("conns poisoned");
+            for conn in conns.values() {
+                let _ = conn.tx.try_send(Command::Away { text: away.clone() });
+            }
+            return Ok(());
+        }
         if presence.availability == Availability::Offline {
             let conns: Vec<_> = self
                 .0
