@@ -17,6 +17,39 @@ const T: Duration = Duration::from_secs(10);
 /// How soon a persistent channel must be joined again after a restart.
 const REJOIN: Duration = Duration::from_secs(30);
 
+/// Prosody with alice, InspIRCd, and the gateway with the IRC transport on it; `extra`
+/// holds more keys of the `irc` section.
+struct Setup {
+    dir: tempfile::TempDir,
+    prosody: Prosody,
+    ircd: Inspircd,
+    config: String,
+    gw: Gateway,
+}
+
+fn setup(name: &str, extra: &str) -> Setup {
+    let dir = workdir(name);
+    let prosody = Prosody::start(
+        dir.path(),
+        &[(IRC, SECRET)],
+        &[("alice", "localhost", "pw")],
+    );
+    let ircd = Inspircd::start(dir.path());
+    let keys = format!(
+        "{extra}  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
+        ircd.port()
+    );
+    let config = common::irc_gateway::irc_gateway_yaml(&prosody, IRC, SECRET, &keys);
+    let gw = Gateway::start(dir.path(), &config);
+    Setup {
+        dir,
+        prosody,
+        ircd,
+        config,
+        gw,
+    }
+}
+
 /// Joins without `<history/>` and returns the bodies of the history lines.
 fn join(agent: &Agent, room: &str, nick: &str) -> Vec<String> {
     join_with_history(agent, room, nick, "")
@@ -79,19 +112,13 @@ fn wait_archived(agent: &Agent, room: &str, text: &str) {
 
 #[test]
 fn a_persistent_channel_stays_joined_catches_up_and_comes_back_after_restarts() {
-    let dir = workdir("irc-bouncer");
-    let prosody = Prosody::start(
-        dir.path(),
-        &[(IRC, SECRET)],
-        &[("alice", "localhost", "pw")],
-    );
-    let ircd = Inspircd::start(dir.path());
-    let keys = format!(
-        "  quit_grace: 1s\n  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
-        ircd.port()
-    );
-    let config = common::irc_gateway::irc_gateway_yaml(&prosody, IRC, SECRET, &keys);
-    let mut gw = Gateway::start(dir.path(), &config);
+    let Setup {
+        dir,
+        prosody,
+        ircd,
+        config,
+        mut gw,
+    } = setup("irc-bouncer", "  quit_grace: 1s\n");
     let room = format!("#b%127.0.0.1@{IRC}");
     let carol = IrcClient::connect(ircd.port(), "carol");
     carol.join("#b");
@@ -269,19 +296,13 @@ fn open_form(agent: &Agent, room: &str) -> Element {
 
 #[test]
 fn a_channel_reads_bytes_that_are_not_utf8_with_its_own_encoding() {
-    let dir = workdir("irc-channel-encoding");
-    let prosody = Prosody::start(
-        dir.path(),
-        &[(IRC, SECRET)],
-        &[("alice", "localhost", "pw")],
-    );
-    let ircd = Inspircd::start(dir.path());
-    let keys = format!(
-        "  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
-        ircd.port()
-    );
-    let config = common::irc_gateway::irc_gateway_yaml(&prosody, IRC, SECRET, &keys);
-    let mut gw = Gateway::start(dir.path(), &config);
+    let Setup {
+        dir,
+        prosody,
+        ircd,
+        config,
+        mut gw,
+    } = setup("irc-channel-encoding", "");
     let cyr = format!("#cyr%127.0.0.1@{IRC}");
     let lat = format!("#lat%127.0.0.1@{IRC}");
     let carol = IrcClient::connect(ircd.port(), "carol");
@@ -395,19 +416,13 @@ fn in_database(dir: &std::path::Path, needle: &[u8]) -> bool {
 
 #[test]
 fn a_persistent_channel_with_a_key_comes_back_with_it_and_the_key_is_sealed() {
-    let dir = workdir("irc-bouncer-key");
-    let prosody = Prosody::start(
-        dir.path(),
-        &[(IRC, SECRET)],
-        &[("alice", "localhost", "pw")],
-    );
-    let ircd = Inspircd::start(dir.path());
-    let keys = format!(
-        "  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
-        ircd.port()
-    );
-    let config = common::irc_gateway::irc_gateway_yaml(&prosody, IRC, SECRET, &keys);
-    let mut gw = Gateway::start(dir.path(), &config);
+    let Setup {
+        dir,
+        prosody,
+        ircd,
+        config,
+        mut gw,
+    } = setup("irc-bouncer-key", "");
     let room = format!("#k%127.0.0.1@{IRC}");
     let carol = IrcClient::connect(ircd.port(), "carol");
     carol.join("#k");

@@ -24,8 +24,7 @@ use crate::store::archive::{
 use crate::store::Store;
 use dedupe::{Dedupe, Report};
 use futures::future::{BoxFuture, FutureExt};
-use std::collections::VecDeque;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -10,6 +10,7 @@
 //!
 //! Connection health is data ([`SessionState`] events), never a return value.
 
+pub mod calendar;
 mod command;
 pub mod config;
 mod content;

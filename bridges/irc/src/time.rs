@@ -1,6 +1,7 @@
 //! IRCv3 `server-time` tags (`time=2026-11-23T10:00:00.123Z`) as `SystemTime`.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use switchboard_bridge::calendar::{civil_from_days, days_from_civil};
 
 /// Parses the UTC timestamp of a `time` tag; `None` for anything else.
 pub fn parse(tag: &str) -> Option<SystemTime> {
@@ -22,17 +23,6 @@ pub fn parse(tag: &str) -> Option<SystemTime> {
     UNIX_EPOCH.checked_add(Duration::from_millis(secs * 1000 + millis))
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// A time as `2026-11-23T10:00:00Z` (UTC, whole seconds), as a CTCP TIME answer gives it.
 pub fn format(t: SystemTime) -> String {
     let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
@@ -44,20 +34,6 @@ pub fn format(t: SystemTime) -> String {
         rest / 60 % 60,
         rest % 60
     )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (the inverse of
-/// [`days_from_civil`], by the same author).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]
