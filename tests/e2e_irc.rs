@@ -1053,6 +1053,18 @@ fn several_resources_share_one_connection() {
     });
 }
 
+/// carol on IRC and alice through the gateway, both in `chan`.
+fn carol_and_alice_in(rig: &Rig, chan: &str) -> (IrcClient, Agent) {
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
+    carol.join(chan);
+    let alice = rig.user("alice");
+    join(&alice, &room(chan), "alice");
+    carol.expect(T, "alice's JOIN", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+    (carol, alice)
+}
+
 /// The gateway's CTCP answers: a burst of 3, then one per 2 s (`conn/state/ctcp.rs`).
 const CTCP_BURST: usize = 3;
 const CTCP_REFILL: Duration = Duration::from_secs(2);
@@ -1072,13 +1084,7 @@ fn ctcp_answer(client: &IrcClient, nick: &str) -> (String, String) {
 #[test]
 fn ctcp_version_ping_and_time_are_answered_within_the_flood_limits() {
     let rig = rig("irc-ctcp");
-    let carol = IrcClient::connect(rig.ircd.port(), "carol");
-    carol.join("#ctcp");
-    let alice = rig.user("alice");
-    join(&alice, &room("#ctcp"), "alice");
-    carol.expect(T, "alice's JOIN", |l| {
-        l.command == "JOIN" && l.is_from("alice")
-    });
+    let (carol, alice) = carol_and_alice_in(&rig, "#ctcp");
 
     carol.privmsg("alice", "\x01VERSION\x01");
     let (command, version) = ctcp_answer(&carol, "alice");
@@ -1133,13 +1139,7 @@ fn ctcp_requests_go_unanswered_when_turned_off() {
     let rig = rig_with("irc-ctcp-off", |_| {
         "  ctcp_replies: false\n  networks:\n    \"127.0.0.1\": {port: @PORT@, tls: false, throttle: false}\n".into()
     });
-    let carol = IrcClient::connect(rig.ircd.port(), "carol");
-    carol.join("#ctcp");
-    let alice = rig.user("alice");
-    join(&alice, &room("#ctcp"), "alice");
-    carol.expect(T, "alice's JOIN", |l| {
-        l.command == "JOIN" && l.is_from("alice")
-    });
+    let (carol, alice) = carol_and_alice_in(&rig, "#ctcp");
     carol.privmsg("alice", "\x01VERSION\x01");
     carol.expect_none(Duration::from_millis(1000), |l| {
         l.command == "NOTICE" && l.is_from("alice")
@@ -1167,13 +1167,7 @@ fn whois_away(client: &IrcClient, nick: &str) -> Option<String> {
 #[test]
 fn the_user_s_away_and_status_reach_irc_as_away() {
     let rig = rig("irc-away");
-    let carol = IrcClient::connect(rig.ircd.port(), "carol");
-    carol.join("#away");
-    let alice = rig.user("alice");
-    join(&alice, &room("#away"), "alice");
-    carol.expect(T, "alice's JOIN", |l| {
-        l.command == "JOIN" && l.is_from("alice")
-    });
+    let (carol, alice) = carol_and_alice_in(&rig, "#away");
     assert_eq!(whois_away(&carol, "alice"), None);
 
     alice.send(&format!(

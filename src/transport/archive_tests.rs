@@ -11,6 +11,22 @@ const ALICE: &str = "alice@example.org";
 const PHONE: &str = "alice@example.org/phone";
 const ROOM: &str = "#lounge@irc.example.org";
 
+/// `nick` says `text` in #lounge, as the bridge reports it.
+fn said_in_lounge(nick: &str, text: &str) -> RemoteEvent {
+    RemoteEvent::Message(switchboard_bridge::IncomingMessage {
+        id: None,
+        chat: switchboard_bridge::Chat::Group(GroupId::new("#lounge")),
+        sender: switchboard_bridge::Sender {
+            user: switchboard_bridge::UserId::new(nick),
+            display_name: Some(nick.into()),
+            is_self: false,
+        },
+        content: switchboard_bridge::MessageContent::text(text),
+        timestamp: None,
+        txn: None,
+    })
+}
+
 async fn irc() -> Rig {
     let rig = Rig::with_groups(IRC, Arc::new(Hub::default()), &[IRC]).await;
     rig.connect().await;
@@ -44,22 +60,7 @@ async fn without_an_archive_rooms_offer_no_mam_and_refuse_queries() {
     );
     // And live lines carry no stanza-id.
     super::muc_tests::alice_in(&mut rig).await;
-    rig.event(
-        ALICE,
-        RemoteEvent::Message(switchboard_bridge::IncomingMessage {
-            id: None,
-            chat: switchboard_bridge::Chat::Group(GroupId::new("#lounge")),
-            sender: switchboard_bridge::Sender {
-                user: switchboard_bridge::UserId::new("bob"),
-                display_name: None,
-                is_self: false,
-            },
-            content: switchboard_bridge::MessageContent::text("hi"),
-            timestamp: None,
-            txn: None,
-        }),
-    )
-    .await;
+    rig.event(ALICE, said_in_lounge("bob", "hi")).await;
     let live = rig.sent().await;
     assert!(
         live.contains("<body>hi</body>") && !live.contains("stanza-id"),
@@ -75,22 +76,7 @@ async fn a_nick_with_controls_is_found_by_the_occupant_jid_clients_see() {
     rig.connect().await;
     super::muc_tests::alice_in(&mut rig).await;
     for (nick, text) in [("ba\u{7}d", "from the bell"), ("bob", "from bob")] {
-        rig.event(
-            ALICE,
-            RemoteEvent::Message(switchboard_bridge::IncomingMessage {
-                id: None,
-                chat: switchboard_bridge::Chat::Group(GroupId::new("#lounge")),
-                sender: switchboard_bridge::Sender {
-                    user: switchboard_bridge::UserId::new(nick),
-                    display_name: Some(nick.into()),
-                    is_self: false,
-                },
-                content: switchboard_bridge::MessageContent::text(text),
-                timestamp: None,
-                txn: None,
-            }),
-        )
-        .await;
+        rig.event(ALICE, said_in_lounge(nick, text)).await;
         let live = rig.sent().await;
         assert!(live.contains("stanza-id"), "{live}");
     }
