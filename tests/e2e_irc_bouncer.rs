@@ -6,8 +6,9 @@
 
 mod common;
 
+use common::irc_gateway::IrcRig;
 use common::muc::{join_with_history, leave, NS_DELAY};
-use common::{body, run_command, workdir, Agent, Gateway, Inspircd, IrcClient, Prosody};
+use common::{body, run_command, Agent, Gateway, IrcClient};
 use minidom::Element;
 use std::time::Duration;
 
@@ -16,39 +17,6 @@ const SECRET: &str = "irc-secret";
 const T: Duration = Duration::from_secs(10);
 /// How soon a persistent channel must be joined again after a restart.
 const REJOIN: Duration = Duration::from_secs(30);
-
-/// Prosody with alice, InspIRCd, and the gateway with the IRC transport on it; `extra`
-/// holds more keys of the `irc` section.
-struct Setup {
-    dir: tempfile::TempDir,
-    prosody: Prosody,
-    ircd: Inspircd,
-    config: String,
-    gw: Gateway,
-}
-
-fn setup(name: &str, extra: &str) -> Setup {
-    let dir = workdir(name);
-    let prosody = Prosody::start(
-        dir.path(),
-        &[(IRC, SECRET)],
-        &[("alice", "localhost", "pw")],
-    );
-    let ircd = Inspircd::start(dir.path());
-    let keys = format!(
-        "{extra}  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
-        ircd.port()
-    );
-    let config = common::irc_gateway::irc_gateway_yaml(&prosody, IRC, SECRET, &keys);
-    let gw = Gateway::start(dir.path(), &config);
-    Setup {
-        dir,
-        prosody,
-        ircd,
-        config,
-        gw,
-    }
-}
 
 /// Joins without `<history/>` and returns the bodies of the history lines.
 fn join(agent: &Agent, room: &str, nick: &str) -> Vec<String> {
@@ -112,17 +80,11 @@ fn wait_archived(agent: &Agent, room: &str, text: &str) {
 
 #[test]
 fn a_persistent_channel_stays_joined_catches_up_and_comes_back_after_restarts() {
-    let Setup {
-        dir,
-        prosody,
-        ircd,
-        config,
-        mut gw,
-    } = setup("irc-bouncer", "  quit_grace: 1s\n");
+    let mut rig = IrcRig::start("irc-bouncer", IRC, SECRET, "  quit_grace: 1s\n");
     let room = format!("#b%127.0.0.1@{IRC}");
-    let carol = IrcClient::connect(ircd.port(), "carol");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
     carol.join("#b");
-    let alice = common::irc_gateway::irc_user(dir.path(), &prosody, "alice", IRC);
+    let alice = rig.user("alice");
 
     // The form shows the settings as they are; a bad value is refused and changes nothing.
     let id = alice.new_id();
@@ -222,16 +184,17 @@ fn a_persistent_channel_stays_joined_catches_up_and_comes_back_after_restarts() 
     });
 
     // SIGKILL: the channel is joined again without anyone asking.
-    gw.kill9();
+    rig.gw.kill9();
     carol.expect(T, "alice's QUIT with the gateway", |l| {
         l.command == "QUIT" && l.is_from("alice")
     });
-    gw = Gateway::start(dir.path(), &config);
+    rig.gw = Gateway::start(rig.dir.path(), &rig.config);
     carol.expect(REJOIN, "alice's JOIN after SIGKILL", |l| {
         l.command == "JOIN" && l.is_from("alice")
     });
     // The gateway has the channel once IRC has sent the names (after the JOIN carol sees).
-    gw.wait_for_log("Channel joined while its user is away", T);
+    rig.gw
+        .wait_for_log("Channel joined while its user is away", T);
     alice.wait_for_service(IRC, T);
     let ping = self_ping(&alice, &room, "alice");
     assert_eq!(
@@ -243,12 +206,13 @@ fn a_persistent_channel_stays_joined_catches_up_and_comes_back_after_restarts() 
     // Away, alice may still read the archive: the line is stored before the next stop.
     wait_archived(&alice, &room, "after the crash");
     // SIGTERM as well.
-    gw.sigterm_and_wait(Duration::from_secs(15))
+    rig.gw
+        .sigterm_and_wait(Duration::from_secs(15))
         .expect("the gateway stops on SIGTERM");
     carol.expect(T, "alice's QUIT on SIGTERM", |l| {
         l.command == "QUIT" && l.is_from("alice")
     });
-    gw = Gateway::start(dir.path(), &config);
+    rig.gw = Gateway::start(rig.dir.path(), &rig.config);
     carol.expect(REJOIN, "alice's JOIN after SIGTERM", |l| {
         l.command == "JOIN" && l.is_from("alice")
     });
@@ -269,7 +233,7 @@ fn a_persistent_channel_stays_joined_catches_up_and_comes_back_after_restarts() 
     carol.expect(T, "alice's PART", |l| {
         matches!(l.command.as_str(), "PART" | "QUIT") && l.is_from("alice")
     });
-    drop(gw);
+    drop(rig);
 }
 
 /// The field values of a command's form stage, by `var`.
@@ -296,19 +260,13 @@ fn open_form(agent: &Agent, room: &str) -> Element {
 
 #[test]
 fn a_channel_reads_bytes_that_are_not_utf8_with_its_own_encoding() {
-    let Setup {
-        dir,
-        prosody,
-        ircd,
-        config,
-        mut gw,
-    } = setup("irc-channel-encoding", "");
+    let mut rig = IrcRig::start("irc-channel-encoding", IRC, SECRET, "");
     let cyr = format!("#cyr%127.0.0.1@{IRC}");
     let lat = format!("#lat%127.0.0.1@{IRC}");
-    let carol = IrcClient::connect(ircd.port(), "carol");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
     carol.join("#cyr");
     carol.join("#lat");
-    let alice = common::irc_gateway::irc_user(dir.path(), &prosody, "alice", IRC);
+    let alice = rig.user("alice");
 
     // The channel form has the IRC bridge's field beside the core's, empty at first.
     let form = open_form(&alice, &cyr);
@@ -374,9 +332,10 @@ fn a_channel_reads_bytes_that_are_not_utf8_with_its_own_encoding() {
     configure(&alice, &lat, &[("encoding_in", "koi8-r")]);
     carol.send_bytes(&[b"PRIVMSG #lat :".as_slice(), b"\xd0\xd2\xc9\xd7\xc5\xd4"].concat());
     assert_eq!(said_in(&alice, &lat), "привет");
-    gw.sigterm_and_wait(Duration::from_secs(15))
+    rig.gw
+        .sigterm_and_wait(Duration::from_secs(15))
         .expect("the gateway stops on SIGTERM");
-    gw = Gateway::start(dir.path(), &config);
+    rig.gw = Gateway::start(rig.dir.path(), &rig.config);
     alice.wait_for_service(IRC, T);
     join(&alice, &cyr, "alice");
     carol.expect(T, "alice's JOIN after the restart", |l| {
@@ -389,7 +348,7 @@ fn a_channel_reads_bytes_that_are_not_utf8_with_its_own_encoding() {
     configure(&alice, &cyr, &[("encoding_in", "")]);
     carol.send_bytes(&line("#cyr"));
     assert_eq!(said_in(&alice, &cyr), "ïðèâåò");
-    drop(gw);
+    drop(rig);
 }
 
 /// Whether `needle` appears in any file of the gateway's database (main file and WAL).
@@ -416,21 +375,15 @@ fn in_database(dir: &std::path::Path, needle: &[u8]) -> bool {
 
 #[test]
 fn a_persistent_channel_with_a_key_comes_back_with_it_and_the_key_is_sealed() {
-    let Setup {
-        dir,
-        prosody,
-        ircd,
-        config,
-        mut gw,
-    } = setup("irc-bouncer-key", "");
+    let mut rig = IrcRig::start("irc-bouncer-key", IRC, SECRET, "");
     let room = format!("#k%127.0.0.1@{IRC}");
-    let carol = IrcClient::connect(ircd.port(), "carol");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
     carol.join("#k");
     carol.send("MODE #k +k opensesame");
     carol.expect(T, "the key set", |l| {
         l.command == "MODE" && l.param(0) == Some("#k")
     });
-    let alice = common::irc_gateway::irc_user(dir.path(), &prosody, "alice", IRC);
+    let alice = rig.user("alice");
     join_with_history(&alice, &room, "alice", "<password>opensesame</password>");
     carol.expect(T, "alice's JOIN", |l| {
         l.command == "JOIN" && l.is_from("alice")
@@ -438,24 +391,24 @@ fn a_persistent_channel_with_a_key_comes_back_with_it_and_the_key_is_sealed() {
     configure(&alice, &room, &[("persistent", "true")]);
 
     // SIGKILL: joined again with the stored key, which the database holds only sealed.
-    gw.kill9();
+    rig.gw.kill9();
     carol.expect(T, "alice's QUIT with the gateway", |l| {
         l.command == "QUIT" && l.is_from("alice")
     });
     assert!(
-        in_database(dir.path(), b"room:#k%127.0.0.1"),
+        in_database(rig.dir.path(), b"room:#k%127.0.0.1"),
         "the channel's settings are where this looks"
     );
     assert!(
-        !in_database(dir.path(), b"opensesame"),
+        !in_database(rig.dir.path(), b"opensesame"),
         "the channel key is stored in clear"
     );
-    gw = Gateway::start(dir.path(), &config);
+    rig.gw = Gateway::start(rig.dir.path(), &rig.config);
     carol.expect(REJOIN, "alice's JOIN with the key after SIGKILL", |l| {
         l.command == "JOIN" && l.is_from("alice")
     });
     alice.wait_for_service(IRC, T);
     assert!(join(&alice, &room, "alice").is_empty());
 
-    drop(gw);
+    drop(rig);
 }

@@ -5,10 +5,10 @@
 
 mod common;
 
-use common::irc_gateway::{irc_gateway_yaml, irc_user};
+use common::irc_gateway::IrcRig;
 use common::muc::{join_with_history as join, leave, stanza_id, NS_DELAY, NS_SID};
 use common::{body, NS_CLIENT};
-use common::{error_condition, escape_xml, workdir, Agent, Gateway, Inspircd, IrcClient, Prosody};
+use common::{error_condition, escape_xml, Agent, Gateway, IrcClient};
 use minidom::Element;
 use std::process::Command;
 use std::time::Duration;
@@ -20,41 +20,10 @@ const NS_MAM: &str = "urn:xmpp:mam:2";
 const NS_FORWARD: &str = "urn:xmpp:forward:0";
 const NS_RSM: &str = "http://jabber.org/protocol/rsm";
 
-struct Rig {
-    dir: tempfile::TempDir,
-    prosody: Prosody,
-    ircd: Inspircd,
-    gw: Gateway,
-    config: String,
-}
+type Rig = IrcRig;
 
 fn rig(name: &str, history: &str) -> Rig {
-    let dir = workdir(name);
-    let prosody = Prosody::start(
-        dir.path(),
-        &[(IRC, SECRET)],
-        &[("alice", "localhost", "pw"), ("bob", "localhost", "pw")],
-    );
-    let ircd = Inspircd::start(dir.path());
-    let keys = format!(
-        "  quit_grace: 1s\n{history}  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
-        ircd.port()
-    );
-    let config = irc_gateway_yaml(&prosody, IRC, SECRET, &keys);
-    let gw = Gateway::start(dir.path(), &config);
-    Rig {
-        dir,
-        prosody,
-        ircd,
-        gw,
-        config,
-    }
-}
-
-impl Rig {
-    fn user(&self, name: &str) -> Agent {
-        irc_user(self.dir.path(), &self.prosody, name, IRC)
-    }
+    IrcRig::start(name, IRC, SECRET, &format!("  quit_grace: 1s\n{history}"))
 }
 
 fn room(chan: &str) -> String {

@@ -1,7 +1,7 @@
 //! The gateway as the IRC tests run it: its configuration beside a test Prosody, and a
 //! user who sees the IRC transport online.
 
-use super::{Agent, Prosody};
+use super::{workdir, Agent, Gateway, Inspircd, Prosody};
 use std::path::Path;
 use std::time::Duration;
 
@@ -26,4 +26,54 @@ pub fn irc_user(dir: &Path, prosody: &Prosody, name: &str, domain: &str) -> Agen
     );
     agent.wait_for_service(domain, Duration::from_secs(10));
     agent
+}
+
+/// Prosody with the users `alice` and `bob` (password `pw`) and the component `domain`,
+/// InspIRCd, and the gateway with the IRC transport on it: the network `127.0.0.1`
+/// without flood control, and `extra` (lines indented by two spaces) as more keys of the
+/// `irc` section.
+pub struct IrcRig {
+    /// The work directory (the gateway's database is in it).
+    pub dir: tempfile::TempDir,
+    /// The XMPP server.
+    pub prosody: Prosody,
+    /// The IRC server.
+    pub ircd: Inspircd,
+    /// The gateway's configuration, to start it again with.
+    pub config: String,
+    /// The gateway.
+    pub gw: Gateway,
+    /// The transport's domain.
+    pub domain: String,
+}
+
+impl IrcRig {
+    pub fn start(name: &str, domain: &str, secret: &str, extra: &str) -> IrcRig {
+        let dir = workdir(name);
+        let prosody = Prosody::start(
+            dir.path(),
+            &[(domain, secret)],
+            &[("alice", "localhost", "pw"), ("bob", "localhost", "pw")],
+        );
+        let ircd = Inspircd::start(dir.path());
+        let keys = format!(
+            "{extra}  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
+            ircd.port()
+        );
+        let config = irc_gateway_yaml(&prosody, domain, secret, &keys);
+        let gw = Gateway::start(dir.path(), &config);
+        IrcRig {
+            dir,
+            prosody,
+            ircd,
+            config,
+            gw,
+            domain: domain.to_string(),
+        }
+    }
+
+    /// `name@localhost` logged in, once the transport answers.
+    pub fn user(&self, name: &str) -> Agent {
+        irc_user(self.dir.path(), &self.prosody, name, &self.domain)
+    }
 }
