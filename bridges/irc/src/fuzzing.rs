@@ -41,7 +41,7 @@ pub fn irc_lines(data: &[u8]) -> Vec<RemoteEvent> {
             state.reset();
             continue;
         }
-        let line = text::decode(raw, state.fallback_for(raw));
+        let line = text::decode_with(raw, || state.fallback_for(raw));
         let Ok(msg) = line.parse::<irc_proto::Message>() else {
             continue;
         };

@@ -294,9 +294,15 @@ impl FromStr for Fallback {
 /// Decodes one line received from IRC: valid UTF-8 is taken as UTF-8; otherwise the
 /// whole line is decoded with `fallback` (never a mix of both within one line).
 pub fn decode(bytes: &[u8], fallback: Fallback) -> String {
+    decode_with(bytes, || fallback)
+}
+
+/// [`decode`] with the fallback chosen only for a line that is not UTF-8 (choosing looks
+/// at the line's channel; most lines never need it).
+pub fn decode_with(bytes: &[u8], fallback: impl FnOnce() -> Fallback) -> String {
     match std::str::from_utf8(bytes) {
         Ok(text) => text.to_owned(),
-        Err(_) => match fallback {
+        Err(_) => match fallback() {
             Fallback::Latin1 => bytes.iter().copied().map(char::from).collect(),
             Fallback::Utf8Lossy => String::from_utf8_lossy(bytes).into_owned(),
             Fallback::Other(encoding) => encoding.decode_without_bom_handling(bytes).0.into_owned(),

@@ -66,7 +66,7 @@ pub(super) async fn session(
                     Ok(Ok(Some(bytes))) => bytes,
                 };
                 pinged = false;
-                let line = text::decode(&bytes, state.fallback_for(&bytes));
+                let line = text::decode_with(&bytes, || state.fallback_for(&bytes));
                 let msg = match line.parse::<irc_proto::Message>() {
                     Ok(msg) => msg,
                     Err(e) => { tracing::debug!(network = %network.name, error = %e, "Unparsable IRC line"); continue; }

@@ -196,3 +196,16 @@ fn the_channel_a_raw_line_is_about() {
     assert_eq!(ch(b""), None);
     assert_eq!(ch(b"   "), None);
 }
+
+#[test]
+fn the_fallback_is_chosen_only_for_a_line_that_is_not_utf8() {
+    let chosen = std::cell::Cell::new(0);
+    let pick = || {
+        chosen.set(chosen.get() + 1);
+        Fallback::Latin1
+    };
+    assert_eq!(decode_with("café".as_bytes(), pick), "café");
+    assert_eq!(chosen.get(), 0);
+    assert_eq!(decode_with(b"caf\xe9", pick), "café");
+    assert_eq!(chosen.get(), 1);
+}
