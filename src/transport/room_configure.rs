@@ -12,7 +12,9 @@ use super::Transport;
 use crate::xmpp::{adhoc, register};
 use minidom::Element;
 use std::sync::Arc;
-use switchboard_bridge::{Chat, CommandForm, FieldKind, FormField, FormValues, GroupId};
+use switchboard_bridge::{
+    BridgeError, Chat, CommandForm, FieldKind, FormField, FormValues, GroupId,
+};
 use xmpp_parsers::jid::Jid;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
 
@@ -137,15 +139,16 @@ impl Transport {
             }
         }
         if bridge_changed {
-            // The session checks the values first: nothing is stored that it refused. Without
-            // a session they are stored and applied when it opens.
-            if let Some(session) = self.session_of(&login) {
-                if let Err(e) = session
-                    .configure(&chat, ROOM_CONFIGURE, &bridge_values)
-                    .await
-                {
-                    return Answer::Bridge(e);
-                }
+            // The session checks the values first: nothing is stored that it refused (as
+            // for every bridge settings command, so without a session nothing is).
+            let Some(session) = self.session_of(&login) else {
+                return Answer::Bridge(BridgeError::NotLoggedIn);
+            };
+            if let Err(e) = session
+                .configure(&chat, ROOM_CONFIGURE, &bridge_values)
+                .await
+            {
+                return Answer::Bridge(e);
             }
             let json = serde_json::to_string(&bridge_values).unwrap_or_default();
             if let Err(e) = self.store.put_setting(&login, &bridge_key, &json).await {

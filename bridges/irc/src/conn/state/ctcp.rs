@@ -92,8 +92,14 @@ impl ConnState {
             self.hits.hit(Limit::CtcpFlood);
             return;
         }
+        // The nick as one middle parameter, whatever a hostile server put in the prefix.
+        let to = text::sanitize(from).replace(' ', "");
+        let to = to.trim_start_matches(':');
+        if to.is_empty() {
+            return;
+        }
         out.push(Action::Send {
-            line: format!("NOTICE {from} :\x01{reply}\x01"),
+            line: format!("NOTICE {to} :\x01{reply}\x01"),
             urgent: false,
         });
     }

@@ -528,6 +528,10 @@ fn ctcp_requests_to_our_nick_are_answered_by_notice_and_others_not_at_all() {
     );
     assert!(feed(&mut s, ":carol!c@h PRIVMSG alice :\x01PING 1\x01").is_empty());
     assert_eq!(s.hits.get(crate::hits::Limit::CtcpFlood), 1);
+    // A prefix a hostile server made up still gives one line to one target.
+    let mut odd = state();
+    let got = sent(feed(&mut odd, "::x!c@h PRIVMSG alice :\x01PING 1\x01"));
+    assert_eq!(got, ["NOTICE x :\x01PING 1\x01"]);
     // Off: nothing answered.
     let mut off = state();
     off.ctcp.enabled = false;
