@@ -131,7 +131,31 @@ pub fn foreign(events: Vec<RemoteEvent>, texts: &[String]) {
             check_serialises(&m.into());
         }
         let from = muc::occupant(&room, text).unwrap_or_else(|| room.clone().into());
-        check_serialises(&muc::groupchat(from, &user, text.clone(), None).into());
+        check_serialises(&muc::groupchat(from.clone(), &user, text.clone(), None).into());
+        // The relay's room line, written item by item as the link writes it: the body as
+        // the relay cleans it, the raw text as the id (refused, never written, when XML
+        // cannot carry it).
+        let body = crate::xmpp::text::xml_string(text.clone());
+        let sid = Some((room.clone(), "1f".to_string()));
+        for id in [None, Some(text.clone())] {
+            match crate::xmpp::room_line::RoomLine::new(
+                from.clone(),
+                body.clone(),
+                id,
+                sid.clone(),
+                vec![],
+            ) {
+                Ok(line) => {
+                    if let Err(e) = xso::to_vec(&line.to(user.clone())) {
+                        panic!("a room line does not serialise ({e}): {text:?}");
+                    }
+                }
+                Err(_) => assert!(
+                    crate::xmpp::text::first_forbidden(text).is_some(),
+                    "a clean line refused: {text:?}"
+                ),
+            }
+        }
         check_serialises(&muc::subject(&room, Some(text), &user, text).into());
         let away = muc::OccupantPresence {
             away: Some(text),
