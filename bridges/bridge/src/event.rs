@@ -92,6 +92,15 @@ pub enum RemoteEvent {
         /// The foreign side's reason, for the user.
         reason: String,
     },
+    /// Someone on the network invited the user to a group.
+    Invited {
+        /// Which group.
+        group: GroupId,
+        /// Who invited.
+        by: UserId,
+        /// Their nick (or name) as the network shows it.
+        nick: String,
+    },
     /// The session's connection changed state.
     State(SessionState),
 }

@@ -184,6 +184,12 @@ pub trait Session: Send + Sync + 'static {
         Err(BridgeError::Unsupported("topics"))
     }
 
+    /// Invites `user` to `group` (the answer, when the network refuses, comes as a
+    /// [`crate::RemoteEvent::GroupError`] for the group).
+    async fn invite(&self, _group: &GroupId, _user: &crate::UserId) -> Result<(), BridgeError> {
+        Err(BridgeError::Unsupported("invitations"))
+    }
+
     /// Changes the user's nick in a group (on IRC: network-wide).
     async fn change_nick(&self, _group: &GroupId, _nick: &str) -> Result<(), BridgeError> {
         Err(BridgeError::Unsupported("nick changes"))

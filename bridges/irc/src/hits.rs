@@ -29,9 +29,12 @@ pub enum Limit {
     HeldLines,
     /// A CTCP request left unanswered: answers past the bucket's burst.
     CtcpFlood,
+    /// An invitation from IRC not passed on: past the bucket's burst, or a pending
+    /// invitation of ours past the bound.
+    InviteFlood,
 }
 
-const ALL: [(Limit, &str, &str); 11] = [
+const ALL: [(Limit, &str, &str); 12] = [
     (
         Limit::Motd,
         "switchboard_irc_limit_motd_total",
@@ -86,6 +89,11 @@ const ALL: [(Limit, &str, &str); 11] = [
         Limit::CtcpFlood,
         "switchboard_irc_limit_ctcp_flood_total",
         "CTCP requests left unanswered past 3 answers at once and one per 2 s.",
+    ),
+    (
+        Limit::InviteFlood,
+        "switchboard_irc_limit_invite_flood_total",
+        "Invitations from IRC dropped past 3 at once and one per 10 s.",
     ),
 ];
 

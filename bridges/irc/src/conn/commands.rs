@@ -72,6 +72,14 @@ pub(super) fn apply(command: Command, state: &mut ConnState, throttle: &mut Thro
             let reason = text::sanitize(reason.as_deref().unwrap_or(""));
             throttle.push(format!("KICK {channel} {nick} :{reason}"));
         }
+        Command::Invite { channel, nick } => {
+            let nick = text::sanitize(&nick).replace(' ', "");
+            let nick = nick.trim_start_matches(':');
+            if !nick.is_empty() {
+                state.inviting(nick, &channel);
+                throttle.push(format!("INVITE {nick} {channel}"));
+            }
+        }
         Command::Topic { channel, topic } => {
             throttle.push(format!("TOPIC {channel} :{}", text::sanitize(&topic)))
         }

@@ -82,6 +82,13 @@ pub enum Command {
         /// Why.
         reason: Option<String>,
     },
+    /// Invite someone to a channel.
+    Invite {
+        /// The channel.
+        channel: String,
+        /// Who.
+        nick: String,
+    },
     /// Set or clear our away (`AWAY :text`, or `AWAY` for back).
     Away {
         /// The away text; `None` for back.
@@ -295,6 +302,7 @@ fn refuse_waiting(
             | Command::Topic { .. }
             | Command::Nick { .. }
             | Command::Kick { .. }
+            | Command::Invite { .. }
             | Command::Encoding { .. }
             | Command::Away { .. }
             | Command::Quit { .. } => {}

@@ -68,7 +68,7 @@ pub enum Action {
     Send { line: String, urgent: bool },
     /// Registration is complete: join the wanted channels.
     Registered,
-    /// The connection cannot go on (nick in use at registration, refused).
+    /// The connection cannot go on (every fallback nick in use at registration, refused).
     Fatal(BridgeError),
 }
 
@@ -124,6 +124,14 @@ pub struct ConnState {
     pub ctcp: ctcp::CtcpReplies,
     /// Our away text (sent at registration and when it changes); `None` when back.
     pub away: Option<String>,
+    /// Fallback nicks tried at this registration (see `nick_fallback`).
+    fallbacks: u8,
+    /// The server offers MONITOR (ISUPPORT).
+    monitor: bool,
+    /// A NICK taking the wanted nick back is on its way.
+    regaining: bool,
+    /// Invitations sent and awaiting an answer, and the bucket for those received.
+    invites: invites::Invites,
 }
 
 impl ConnState {
@@ -169,6 +177,10 @@ impl ConnState {
             hits: Arc::default(),
             ctcp: ctcp::CtcpReplies::default(),
             away: None,
+            fallbacks: 0,
+            monitor: false,
+            regaining: false,
+            invites: invites::Invites::default(),
         }
     }
 
@@ -196,6 +208,10 @@ impl ConnState {
         self.motd.clear();
         self.listed.clear();
         self.nick = self.wanted_nick.clone();
+        self.fallbacks = 0;
+        self.monitor = false;
+        self.regaining = false;
+        self.invites = invites::Invites::default();
     }
 
     /// The lines that start registration.
@@ -266,6 +282,9 @@ impl ConnState {
             Command::NOTICE(_, body) => out.push(self.network_notice(&body)),
             Command::ChannelMODE(chan, modes) => self.modes(&chan, modes, &mut out),
             Command::AWAY(message) => self.away(nick.as_deref(), message, &mut out),
+            Command::INVITE(target, chan) => {
+                self.invited(nick.as_deref(), &target, &chan, &mut out)
+            }
             _ => {}
         }
         out
@@ -374,11 +393,14 @@ pub(super) fn membership(
     })
 }
 
+mod bucket;
 mod caps;
 mod channel_events;
 pub mod ctcp;
+mod invites;
 #[cfg(test)]
 mod limit_tests;
+mod nick_fallback;
 mod numeric;
 #[cfg(test)]
 mod tests;

@@ -250,6 +250,41 @@ impl Session for Handle {
         )
     }
 
+    async fn invite(
+        &self,
+        group: &GroupId,
+        user: &switchboard_bridge::UserId,
+    ) -> Result<(), BridgeError> {
+        let (channel, network) = IrcSession::channel(group)?;
+        let nick = match Address::from_chat(&Chat::Direct(user.clone()))? {
+            Address::User { nick, network: n } if n.eq_ignore_ascii_case(&network) => nick,
+            _ => {
+                return Err(BridgeError::InvalidAddress(format!(
+                    "only someone on {network} can be invited to {channel}"
+                )))
+            }
+        };
+        let tx = {
+            let conns = self.0.conns.lock().expect("conns poisoned");
+            match conns.get(&key(&network)) {
+                Some(c)
+                    if c.channels
+                        .lock()
+                        .expect("channels poisoned")
+                        .contains(&channel) =>
+                {
+                    c.tx.clone()
+                }
+                _ => {
+                    return Err(BridgeError::NotFound(format!(
+                        "you are not in {channel} on {network}"
+                    )))
+                }
+            }
+        };
+        self.0.queue(&tx, Command::Invite { channel, nick })
+    }
+
     async fn kick(
         &self,
         group: &GroupId,

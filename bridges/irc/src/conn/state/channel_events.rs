@@ -107,6 +107,7 @@ impl ConnState {
                 ));
             }
         }
+        self.nick_freed(nick, out);
     }
 
     pub(super) fn kick(
@@ -146,6 +147,9 @@ impl ConnState {
         if self.is_me(old) {
             self.nick = new.to_string();
             self.wanted_nick = new.to_string();
+            self.regained(old, out);
+        } else {
+            self.nick_freed(old, out);
         }
         let network = self.network.clone();
         for c in self.channels.values_mut() {

@@ -3,6 +3,7 @@
 //! answers and the rest are dropped (counted), so nobody can make the gateway flood the
 //! server off its own connection. Answers go through flood control like any line.
 
+use super::bucket::Bucket;
 use super::{Action, ConnState};
 use crate::hits::Limit;
 use crate::text;
@@ -20,34 +21,15 @@ const MAX_PING: usize = 64;
 pub struct CtcpReplies {
     /// Answer at all (`irc.ctcp_replies`).
     pub enabled: bool,
-    tokens: u32,
-    refilled: Instant,
+    bucket: Bucket,
 }
 
 impl Default for CtcpReplies {
     fn default() -> Self {
         Self {
             enabled: true,
-            tokens: BURST,
-            refilled: Instant::now(),
+            bucket: Bucket::new(BURST, REFILL),
         }
-    }
-}
-
-impl CtcpReplies {
-    /// Takes an answer from the bucket; false when it is empty.
-    fn take(&mut self, now: Instant) -> bool {
-        let earned = (now.saturating_duration_since(self.refilled).as_millis()
-            / REFILL.as_millis().max(1)) as u32;
-        if earned > 0 {
-            self.tokens = (self.tokens + earned).min(BURST);
-            self.refilled = now;
-        }
-        if self.tokens == 0 {
-            return false;
-        }
-        self.tokens -= 1;
-        true
     }
 }
 
@@ -88,7 +70,7 @@ impl ConnState {
         let Some(reply) = answer(command, args, SystemTime::now()) else {
             return;
         };
-        if !self.ctcp.take(Instant::now()) {
+        if !self.ctcp.bucket.take(Instant::now()) {
             self.hits.hit(Limit::CtcpFlood);
             return;
         }
@@ -128,24 +110,5 @@ mod tests {
         let evil = answer("PING", &format!("a\r\nQUIT :x\x01{}", "z".repeat(500)), t).unwrap();
         assert!(!evil.contains(['\r', '\n', '\x01']), "{evil:?}");
         assert!(evil.len() <= "PING ".len() + MAX_PING, "{}", evil.len());
-    }
-
-    #[test]
-    fn the_bucket_gives_a_burst_then_one_per_refill() {
-        let mut r = CtcpReplies::default();
-        let t0 = r.refilled;
-        for _ in 0..BURST {
-            assert!(r.take(t0));
-        }
-        assert!(!r.take(t0));
-        assert!(!r.take(t0 + REFILL / 2));
-        assert!(r.take(t0 + REFILL));
-        assert!(!r.take(t0 + REFILL));
-        // A long quiet refills to the burst, no more.
-        let later = t0 + REFILL * 100;
-        for _ in 0..BURST {
-            assert!(r.take(later));
-        }
-        assert!(!r.take(later));
     }
 }

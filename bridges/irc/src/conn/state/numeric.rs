@@ -28,6 +28,7 @@ impl ConnState {
                 self.registered = true;
                 self.nick = arg(0);
                 out.push(Action::Registered);
+                self.on_fallback_nick(out);
             }
             Response::RPL_ISUPPORT => {
                 for token in args.iter().skip(1) {
@@ -37,9 +38,15 @@ impl ConnState {
                         self.chanmodes = ChanModes::parse(v).unwrap_or_default();
                     } else if let Some(v) = token.strip_prefix("CHANTYPES=") {
                         self.chantypes = v.to_string();
+                    } else if token == "MONITOR" || token.starts_with("MONITOR=") {
+                        self.monitor_offered(out);
                     }
                 }
             }
+            Response::RPL_MONOFFLINE => self.monitor_offline(&arg(1), out),
+            Response::RPL_INVITING => self.invite_sent(&args, out),
+            Response::ERR_NOSUCHNICK | Response::ERR_USERONCHANNEL
+                if self.invite_refused(&args, out) => {}
             Response::RPL_SASLSUCCESS => out.push(Action::Send {
                 line: "CAP END".into(),
                 urgent: true,
@@ -143,6 +150,7 @@ impl ConnState {
                     );
                 }
             }
+            Response::ERR_NICKNAMEINUSE if self.registered && self.regain_refused(&args) => {}
             Response::ERR_NICKNAMEINUSE | Response::ERR_ERRONEOUSNICKNAME if self.registered => {
                 // A nick change was refused: every room hears it; the nick stays.
                 self.wanted_nick = self.nick.clone();
@@ -155,13 +163,8 @@ impl ConnState {
                 }
             }
             Response::ERR_NICKNAMEINUSE | Response::ERR_ERRONEOUSNICKNAME if !self.registered => {
-                out.push(Action::Fatal(BridgeError::Conflict(format!(
-                    "{}: {}",
-                    self.network,
-                    args.last()
-                        .cloned()
-                        .unwrap_or_else(|| "nickname in use".into())
-                ))));
+                let erroneous = resp == Response::ERR_ERRONEOUSNICKNAME;
+                self.nick_refused_at_registration(erroneous, &args, out);
             }
             Response::ERR_CHANNELISFULL
             | Response::ERR_INVITEONLYCHAN

@@ -80,14 +80,129 @@ fn registration_requests_only_offered_caps_and_ends_cap() {
 }
 
 #[test]
-fn a_nick_in_use_at_registration_is_fatal() {
+fn a_nick_in_use_at_registration_takes_underscores_then_gives_up() {
     let mut s = ConnState::new("net", "alice", Fallback::Latin1);
-    let out = feed(&mut s, ":irc.test 433 * alice :Nickname is already in use.");
+    for tried in ["alice_", "alice__", "alice___"] {
+        let out = feed(&mut s, ":irc.test 433 * x :Nickname is already in use.");
+        assert_eq!(
+            out,
+            [Action::Send {
+                line: format!("NICK {tried}"),
+                urgent: true
+            }]
+        );
+    }
+    // The fallbacks are taken too: the connection ends, saying what it tried.
+    let out = feed(
+        &mut s,
+        ":irc.test 433 * alice___ :Nickname is already in use.",
+    );
     assert_eq!(
         out,
         [Action::Fatal(BridgeError::Conflict(
-            "net: Nickname is already in use.".into()
+            "net: Nickname is already in use. (tried alice and 3 more with underscores)".into()
         ))]
+    );
+    // An erroneous nick is not retried with underscores.
+    let mut s = ConnState::new("net", "al/ce", Fallback::Latin1);
+    let out = feed(&mut s, ":irc.test 432 * al/ce :Erroneous Nickname");
+    assert_eq!(
+        out,
+        [Action::Fatal(BridgeError::Conflict(
+            "net: Erroneous Nickname".into()
+        ))]
+    );
+}
+
+#[test]
+fn a_fallback_nick_is_told_watched_and_taken_back() {
+    let mut s = ConnState::new("net", "alice", Fallback::Latin1);
+    feed(&mut s, ":irc.test 433 * alice :Nickname is already in use.");
+    let out = feed(&mut s, ":irc.test 001 alice_ :Welcome");
+    assert_eq!(out[0], Action::Registered);
+    let RemoteEvent::Message(notice) = &events(out)[0] else {
+        panic!("no notice")
+    };
+    assert!(
+        notice.content.text.contains("connected as alice_"),
+        "{}",
+        notice.content.text
+    );
+    let out = feed(
+        &mut s,
+        ":irc.test 005 alice_ MONITOR=30 PREFIX=(ov)@+ :are supported",
+    );
+    assert_eq!(
+        out,
+        [Action::Send {
+            line: "MONITOR + alice".into(),
+            urgent: false
+        }]
+    );
+    // Joined under the fallback: the room hears the nick was changed (210).
+    feed(&mut s, ":alice_!a@h JOIN #chan");
+    feed(&mut s, ":irc.test 353 alice_ = #chan :alice_ alice");
+    let joined = events(feed(&mut s, ":irc.test 366 alice_ #chan :End"));
+    assert!(
+        matches!(&joined[0], RemoteEvent::GroupJoined(g) if g.nick == "alice_" && g.nick_changed),
+        "{joined:?}"
+    );
+    // The holder goes offline: the nick is asked for; a race lost stays quiet.
+    let nick = Action::Send {
+        line: "NICK alice".into(),
+        urgent: false,
+    };
+    assert_eq!(feed(&mut s, ":irc.test 731 alice_ :alice!g@h"), [nick]);
+    assert!(feed(
+        &mut s,
+        ":irc.test 433 alice_ alice :Nickname is already in use."
+    )
+    .is_empty());
+    assert_eq!(s.nick, "alice_");
+    // Seen leaving the nick in a shared channel: asked for again, and got.
+    let out = feed(&mut s, ":alice!g@h NICK :ghost");
+    assert!(
+        out.contains(&Action::Send {
+            line: "NICK alice".into(),
+            urgent: false
+        }),
+        "{out:?}"
+    );
+    let out = feed(&mut s, ":alice_!a@h NICK :alice");
+    assert_eq!(s.nick, "alice");
+    assert!(out.contains(&Action::Send {
+        line: "MONITOR - alice".into(),
+        urgent: false
+    }));
+    assert!(events(out).iter().any(|e| matches!(e,
+        RemoteEvent::Membership { nick, change: MembershipChange::NickChanged { new_nick }, .. }
+            if nick == "alice_" && new_nick == "alice")));
+    // Back on the wanted nick, a quit of someone else's asks for nothing.
+    let out = feed(&mut s, ":ghost!g@h QUIT :bye");
+    assert!(
+        !out.iter().any(|a| matches!(a, Action::Send { .. })),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_nick_change_the_user_asked_for_and_was_refused_is_still_told() {
+    let mut s = state();
+    joined(&mut s);
+    s.wanted_nick = "bob".into();
+    let out = events(feed(
+        &mut s,
+        ":irc.test 433 alice bob :Nickname is already in use.",
+    ));
+    assert!(
+        matches!(
+            &out[..],
+            [RemoteEvent::GroupError {
+                error: BridgeError::Conflict(_),
+                ..
+            }]
+        ),
+        "{out:?}"
     );
 }
 
