@@ -105,3 +105,165 @@ fn every_fallback_taken_ends_the_join_with_conflict() {
     let own = join_as(&bob, &room("#nt"), "bob");
     assert_eq!(own.attr("type"), None, "{}", String::from(&own));
 }
+
+/// `alice` (XMPP) in `chan`, once the transport answers; returns her.
+fn alice_in(rig: &IrcRig, chan: &str) -> Agent {
+    let alice = rig.user("alice");
+    let own = join_as(&alice, &room(chan), "alice");
+    assert_eq!(own.attr("type"), None, "{}", String::from(&own));
+    alice
+}
+
+fn invite_error(agent: &Agent, from: &str, id: &str) -> Element {
+    agent.expect(T, &format!("the error for invitation {id}"), |s| {
+        s.name() == "message"
+            && s.attr("type") == Some("error")
+            && s.attr("from") == Some(from)
+            && (s.attr("id") == Some(id) || from.starts_with('#'))
+    })
+}
+
+#[test]
+fn mediated_and_direct_invitations_reach_irc_and_xmpp_users() {
+    let rig = IrcRig::start("irc-invite-out", IRC, SECRET, "");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
+    let dave = IrcClient::connect(rig.ircd.port(), "dave");
+    let alice = alice_in(&rig, "#inv");
+    let bob = rig.user("bob");
+
+    // Mediated, to a nick: an IRC INVITE, and the network confirms.
+    alice.send(&format!(
+        "<message to='{}'><x xmlns='http://jabber.org/protocol/muc#user'><invite to='carol'/></x></message>",
+        room("#inv")
+    ));
+    let line = carol.expect(T, "the INVITE", |l| l.command == "INVITE");
+    assert_eq!(line.prefix_nick.as_deref(), Some("alice"), "{}", line.raw);
+    assert_eq!(
+        (line.param(0), line.param(1)),
+        (Some("carol"), Some("#inv"))
+    );
+    alice.expect(T, "the confirmation", |s| {
+        s.name() == "message"
+            && s.attr("from") == Some(NETWORK_JID)
+            && body(s) == "carol has been invited to #inv"
+    });
+
+    // Direct (XEP-0249), to a contact of the gateway: the same INVITE.
+    alice.send(&format!(
+        "<message to='dave%127.0.0.1@{IRC}'><x xmlns='jabber:x:conference' jid='{}'/></message>",
+        room("#inv")
+    ));
+    let line = dave.expect(T, "the INVITE from a direct invitation", |l| {
+        l.command == "INVITE"
+    });
+    assert_eq!((line.param(0), line.param(1)), (Some("dave"), Some("#inv")));
+
+    // Mediated, to an XMPP user: the room passes it on with alice's full JID inside.
+    alice.send(&format!(
+        "<message to='{}'><x xmlns='http://jabber.org/protocol/muc#user'><invite to='bob@localhost'><reason>come &amp; see</reason></invite></x></message>",
+        room("#inv")
+    ));
+    let got = bob.expect(T, "the invitation passed on", |s| {
+        s.name() == "message" && s.attr("from") == Some(room("#inv").as_str())
+    });
+    let invite = got
+        .get_child("x", common::muc::NS_MUC_USER)
+        .and_then(|x| x.get_child("invite", common::muc::NS_MUC_USER))
+        .unwrap_or_else(|| panic!("no invite: {}", String::from(&got)));
+    assert!(
+        invite
+            .attr("from")
+            .is_some_and(|f| f.starts_with(&format!("{}/", alice.jid()))),
+        "{}",
+        String::from(&got)
+    );
+    assert_eq!(
+        invite
+            .get_child("reason", common::muc::NS_MUC_USER)
+            .map(Element::text)
+            .as_deref(),
+        Some("come & see")
+    );
+}
+
+#[test]
+fn an_invitation_to_a_nick_that_does_not_exist_is_an_error() {
+    let rig = IrcRig::start("irc-invite-none", IRC, SECRET, "");
+    let alice = alice_in(&rig, "#inv");
+    alice.send(&format!(
+        "<message id='i1' to='{}'><x xmlns='http://jabber.org/protocol/muc#user'><invite to='nobody'/></x></message>",
+        room("#inv")
+    ));
+    let e = invite_error(&alice, &room("#inv"), "i1");
+    assert_eq!(
+        error_condition(&e).as_deref(),
+        Some("item-not-found"),
+        "{}",
+        String::from(&e)
+    );
+    assert!(error_text(&e).contains("nobody"), "{}", String::from(&e));
+    // A direct invitation to a room that is not the gateway's, and one to a room the
+    // user is not in: refused before anything reaches IRC.
+    let dave = IrcClient::connect(rig.ircd.port(), "dave");
+    alice.send(&format!(
+        "<message id='i2' to='dave%127.0.0.1@{IRC}'><x xmlns='jabber:x:conference' jid='room@muc.example.org'/></message>"
+    ));
+    let e = invite_error(&alice, &format!("dave%127.0.0.1@{IRC}"), "i2");
+    assert_eq!(error_condition(&e).as_deref(), Some("bad-request"));
+    alice.send(&format!(
+        "<message id='i3' to='dave%127.0.0.1@{IRC}'><x xmlns='jabber:x:conference' jid='{}'/></message>",
+        room("#elsewhere")
+    ));
+    let e = invite_error(&alice, &format!("dave%127.0.0.1@{IRC}"), "i3");
+    assert_eq!(
+        error_condition(&e).as_deref(),
+        Some("item-not-found"),
+        "{}",
+        String::from(&e)
+    );
+    dave.expect_none(Duration::from_millis(500), |l| l.command == "INVITE");
+}
+
+#[test]
+fn an_irc_invitation_reaches_the_user_within_a_bucket() {
+    let rig = IrcRig::start("irc-invite-in", IRC, SECRET, "");
+    let alice = alice_in(&rig, "#lobby");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
+    carol.join("#cave");
+    carol.send("INVITE alice #cave");
+    let cave = room("#cave");
+    let got = alice.expect(T, "the invitation", |s| {
+        s.name() == "message" && s.attr("from") == Some(cave.as_str())
+    });
+    let mediated = got
+        .get_child("x", common::muc::NS_MUC_USER)
+        .and_then(|x| x.get_child("invite", common::muc::NS_MUC_USER))
+        .unwrap_or_else(|| panic!("no mediated invite: {}", String::from(&got)));
+    assert_eq!(
+        mediated.attr("from"),
+        Some(format!("{cave}/carol").as_str())
+    );
+    let direct = got
+        .get_child("x", "jabber:x:conference")
+        .unwrap_or_else(|| panic!("no direct invite: {}", String::from(&got)));
+    assert_eq!(direct.attr("jid"), Some(cave.as_str()));
+
+    // A flood: the burst (3, one of them spent) passes, the rest are dropped.
+    for _ in 0..10 {
+        carol.send("INVITE alice #cave");
+    }
+    let mut passed = 0;
+    while alice
+        .try_expect(Duration::from_millis(1500), |s| {
+            s.name() == "message" && s.attr("from") == Some(cave.as_str())
+        })
+        .is_some()
+    {
+        passed += 1;
+    }
+    assert_eq!(passed, 2, "{passed} of 10 invitations passed on");
+    // The user can still talk in the room she is in.
+    carol.join("#lobby");
+    carol.privmsg("#lobby", "still here?");
+    alice.expect(T, "the channel still relayed", |s| body(s) == "still here?");
+}

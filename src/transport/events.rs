@@ -105,6 +105,7 @@ impl Transport {
                 m.id = target.map(|t| Id(t.stanza_id));
                 self.forward(m.into()).await;
             }
+            RemoteEvent::Invited { group, nick, .. } => self.invited(&user, &group, &nick).await,
             RemoteEvent::State(state) => self.session_state(&login, &user, state).await,
             other => tracing::debug!(login = %login, event = ?other, "Event not bridged yet"),
         }

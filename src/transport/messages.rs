@@ -3,7 +3,7 @@
 use super::Transport;
 use crate::store::{new_txn, NewOutboxEntry};
 use crate::xmpp::address::{self, Target};
-use crate::xmpp::{errors, message, muc};
+use crate::xmpp::{errors, invite, message, muc};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use switchboard_bridge::{BridgeError, Chat, GroupId, MessageContent, OutgoingMessage};
@@ -47,6 +47,12 @@ impl Transport {
             (Err(e), _) => return self.reply_bridge_error(&Stanza::Message(m.clone()), &e),
             (Ok(Chat::Group(group)), None) if muc::is_groupchat(&m) => {
                 return self.groupchat(from, m, group).await
+            }
+            (Ok(Chat::Group(group)), None) if invite::mediated(&m).is_some() => {
+                return self.room_invite(from, m, group).await
+            }
+            (Ok(Chat::Direct(user)), None) if invite::direct(&m).is_some() => {
+                return self.direct_invite(from, m, user).await
             }
             (Ok(Chat::Group(group)), Some(nick)) if message::is_chat(&m) => {
                 match self.connector.occupant_chat(&group, &nick) {

@@ -14,6 +14,7 @@ mod events;
 mod fair_tests;
 pub(crate) mod fuzzing;
 mod inbound;
+mod invites;
 mod iq;
 mod lanes;
 mod mam;

@@ -10,6 +10,7 @@ pub mod errors;
 pub mod follow;
 pub mod form;
 pub mod history;
+pub mod invite;
 pub mod mam;
 pub mod message;
 pub mod missed;
