@@ -12,8 +12,8 @@ mod rig;
 mod stalls;
 
 use common::{
-    error_condition, error_text, expect_message_error, http_get, join_room, workdir, Inspircd,
-    IrcClient,
+    body, error_condition, error_text, expect_message_error, http_get, join_room, workdir,
+    Inspircd, IrcClient,
 };
 use fake_ircd::{Conn, FakeIrcd};
 use rig::*;
@@ -91,6 +91,64 @@ fn a_motd_that_never_ends_keeps_memory_bounded() {
     // The transport is still up: another user's service answers.
     let bob = rig.user("bob");
     drop(bob);
+}
+
+#[test]
+fn a_flood_of_server_text_reaches_the_user_only_up_to_the_bucket() {
+    // After its welcome, the server sends 3000 numerics and notices the gateway has no use
+    // for; each would be a message to the user's client.
+    const FLOOD: usize = 3000;
+    let server = FakeIrcd::start(move |mut c: Conn| {
+        if !c.register() || !c.welcome_and_join("#x", "") {
+            return;
+        }
+        let nick = c.nick.clone();
+        let lines: Vec<String> = (0..FLOOD)
+            .map(|i| match i % 2 {
+                0 => format!(":fake.test 251 {nick} :There are {i} users"),
+                _ => format!(":fake.test NOTICE {nick} :*** notice {i}"),
+            })
+            .collect();
+        c.send(&lines);
+        while c.line().is_some() {}
+    });
+    let rig = rig(
+        "hostile-server-text",
+        &format!(
+            "  networks:\n    loud: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n",
+            server.port
+        ),
+    );
+    let alice = rig.user("alice");
+    join_room(&alice, &format!("#x%loud@{IRC}"), "alice");
+    let net = format!("loud@{IRC}");
+    let started = Instant::now();
+    let mut passed = 0;
+    while alice
+        .try_expect(Duration::from_millis(1500), |s| {
+            s.name() == "message"
+                && s.attr("from") == Some(net.as_str())
+                && body(s).contains("fake.test: ")
+        })
+        .is_some()
+    {
+        passed += 1;
+    }
+    let elapsed = started.elapsed();
+    let dropped = rig.counter("switchboard_irc_limit_server_text_total");
+    eprintln!("{passed} of {FLOOD} server lines passed on in {elapsed:?}; {dropped} dropped");
+    // 64 at once, then 10 per second while the flood lasts.
+    let allowed = 64 + 10 * (elapsed.as_secs() as usize + 1);
+    assert!(
+        passed >= 64 && passed <= allowed,
+        "{passed} passed, {allowed} allowed"
+    );
+    assert!(dropped as usize >= FLOOD - allowed, "{dropped} dropped");
+    // The user still reaches the channel.
+    alice.send(&format!(
+        "<message type='groupchat' to='#x%loud@{IRC}'><body>still here</body></message>"
+    ));
+    alice.expect(T, "the reflection", |s| body(s) == "still here");
 }
 
 #[test]

@@ -106,6 +106,9 @@ impl Transport {
                 self.forward(m.into()).await;
             }
             RemoteEvent::Invited { group, nick, .. } => self.invited(&user, &group, &nick).await,
+            RemoteEvent::NetworkText { network, text } => {
+                self.network_text(&user, &network, &text).await
+            }
             RemoteEvent::State(state) => self.session_state(&login, &user, state).await,
             other => tracing::debug!(login = %login, event = ?other, "Event not bridged yet"),
         }
@@ -136,7 +139,7 @@ impl Transport {
     /// The JID of a foreign chat on this transport. Controls in a foreign name (a nick
     /// from a hostile IRC server) show as control pictures, so the message still arrives
     /// and an answer to it fails at the network instead of reaching someone else.
-    fn contact_jid(&self, chat: &Chat) -> Option<Jid> {
+    pub(super) fn contact_jid(&self, chat: &Chat) -> Option<Jid> {
         let local = escape(&jid_part(&self.connector.format_address(chat)));
         match Jid::new(&format!("{local}@{}", self.domain)) {
             Ok(jid) => Some(jid),

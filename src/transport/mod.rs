@@ -25,6 +25,7 @@ mod muc_state;
 #[cfg(test)]
 mod muc_tests;
 mod network;
+mod network_text;
 mod occupancy;
 mod outbox;
 mod presence;
@@ -317,6 +318,20 @@ impl Transport {
 
     /// Serves one admitted stanza of a user.
     async fn serve(self: &Arc<Self>, from: Jid, stanza: Stanza) {
+        match &stanza {
+            Stanza::Message(m) if m.type_ != xmpp_parsers::message::MessageType::Error => {
+                self.sessions().note_resource(&from, true)
+            }
+            Stanza::Presence(p) => {
+                use xmpp_parsers::presence::Type;
+                match p.type_ {
+                    Type::None => self.sessions().note_resource(&from, true),
+                    Type::Unavailable => self.sessions().note_resource(&from, false),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
         match stanza {
             Stanza::Iq(iq) => self.handle_iq(from, iq).await,
             Stanza::Message(m) => self.handle_message(from, m).await,

@@ -32,6 +32,9 @@ pub(super) struct Sessions {
     /// Resources of each user that told the transport they are online, with how available
     /// each said it is.
     online: HashMap<BareJid, HashMap<Jid, Shown>>,
+    /// The resource of each user that last sent the transport a message or an available
+    /// presence (a join), until it sends an unavailable one.
+    last: HashMap<BareJid, Jid>,
 }
 
 /// How available one resource said it is, and its status text.
@@ -106,6 +109,37 @@ impl Sessions {
         }
         let after = best(set);
         Some((after != before).then_some(after).flatten())
+    }
+
+    /// Notes who spoke to the transport: `available` false forgets the resource.
+    pub(super) fn note_resource(&mut self, who: &Jid, available: bool) {
+        if who.resource().is_none() {
+            return;
+        }
+        let bare = who.to_bare();
+        if available {
+            if self.last.get(&bare) != Some(who) {
+                self.last.insert(bare, who.clone());
+            }
+        } else if self.last.get(&bare) == Some(who) {
+            self.last.remove(&bare);
+        }
+    }
+
+    /// The user's resources known to be online: those that sent the transport presence,
+    /// and the one that last spoke to it.
+    pub(super) fn resources_of(&self, user: &BareJid) -> Vec<Jid> {
+        let mut out: Vec<Jid> = self
+            .online
+            .get(user)
+            .map(|set| set.keys().cloned().collect())
+            .unwrap_or_default();
+        if let Some(last) = self.last.get(user) {
+            if !out.contains(last) {
+                out.push(last.clone());
+            }
+        }
+        out
     }
 
     pub(super) fn users(&self) -> Vec<BareJid> {

@@ -123,10 +123,45 @@ pub fn is_chat(msg: &Message) -> bool {
     matches!(msg.type_, MessageType::Chat | MessageType::Normal)
 }
 
+/// XEP-0334's namespace.
+const NS_HINTS: &str = "urn:xmpp:hints";
+
+/// What a network says about the user's connection, from its JID to one resource: a chat
+/// message that is neither copied to other resources (XEP-0280 `<private/>`, XEP-0334
+/// `<no-copy/>`) nor archived or stored offline (`<no-store/>`), as it matters only now.
+pub fn network_text(from: Jid, to: Jid, text: &str) -> Message {
+    let mut m = Message::chat(to).with_body("".into(), xml_text(text).into_owned());
+    m.from = Some(from);
+    m.id = Some(Id(format!("sb-{:016x}", rand::random::<u64>())));
+    for hint in ["no-copy", "no-store"] {
+        m.payloads
+            .push(minidom::Element::builder(hint, NS_HINTS).build());
+    }
+    m.payloads.push(xmpp_parsers::carbons::Private.into());
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::xmpp::testing::{element_xml, stanza};
+
+    #[test]
+    fn network_text_is_private_and_never_stored() {
+        let mut m = network_text(
+            Jid::new("net@irc.example").unwrap(),
+            Jid::new("alice@example.org/phone").unwrap(),
+            "irc.test: *** Looking up your hostname\u{1}",
+        );
+        m.id = None;
+        assert_eq!(
+            element_xml(m),
+            "<message xmlns='jabber:component:accept' from='net@irc.example' to='alice@example.org/phone' type='chat'>\
+             <body>irc.test: *** Looking up your hostname</body>\
+             <no-copy xmlns='urn:xmpp:hints'/><no-store xmlns='urn:xmpp:hints'/>\
+             <private xmlns='urn:xmpp:carbons:2'/></message>"
+        );
+    }
     use xmpp_parsers::stanza::Stanza;
 
     fn msg(xml: &str) -> Message {

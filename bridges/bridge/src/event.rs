@@ -101,6 +101,16 @@ pub enum RemoteEvent {
         /// Their nick (or name) as the network shows it.
         nick: String,
     },
+    /// What the network says to the user about their connection: progress ("Connecting
+    /// to …", "Connected"), the server's welcome lines and notices, replies to raw
+    /// commands. Shown once to the user's online clients, from the network's own address,
+    /// and never stored.
+    NetworkText {
+        /// The network (its address is `format_address(Chat::Direct(network))`).
+        network: UserId,
+        /// One line or a few, as the network said them.
+        text: String,
+    },
     /// The session's connection changed state.
     State(SessionState),
 }

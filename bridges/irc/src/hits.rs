@@ -32,9 +32,12 @@ pub enum Limit {
     /// An invitation from IRC not passed on: past the bucket's burst, or a pending
     /// invitation of ours past the bound.
     InviteFlood,
+    /// A line of server text (welcome, notices, command replies) not passed on: past the
+    /// bucket's burst.
+    ServerText,
 }
 
-const ALL: [(Limit, &str, &str); 12] = [
+const ALL: [(Limit, &str, &str); 13] = [
     (
         Limit::Motd,
         "switchboard_irc_limit_motd_total",
@@ -94,6 +97,11 @@ const ALL: [(Limit, &str, &str); 12] = [
         Limit::InviteFlood,
         "switchboard_irc_limit_invite_flood_total",
         "Invitations from IRC dropped past 3 at once and one per 10 s.",
+    ),
+    (
+        Limit::ServerText,
+        "switchboard_irc_limit_server_text_total",
+        "Lines of server text (welcome, notices, command replies) dropped past 64 at once and 10 per s.",
     ),
 ];
 

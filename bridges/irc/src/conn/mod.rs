@@ -206,13 +206,30 @@ pub async fn run(
     state.away = who.away.clone();
     let mut backoff = Backoff::new();
     let mut ever_connected = false;
+    let say = |text: String| events.emit(state::network_text(&network.name, text));
     loop {
+        let how = if network.tls {
+            "encrypted"
+        } else {
+            "not encrypted"
+        };
+        let _ = say(format!(
+            "Connecting to {}:{} ({how})",
+            network.host, network.port
+        ))
+        .await;
         let connected = tokio::select! {
             c = tokio::time::timeout(CONNECT_TIMEOUT, io::connect(&network)) => c.unwrap_or_else(|_| Err(format!("no answer within {CONNECT_TIMEOUT:?}"))),
             _ = shutdown.cancelled() => return,
         };
         let end = match connected {
             Ok(stream) => {
+                let _ = say(if network.tls {
+                    "Connected to IRC server (encrypted).".into()
+                } else {
+                    "Connected to IRC server.".into()
+                })
+                .await;
                 let end = session(
                     stream,
                     &network,
@@ -230,7 +247,10 @@ pub async fn run(
                 }
                 end
             }
-            Err(e) => End::Lost(e),
+            Err(e) => {
+                let _ = say(format!("Connection failed: {e}")).await;
+                End::Lost(e)
+            }
         };
         match end {
             End::Quit => return,

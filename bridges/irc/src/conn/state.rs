@@ -132,6 +132,8 @@ pub struct ConnState {
     regaining: bool,
     /// Invitations sent and awaiting an answer, and the bucket for those received.
     invites: invites::Invites,
+    /// The bucket for server text passed on.
+    server_text: server_text::ServerText,
 }
 
 impl ConnState {
@@ -181,6 +183,7 @@ impl ConnState {
             monitor: false,
             regaining: false,
             invites: invites::Invites::default(),
+            server_text: server_text::ServerText::default(),
         }
     }
 
@@ -237,6 +240,10 @@ impl ConnState {
             Some(Prefix::Nickname(n, _, _)) => Some(n.clone()),
             _ => None,
         };
+        let server = match &msg.prefix {
+            Some(Prefix::ServerName(s)) => Some(s.clone()),
+            _ => None,
+        };
         let time = msg
             .tags
             .as_ref()
@@ -253,7 +260,7 @@ impl ConnState {
             }),
             Command::CAP(_, sub, a, b) => self.cap(sub, a, b, &mut out),
             Command::AUTHENTICATE(arg) => self.authenticate(&arg, &mut out),
-            Command::Response(resp, args) => self.numeric(resp, args, &mut out),
+            Command::Response(resp, args) => self.numeric(resp, args, server.as_deref(), &mut out),
             Command::JOIN(chan, _, _) => self.join(nick.as_deref(), &chan, &mut out),
             Command::PART(chan, reason) => self.part(nick.as_deref(), &chan, reason, &mut out),
             Command::QUIT(reason) => self.quit(nick.as_deref(), reason, &mut out),
@@ -279,7 +286,7 @@ impl ConnState {
             Command::NOTICE(target, body) if nick.is_some() => {
                 self.text(nick, &target, &body, true, time, &mut out)
             }
-            Command::NOTICE(_, body) => out.push(self.network_notice(&body)),
+            Command::NOTICE(_, body) => self.server_line(server.as_deref(), &body, &mut out),
             Command::ChannelMODE(chan, modes) => self.modes(&chan, modes, &mut out),
             Command::AWAY(message) => self.away(nick.as_deref(), message, &mut out),
             Command::INVITE(target, chan) => {
@@ -356,26 +363,17 @@ impl ConnState {
 }
 
 impl ConnState {
-    /// A notice from the server itself, as a message from the network's JID.
+    /// Something the network says to the user, from the network's JID.
     pub(super) fn network_notice(&self, text: &str) -> Action {
-        let network = switchboard_bridge::UserId::new(self.network.to_lowercase());
-        Action::Emit(RemoteEvent::Message(IncomingMessage {
-            id: None,
-            chat: Chat::Direct(network.clone()),
-            sender: Sender {
-                user: network,
-                display_name: None,
-                is_self: false,
-            },
-            content: MessageContent {
-                text: text::strip_formatting(text),
-                kind: TextKind::Notice,
-                subject: None,
-                attachments: Vec::new(),
-            },
-            txn: None,
-            timestamp: None,
-        }))
+        Action::Emit(network_text(&self.network, text::strip_formatting(text)))
+    }
+}
+
+/// [`RemoteEvent::NetworkText`] from the network `network`.
+pub fn network_text(network: &str, text: String) -> RemoteEvent {
+    RemoteEvent::NetworkText {
+        network: switchboard_bridge::UserId::new(network.to_lowercase()),
+        text,
     }
 }
 
@@ -402,5 +400,6 @@ mod invites;
 mod limit_tests;
 mod nick_fallback;
 mod numeric;
+mod server_text;
 #[cfg(test)]
 mod tests;

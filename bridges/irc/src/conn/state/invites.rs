@@ -139,10 +139,10 @@ mod tests {
         let mut s = state();
         s.inviting("Bob", "#den");
         let out = events(feed(&mut s, ":irc.test 341 alice Bob #den"));
-        let [RemoteEvent::Message(m)] = &out[..] else {
+        let [RemoteEvent::NetworkText { text, .. }] = &out[..] else {
             panic!("{out:?}")
         };
-        assert_eq!(m.content.text, "Bob has been invited to #den");
+        assert_eq!(text, "Bob has been invited to #den");
 
         s.inviting("nobody", "#den");
         let out = events(feed(&mut s, ":irc.test 401 alice nobody :No such nick"));

@@ -14,7 +14,7 @@ fn bounded(limits: Limits, max_channels: usize) -> (ConnState, Arc<LimitHits>) {
 
 fn notice_text(actions: Vec<Action>) -> String {
     match events(actions).as_slice() {
-        [RemoteEvent::Message(m)] => m.content.text.clone(),
+        [RemoteEvent::NetworkText { text, .. }] => text.clone(),
         other => panic!("one notice expected, got {other:?}"),
     }
 }

@@ -21,7 +21,13 @@ const MAX_LISTED: usize = 20_000;
 const MAX_MOTD_LINE: usize = 512;
 
 impl ConnState {
-    pub(super) fn numeric(&mut self, resp: Response, args: Vec<String>, out: &mut Vec<Action>) {
+    pub(super) fn numeric(
+        &mut self,
+        resp: Response,
+        args: Vec<String>,
+        server: Option<&str>,
+        out: &mut Vec<Action>,
+    ) {
         let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
         match resp {
             Response::RPL_WELCOME => {
@@ -206,7 +212,7 @@ impl ConnState {
                     error,
                 }));
             }
-            _ => {}
+            _ => self.other_numeric(resp, &args, server, out),
         }
     }
 }

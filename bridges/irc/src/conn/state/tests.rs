@@ -120,14 +120,10 @@ fn a_fallback_nick_is_told_watched_and_taken_back() {
     feed(&mut s, ":irc.test 433 * alice :Nickname is already in use.");
     let out = feed(&mut s, ":irc.test 001 alice_ :Welcome");
     assert_eq!(out[0], Action::Registered);
-    let RemoteEvent::Message(notice) = &events(out)[0] else {
+    let RemoteEvent::NetworkText { text, .. } = &events(out)[0] else {
         panic!("no notice")
     };
-    assert!(
-        notice.content.text.contains("connected as alice_"),
-        "{}",
-        notice.content.text
-    );
+    assert!(text.contains("connected as alice_"), "{text}");
     let out = feed(
         &mut s,
         ":irc.test 005 alice_ MONITOR=30 PREFIX=(ov)@+ :are supported",
