@@ -89,17 +89,40 @@ fn disco_version_ping_and_admin_commands() {
         Some("bob\\20smith@echo.localhost")
     );
 
-    // A user who is not an admin sees no admin commands and may not run them.
+    // A user who is not an admin sees no admin commands and may not run them; `ping` and
+    // `hello` are for anyone.
     let list = alice.iq(
         &format!("<iq type='get' id='l1' to='{ECHO}'><query xmlns='http://jabber.org/protocol/disco#items' node='{NS_COMMANDS}'/></iq>"),
         "l1",
         T,
     );
+    let nodes: Vec<String> = list
+        .get_child("query", "http://jabber.org/protocol/disco#items")
+        .map(|q| {
+            q.children()
+                .filter_map(|i| i.attr("node").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(nodes, ["ping", "hello"], "{}", String::from(&list));
+    let pong = common::run_command(&alice, ECHO, "ping", &[]);
     assert_eq!(
-        list.get_child("query", "http://jabber.org/protocol/disco#items")
-            .map(|q| q.children().count()),
-        Some(0)
+        common::command_note(&pong),
+        "Pong",
+        "{}",
+        String::from(&pong)
     );
+    let hello = common::run_command(&alice, ECHO, "hello", &[("name", "Alice")]);
+    assert_eq!(common::command_note(&hello), "Hello Alice!");
+    // Without the name the form asks for: an error naming the field.
+    let incomplete = common::run_command(&alice, ECHO, "hello", &[]);
+    assert_eq!(
+        error_condition(&incomplete).as_deref(),
+        Some("not-acceptable"),
+        "{}",
+        String::from(&incomplete)
+    );
+    assert!(common::error_text(&incomplete).contains("'name'"));
     let refused = alice.iq(
         &format!("<iq type='set' id='c1' to='{ECHO}'><command xmlns='{NS_COMMANDS}' node='status' action='execute'/></iq>"),
         "c1",

@@ -79,6 +79,9 @@ impl Transport {
                     &fields,
                 )))
             }
+            "ping" => self.ping_command(&session),
+            "hello" => self.hello_command(&session, payload),
+            "disconnect-user" => self.disconnect_command(&session, payload).await,
             node if command.admin_only => match self
                 .connector
                 .admin_commands()
@@ -195,6 +198,7 @@ impl Transport {
     /// settings, with the core's fields and the bridge's own.
     fn forms_for(&self, chat: &Chat) -> Vec<switchboard_bridge::CommandForm> {
         let mut forms = self.connector.commands_for(chat);
+        forms.extend(self.connector.queries_for(chat));
         if matches!(chat, Chat::Group(_)) && self.connector.info().caps.groups {
             let bridge = self.bridge_room_form(chat);
             forms.retain(|f| f.node != ROOM_CONFIGURE);
@@ -227,6 +231,14 @@ impl Transport {
                     .room_command(from, group.clone(), request, payload)
                     .await;
             }
+        }
+        if let Some(query) = self
+            .connector
+            .queries_for(&chat)
+            .into_iter()
+            .find(|f| f.node == request.node)
+        {
+            return self.contact_query(from, &chat, query.node, &request).await;
         }
         let Some(form) = self
             .connector
@@ -295,6 +307,31 @@ impl Transport {
             "Saved.",
             &[],
         )))
+    }
+
+    /// A read-only command on a foreign address: answered at once by the session.
+    async fn contact_query(
+        self: &Arc<Self>,
+        from: &Jid,
+        chat: &Chat,
+        node: &'static str,
+        request: &adhoc::Request,
+    ) -> Answer {
+        let session_id = request.session_id();
+        if request.is_cancel() {
+            return Answer::Result(Some(adhoc::canceled(node, &session_id)));
+        }
+        let login = match self.login_for(&from.to_bare()).await {
+            Ok(login) => login,
+            Err(e) => return Answer::Bridge(e),
+        };
+        let Some(session) = self.session_of(&login) else {
+            return Answer::Bridge(BridgeError::NotLoggedIn);
+        };
+        match session.query(chat, node).await {
+            Ok(note) => Answer::Result(Some(adhoc::completed(node, &session_id, &note, &[]))),
+            Err(e) => Answer::Bridge(e),
+        }
     }
 
     /// Applies every stored settings command to a session that just opened.

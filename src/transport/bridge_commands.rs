@@ -67,7 +67,7 @@ impl Transport {
 /// The values a command runs with, or the answer to give instead: the form stage when
 /// nothing was submitted (unless a user command has no fields), or an error. With an
 /// `owner`, it is set under [`OWNER_KEY`], whatever the user submitted there.
-fn form_values(
+pub(super) fn form_values(
     form: &CommandForm,
     session: &str,
     payload: &Element,

@@ -9,6 +9,7 @@ mod adhoc;
 mod archive_tests;
 mod bouncer;
 mod bridge_commands;
+mod core_commands;
 mod events;
 #[cfg(test)]
 mod fair_tests;

@@ -25,11 +25,28 @@ pub struct Command {
 }
 
 /// The core's own commands.
-pub const CORE_COMMANDS: &[Command] = &[Command {
-    node: "status",
-    name: std::borrow::Cow::Borrowed("Gateway status"),
-    admin_only: true,
-}];
+pub const CORE_COMMANDS: &[Command] = &[
+    Command {
+        node: "status",
+        name: std::borrow::Cow::Borrowed("Gateway status"),
+        admin_only: true,
+    },
+    Command {
+        node: "disconnect-user",
+        name: std::borrow::Cow::Borrowed("Disconnect a user"),
+        admin_only: true,
+    },
+    Command {
+        node: "ping",
+        name: std::borrow::Cow::Borrowed("Ping the gateway"),
+        admin_only: false,
+    },
+    Command {
+        node: "hello",
+        name: std::borrow::Cow::Borrowed("Say hello"),
+        admin_only: false,
+    },
+];
 
 /// The commands `is_admin` may see, as disco#items on the commands node.
 pub fn list(transport: &Jid, commands: &[Command], is_admin: bool) -> DiscoItemsResult {
@@ -189,8 +206,16 @@ mod tests {
     #[test]
     fn admins_see_admin_commands_others_do_not() {
         let me = Jid::new("echo.test").unwrap();
-        assert_eq!(list(&me, CORE_COMMANDS, false).items.len(), 0);
-        let xml = element_xml(list(&me, CORE_COMMANDS, true));
+        let nodes = |admin| -> Vec<String> {
+            list(&me, CORE_COMMANDS, admin)
+                .items
+                .into_iter()
+                .filter_map(|i| i.node)
+                .collect()
+        };
+        assert_eq!(nodes(false), ["ping", "hello"]);
+        assert_eq!(nodes(true), ["status", "disconnect-user", "ping", "hello"]);
+        let xml = element_xml(list(&me, &CORE_COMMANDS[..1], true));
         assert_eq!(
             xml,
             "<query xmlns='http://jabber.org/protocol/disco#items' node='http://jabber.org/protocol/commands'>\

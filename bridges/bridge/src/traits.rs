@@ -73,6 +73,12 @@ pub trait Connector: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Read-only commands on a foreign address (IRC: `get-irc-connection-info` on a
+    /// network): no fields, nothing stored, answered by [`Session::query`].
+    fn queries_for(&self, _chat: &Chat) -> Vec<crate::CommandForm> {
+        Vec::new()
+    }
+
     /// Starts network-wide work when the transport starts: loads what the bridge stored,
     /// spawns listeners, and returns HTTP routes to mount on the gateway's one listener
     /// (`http.listen`). Tasks it spawns stop when `network.shutdown` fires.
@@ -182,6 +188,11 @@ pub trait Session: Send + Sync + 'static {
     /// Sets a group's topic.
     async fn set_topic(&self, _group: &GroupId, _topic: &str) -> Result<(), BridgeError> {
         Err(BridgeError::Unsupported("topics"))
+    }
+
+    /// Answers a read-only command ([`Connector::queries_for`]) on `chat` with a note.
+    async fn query(&self, _chat: &Chat, node: &str) -> Result<String, BridgeError> {
+        Err(BridgeError::NotFound(format!("no command '{node}'")))
     }
 
     /// Invites `user` to `group` (the answer, when the network refuses, comes as a

@@ -174,6 +174,18 @@ impl Connector for IrcConnector {
         }]
     }
 
+    fn queries_for(&self, chat: &Chat) -> Vec<CommandForm> {
+        match address::Address::from_chat(chat) {
+            Ok(address::Address::Network { .. }) => vec![CommandForm {
+                node: session::CONNECTION_INFO,
+                name: "Get connection information".into(),
+                instructions: String::new(),
+                fields: Vec::new(),
+            }],
+            _ => Vec::new(),
+        }
+    }
+
     fn occupant_chat(&self, group: &GroupId, nick: &str) -> Option<Chat> {
         let network = group.as_str().split_once('%')?.1;
         Some(Chat::Direct(address::user_id(nick, network)))

@@ -1,8 +1,11 @@
 //! One user's IRC presence: a connection per network, opened on first use.
 
 mod handle;
+mod info;
 mod raw;
+
 pub use handle::Handle;
+pub use info::CONNECTION_INFO;
 
 use crate::address::Address;
 use crate::config::IrcConfig;
@@ -32,6 +35,8 @@ struct Conn {
     tx: mpsc::Sender<Command>,
     /// Channels the user is in (or joining) on this network, lowercased.
     channels: Channels,
+    /// Registered since when, where.
+    status: conn::Status,
     /// Bumped on every join; a pending quit only goes ahead if it did not change.
     generation: u64,
 }
@@ -170,6 +175,7 @@ impl IrcSession {
         let name = net.name.clone();
         let conn_key = key(&net.name);
         let channels = Channels::default();
+        let status = conn::Status::default();
         let task = conn::run(
             net,
             who,
@@ -177,6 +183,7 @@ impl IrcSession {
             conn::Reporting {
                 events: self.events.clone(),
                 channels: channels.clone(),
+                status: status.clone(),
             },
             self.stop.child_token(),
             self.config.quit_message.clone(),
@@ -200,6 +207,7 @@ impl IrcSession {
             Conn {
                 tx: tx.clone(),
                 channels,
+                status,
                 generation: 0,
             },
         );

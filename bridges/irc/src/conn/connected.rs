@@ -77,6 +77,12 @@ pub(super) async fn session(
                         Action::Send { line, urgent: true } => throttle.push_urgent(line),
                         Action::Send { line, urgent: false } => throttle.push(line),
                         Action::Registered => {
+                            *events.status.lock().expect("status poisoned") = Some(super::Connected {
+                                host: network.host.clone(),
+                                port: network.port,
+                                tls: network.tls,
+                                since: std::time::SystemTime::now(),
+                            });
                             let _ = events.emit(RemoteEvent::State(SessionState::Connected)).await;
                             if let Some(pw) = &who.nickserv_password {
                                 throttle.push_urgent(format!("PRIVMSG NickServ :IDENTIFY {}", text::sanitize(pw)));

@@ -140,14 +140,33 @@ impl std::fmt::Debug for Identity {
     }
 }
 
-/// Where a connection reports: the core's event sink, and the session's book of this
-/// connection's channels (refused and removed channels are dropped from it).
+/// Where a connection reports: the core's event sink, the session's book of this
+/// connection's channels (refused and removed channels are dropped from it), and whether
+/// it is registered.
 pub struct Reporting {
     /// Events to the core.
     pub events: EventSink,
     /// The channels the session counts for this connection.
     pub channels: crate::session::Channels,
+    /// Set while the connection is registered.
+    pub status: Status,
 }
+
+/// A registered connection, as `get-irc-connection-info` tells it.
+#[derive(Clone, Debug)]
+pub struct Connected {
+    /// The server's host and port.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// Over TLS.
+    pub tls: bool,
+    /// Registered (001) at.
+    pub since: std::time::SystemTime,
+}
+
+/// The connection's [`Connected`], shared with its session; `None` while not registered.
+pub type Status = std::sync::Arc<std::sync::Mutex<Option<Connected>>>;
 
 impl Reporting {
     async fn emit(&self, event: RemoteEvent) -> Result<(), switchboard_bridge::SinkClosed> {
@@ -245,6 +264,7 @@ pub async fn run(
                     ever_connected = true;
                     backoff = Backoff::new();
                 }
+                *events.status.lock().expect("status poisoned") = None;
                 end
             }
             Err(e) => {

@@ -250,6 +250,15 @@ impl Session for Handle {
         )
     }
 
+    async fn query(&self, chat: &Chat, node: &str) -> Result<String, BridgeError> {
+        match (Address::from_chat(chat)?, node) {
+            (Address::Network { network }, super::CONNECTION_INFO) => Ok(self
+                .0
+                .connection_info(&network, std::time::SystemTime::now())),
+            _ => Err(BridgeError::NotFound(format!("no command '{node}' here"))),
+        }
+    }
+
     async fn invite(
         &self,
         group: &GroupId,

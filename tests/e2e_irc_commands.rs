@@ -1,0 +1,121 @@
+//! End-to-end tests of biboumi's ad-hoc commands on the IRC transport:
+//! `get-irc-connection-info` on a network's JID, and `disconnect-user` (an admin ends a
+//! user's IRC connections; the user's rooms close with 307, IRC sees the QUIT) and its
+//! refusal to a user who is not an admin. Real Prosody and InspIRCd, the
+//! gateway binary, slixmpp users and a raw IRC client.
+
+mod common;
+
+use common::irc_gateway::{irc_gateway_yaml, irc_user};
+use common::muc::statuses;
+use common::{
+    command_note, error_condition, join_room, run_command, workdir, Gateway, Inspircd, IrcClient,
+    Prosody,
+};
+use std::time::Duration;
+
+const IRC: &str = "irc.localhost";
+const SECRET: &str = "irc-secret";
+const T: Duration = Duration::from_secs(10);
+
+#[test]
+fn connection_info_then_an_admin_disconnects_the_user() {
+    let dir = workdir("irc-disconnect-user");
+    let prosody = Prosody::start(
+        dir.path(),
+        &[(IRC, SECRET)],
+        &[("alice", "localhost", "pw"), ("bob", "localhost", "pw")],
+    );
+    let ircd = Inspircd::start(dir.path());
+    let keys = format!(
+        "  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
+        ircd.port()
+    );
+    let config = irc_gateway_yaml(&prosody, IRC, SECRET, &keys).replace(
+        "  allow: [\"localhost\"]\n",
+        "  allow: [\"localhost\"]\n  admins: [\"bob@localhost\"]\n",
+    );
+    let _gw = Gateway::start(dir.path(), &config);
+    let carol = IrcClient::connect(ircd.port(), "carol");
+    carol.join("#dc");
+    let alice = irc_user(dir.path(), &prosody, "alice", IRC);
+    let bob = irc_user(dir.path(), &prosody, "bob", IRC);
+    let room = format!("#dc%127.0.0.1@{IRC}");
+    let net = format!("127.0.0.1@{IRC}");
+
+    // get-irc-connection-info on the network JID: listed, and true before and after.
+    let list = alice.iq(
+        &format!("<iq type='get' id='l1' to='{net}'><query xmlns='http://jabber.org/protocol/disco#items' node='http://jabber.org/protocol/commands'/></iq>"),
+        "l1",
+        T,
+    );
+    assert!(
+        String::from(&list).contains("node='get-irc-connection-info'"),
+        "{}",
+        String::from(&list)
+    );
+    let info = run_command(&alice, &net, "get-irc-connection-info", &[]);
+    assert_eq!(
+        command_note(&info),
+        "You are not connected to the IRC server 127.0.0.1",
+        "{}",
+        String::from(&info)
+    );
+    join_room(&alice, &room, "alice");
+    let info = command_note(&run_command(&alice, &net, "get-irc-connection-info", &[]));
+    let (first, second) = info.split_once('\n').unwrap_or((&info, ""));
+    let prefix = format!(
+        "Connected to IRC server 127.0.0.1 on port {} since ",
+        ircd.port()
+    );
+    assert!(first.starts_with(&prefix), "{info}");
+    assert!(first.ends_with(" seconds ago)."), "{info}");
+    let stamp = &first[prefix.len()..prefix.len() + 19];
+    assert!(
+        stamp.len() == 19 && &stamp[4..5] == "-" && &stamp[10..11] == " ",
+        "{stamp}"
+    );
+    assert_eq!(second, "Channels: #dc");
+    carol.expect(T, "alice's JOIN", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+
+    // alice is no admin: refused, and nothing happens.
+    let refused = run_command(
+        &alice,
+        IRC,
+        "disconnect-user",
+        &[("jid", "alice@localhost")],
+    );
+    assert_eq!(error_condition(&refused).as_deref(), Some("forbidden"));
+
+    let done = run_command(&bob, IRC, "disconnect-user", &[("jid", "alice@localhost")]);
+    assert_eq!(
+        command_note(&done),
+        "1 user has been disconnected.",
+        "{}",
+        String::from(&done)
+    );
+    let gone = alice.expect(T, "the room closing", |s| {
+        s.name() == "presence"
+            && s.attr("type") == Some("unavailable")
+            && s.attr("from") == Some(format!("{room}/alice").as_str())
+    });
+    let codes = statuses(&gone);
+    assert!(
+        codes.contains(&"110".into()) && codes.contains(&"307".into()),
+        "{codes:?}"
+    );
+    carol.expect(T, "alice's QUIT", |l| {
+        l.command == "QUIT" && l.is_from("alice")
+    });
+
+    // A user with no session: nobody disconnected.
+    let none = run_command(&bob, IRC, "disconnect-user", &[("jid", "nobody@localhost")]);
+    assert_eq!(command_note(&none), "0 users have been disconnected.");
+    // Joining again connects again.
+    join_room(&alice, &room, "alice");
+    carol.expect(T, "alice's JOIN again", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+}
