@@ -128,3 +128,71 @@ fn the_network_jid_tells_progress_welcome_lines_and_raw_replies() {
         body(said.last().unwrap())
     );
 }
+
+#[test]
+fn rooms_are_non_anonymous_with_each_occupant_s_contact_jid() {
+    let dir = workdir("irc-non-anonymous");
+    let prosody = Prosody::start(
+        dir.path(),
+        &[(IRC, SECRET)],
+        &[("alice", "localhost", "pw"), ("bob", "localhost", "pw")],
+    );
+    let ircd = Inspircd::start(dir.path());
+    let keys = format!(
+        "  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
+        ircd.port()
+    );
+    let _gw = Gateway::start(dir.path(), &irc_gateway_yaml(&prosody, IRC, SECRET, &keys));
+    let carol = IrcClient::connect(ircd.port(), "Carol");
+    carol.join("#open");
+    let alice = irc_user(dir.path(), &prosody, "alice", IRC);
+    let room = format!("#open%127.0.0.1@{IRC}");
+    let item = |p: &Element| {
+        p.get_child("x", common::muc::NS_MUC_USER)
+            .and_then(|x| x.get_child("item", common::muc::NS_MUC_USER))
+            .and_then(|i| i.attr("jid"))
+            .map(str::to_string)
+    };
+    alice.send(&format!(
+        "<presence to='{room}/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>"
+    ));
+    let carol_seen = alice.expect(T, "Carol's presence", |s| {
+        s.name() == "presence" && s.attr("from") == Some(format!("{room}/Carol").as_str())
+    });
+    assert_eq!(
+        item(&carol_seen).as_deref(),
+        Some(format!("carol%127.0.0.1@{IRC}/Carol").as_str()),
+        "{}",
+        String::from(&carol_seen)
+    );
+    let own = alice.expect(T, "the self-presence", |s| {
+        s.name() == "presence" && s.attr("from") == Some(format!("{room}/alice").as_str())
+    });
+    let codes = common::muc::statuses(&own);
+    assert_eq!(codes, ["100", "110"], "{}", String::from(&own));
+    assert!(
+        item(&own).is_some_and(|j| j.starts_with("alice@localhost/")),
+        "{}",
+        String::from(&own)
+    );
+    // Someone joining later carries theirs too; disco says the room is non-anonymous.
+    let dave = IrcClient::connect(ircd.port(), "dave");
+    dave.join("#open");
+    let dave_seen = alice.expect(T, "dave's presence", |s| {
+        s.name() == "presence" && s.attr("from") == Some(format!("{room}/dave").as_str())
+    });
+    assert_eq!(
+        item(&dave_seen).as_deref(),
+        Some(format!("dave%127.0.0.1@{IRC}/dave").as_str())
+    );
+    let info = alice.iq(
+        &format!("<iq type='get' id='d1' to='{room}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>"),
+        "d1",
+        T,
+    );
+    assert!(
+        String::from(&info).contains("var='muc_nonanonymous'"),
+        "{}",
+        String::from(&info)
+    );
+}

@@ -245,10 +245,18 @@ impl Transport {
             Err(e) => return Answer::Bridge(e),
         };
         if payload.is("query", ns::DISCO_INFO) {
-            return Answer::Result(Some(
-                disco::contact_info(self.connector.info(), &chat, local, self.archive.is_some())
-                    .into(),
-            ));
+            let non_anonymous = match &chat {
+                Chat::Group(group) => self.non_anonymous(group),
+                Chat::Direct(_) => false,
+            };
+            let info = disco::contact_info(
+                self.connector.info(),
+                &chat,
+                local,
+                self.archive.is_some(),
+                non_anonymous,
+            );
+            return Answer::Result(Some(info.into()));
         }
         if payload.is("query", ns::DISCO_ITEMS) {
             let node = DiscoItemsQuery::try_from(payload.clone())

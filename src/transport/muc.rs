@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard_bridge::{GroupId, JoinRequest, LoginId, Rank};
-use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::jid::{BareJid, FullJid, Jid};
 use xmpp_parsers::muc::user::Status;
 use xmpp_parsers::presence::Presence;
 use xmpp_parsers::stanza::Stanza;
@@ -78,6 +78,21 @@ enum Join {
 pub(super) type Rooms = HashMap<(LoginId, GroupId), Room>;
 
 impl Transport {
+    /// An occupant's real JID: their contact JID on this transport, their nick as its
+    /// resource. `None` where the network has no private chat with occupants (the room is
+    /// then semi-anonymous).
+    pub(super) fn real_jid(&self, group: &GroupId, nick: &str) -> Option<FullJid> {
+        let chat = self.connector.occupant_chat(group, nick)?;
+        let bare = self.contact_jid(&chat)?.to_bare();
+        bare.with_resource_str(&crate::xmpp::text::jid_part(nick))
+            .ok()
+    }
+
+    /// Every occupant of the group's rooms has a real JID (status 100, `muc_nonanonymous`).
+    pub(super) fn non_anonymous(&self, group: &GroupId) -> bool {
+        self.connector.occupant_chat(group, "x").is_some()
+    }
+
     pub(super) fn room_jid(&self, group: &GroupId) -> Option<BareJid> {
         let local = escape(
             &self

@@ -173,6 +173,11 @@ impl Transport {
         } else {
             vec![]
         };
+        let non_anonymous = self.non_anonymous(&group);
+        let real = |nick: &str, to: &Jid| match own {
+            true => to.clone().try_into_full().ok().filter(|_| non_anonymous),
+            false => self.real_jid(&group, nick),
+        };
         for to in &resources {
             let mut stanzas: Vec<Presence> = Vec::new();
             match &change {
@@ -180,6 +185,7 @@ impl Transport {
                     let p = OccupantPresence {
                         rank: *rank,
                         statuses: self_status.clone(),
+                        jid: real(&nick, to),
                         ..Default::default()
                     };
                     stanzas.push(muc::occupant_presence(from.clone(), to, &p));
@@ -197,6 +203,7 @@ impl Transport {
                         rank: rank_now,
                         statuses: self_status.clone(),
                         away: message.as_deref(),
+                        jid: real(&nick, to),
                         ..Default::default()
                     };
                     stanzas.push(muc::occupant_presence(from.clone(), to, &p));
@@ -232,6 +239,7 @@ impl Transport {
                         let p = OccupantPresence {
                             rank,
                             statuses: self_status.clone(),
+                            jid: real(new_nick, to),
                             ..Default::default()
                         };
                         stanzas.push(muc::occupant_presence(new_from, to, &p));

@@ -24,6 +24,7 @@ impl Transport {
         let Some(room_jid) = self.room_jid(group) else {
             return;
         };
+        let non_anonymous = self.non_anonymous(group);
         let per_resource = {
             let mut rooms = self.rooms();
             let Some(room) = rooms.get_mut(key) else {
@@ -41,12 +42,18 @@ impl Transport {
                     if let Some(from) = muc::occupant(&room_jid, nick) {
                         let p = OccupantPresence {
                             rank: *rank,
+                            jid: self.real_jid(group, nick),
                             ..Default::default()
                         };
                         before.push(Stanza::from(muc::occupant_presence(from, resource, &p)));
                     }
                 }
+                // The rooms are non-anonymous where every occupant's item names their
+                // contact JID (as biboumi's are: 100 with 110).
                 let mut statuses = vec![Status::SelfPresence];
+                if non_anonymous {
+                    statuses.insert(0, Status::NonAnonymousRoom);
+                }
                 if nick_changed {
                     statuses.push(Status::AssignedNick);
                 }
@@ -55,6 +62,11 @@ impl Transport {
                     let p = OccupantPresence {
                         rank,
                         statuses,
+                        jid: resource
+                            .clone()
+                            .try_into_full()
+                            .ok()
+                            .filter(|_| non_anonymous),
                         ..Default::default()
                     };
                     before.push(muc::occupant_presence(me, resource, &p).into());

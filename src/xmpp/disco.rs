@@ -39,12 +39,14 @@ pub const SID: &str = "urn:xmpp:sid:0";
 
 /// disco#info of a foreign contact or group on the transport. A group is a MUC room
 /// (`conference/<network type>`, the MUC feature: Gajim takes a room without it for no
-/// room), with MAM and stanza-ids when `archived`.
+/// room), with MAM and stanza-ids when `archived`, `muc_nonanonymous` when every
+/// occupant's real JID is shown.
 pub fn contact_info(
     info: &NetworkInfo,
     chat: &Chat,
     name: &str,
     archived: bool,
+    non_anonymous: bool,
 ) -> DiscoInfoResult {
     let name = super::text::xml_text(name);
     let name = name.as_ref();
@@ -55,6 +57,9 @@ pub fn contact_info(
     let mut features = vec![ns::DISCO_INFO.to_string(), ns::PING.to_string()];
     if let Chat::Group(_) = chat {
         features.push(ns::MUC.to_string());
+        if non_anonymous {
+            features.push("muc_nonanonymous".to_string());
+        }
         if archived {
             features.push(MAM.to_string());
             features.push(SID.to_string());
@@ -112,6 +117,7 @@ mod tests {
             &Chat::Direct(UserId::new("bob")),
             "bob",
             true,
+            true,
         ));
         assert!(direct.contains("category='client'"), "{direct}");
         assert!(
@@ -119,19 +125,21 @@ mod tests {
             "{direct}"
         );
         let room = Chat::Group(switchboard_bridge::GroupId::new("#r"));
-        let group = element_xml(contact_info(&info(), &room, "#r", true));
+        let group = element_xml(contact_info(&info(), &room, "#r", true, true));
         assert!(group.contains("category='conference'"), "{group}");
         assert!(group.contains("type='irc'"), "{group}");
-        for f in [ns::MUC, MAM, SID, ns::PING] {
+        for f in [ns::MUC, MAM, SID, ns::PING, "muc_nonanonymous"] {
             assert!(
                 group.contains(&format!("<feature var='{f}'/>")),
                 "{f}: {group}"
             );
         }
-        let unarchived = element_xml(contact_info(&info(), &room, "#r", false));
+        let unarchived = element_xml(contact_info(&info(), &room, "#r", false, false));
         assert!(unarchived.contains(ns::MUC), "{unarchived}");
         assert!(
-            !unarchived.contains(MAM) && !unarchived.contains(SID),
+            !unarchived.contains(MAM)
+                && !unarchived.contains(SID)
+                && !unarchived.contains("muc_nonanonymous"),
             "{unarchived}"
         );
     }

@@ -3,7 +3,7 @@
 use super::text::{jid_part, xml_string, xml_text};
 use minidom::Element;
 use switchboard_bridge::Rank;
-use xmpp_parsers::jid::{BareJid, Jid};
+use xmpp_parsers::jid::{BareJid, FullJid, Jid};
 use xmpp_parsers::message::{Id, Message, MessageType};
 use xmpp_parsers::muc::user::{Actor, Affiliation, Item, MucUser, Role, Status};
 use xmpp_parsers::muc::Muc;
@@ -45,6 +45,9 @@ pub struct OccupantPresence<'a> {
     pub reason: Option<&'a str>,
     /// Away, with this message (shown as `<show>away</show>` and status).
     pub away: Option<&'a str>,
+    /// Their real JID (the rooms are non-anonymous: a foreign occupant's contact JID, the
+    /// user's own full JID in their self-presence).
+    pub jid: Option<FullJid>,
 }
 
 /// A presence of an occupant, to one of the user's resources.
@@ -61,6 +64,9 @@ pub fn occupant_presence(from: Jid, to: &Jid, p: &OccupantPresence<'_>) -> Prese
     }
     if let Some(actor) = p.actor.and_then(actor) {
         item = item.with_actor(actor);
+    }
+    if let Some(jid) = &p.jid {
+        item = item.with_jid(jid.clone());
     }
     if let Some(reason) = p.reason.filter(|_| p.statuses.contains(&Status::Kicked)) {
         item = item.with_reason(xml_text(reason).into_owned());
