@@ -5,6 +5,9 @@
 //! gateway binary, slixmpp users and a raw IRC client.
 
 mod common;
+#[path = "hostile_irc/fake_ircd.rs"]
+#[allow(dead_code)]
+mod fake_ircd;
 
 use common::irc_gateway::{irc_gateway_yaml, irc_user};
 use common::muc::statuses;
@@ -118,4 +121,130 @@ fn connection_info_then_an_admin_disconnects_the_user() {
     carol.expect(T, "alice's JOIN again", |l| {
         l.command == "JOIN" && l.is_from("alice")
     });
+}
+
+#[test]
+fn network_settings_send_after_connect_commands_and_read_their_encoding() {
+    let dir = workdir("irc-network-settings");
+    let prosody = Prosody::start(
+        dir.path(),
+        &[(IRC, SECRET)],
+        &[("alice", "localhost", "pw"), ("bob", "localhost", "pw")],
+    );
+    let ircd = Inspircd::start(dir.path());
+    let keys = format!(
+        "  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
+        ircd.port()
+    );
+    let gw = Gateway::start(dir.path(), &irc_gateway_yaml(&prosody, IRC, SECRET, &keys));
+    let carol = IrcClient::connect(ircd.port(), "carol");
+    let alice = irc_user(dir.path(), &prosody, "alice", IRC);
+    let net = format!("127.0.0.1@{IRC}");
+
+    // Refused, each naming its field: a JOIN among the commands, an unknown encoding.
+    for (field, value) in [
+        ("after_connect_commands", "WHO carol\nJOIN #sneaky"),
+        ("encoding_in", "klingon"),
+    ] {
+        let e = run_command(&alice, &net, "configure", &[(field, value)]);
+        assert_eq!(
+            error_condition(&e).as_deref(),
+            Some("not-acceptable"),
+            "{field}: {}",
+            String::from(&e)
+        );
+        assert!(
+            common::error_text(&e).contains(field),
+            "{}",
+            String::from(&e)
+        );
+    }
+
+    // Two commands as a text-multi field (two values), a fallback encoding and a server
+    // password (InspIRCd here asks none, so it is ignored; it must not be logged).
+    let id = alice.new_id();
+    let first = alice.iq(
+        &format!("<iq type='set' id='{id}' to='{net}'><command xmlns='http://jabber.org/protocol/commands' node='configure' action='execute'/></iq>"),
+        &id,
+        T,
+    );
+    let form = String::from(&first);
+    assert!(
+        form.contains("var='after_connect_commands'") && form.contains("type='text-multi'"),
+        "{form}"
+    );
+    let sid = first
+        .get_child("command", "http://jabber.org/protocol/commands")
+        .and_then(|c| c.attr("sessionid"))
+        .expect("a session id")
+        .to_string();
+    let id = alice.new_id();
+    let done = alice.iq(
+        &format!("<iq type='set' id='{id}' to='{net}'><command xmlns='http://jabber.org/protocol/commands' node='configure' sessionid='{sid}'>\
+                  <x xmlns='jabber:x:data' type='submit'>\
+                  <field var='after_connect_commands'><value>PRIVMSG carol :hello after connect</value><value>AWAY :set after connect</value></field>\
+                  <field var='encoding_in'><value>koi8-r</value></field>\
+                  <field var='pass'><value>s3cret-pass-word</value></field>\
+                  </x></command></iq>"),
+        &id,
+        T,
+    );
+    assert_eq!(command_note(&done), "Saved.", "{}", String::from(&done));
+
+    join_room(&alice, &format!("#ac%127.0.0.1@{IRC}"), "alice");
+    carol.expect(T, "the first after-connect command", |l| {
+        l.is_message("alice", "carol", "hello after connect")
+    });
+    // Bytes that are not UTF-8 are read as the network setting says (КОИ-8: "Привет").
+    carol.send_bytes(b"PRIVMSG alice :\xf0\xd2\xc9\xd7\xc5\xd4");
+    alice.expect(T, "the KOI8-R line", |s| {
+        s.name() == "message"
+            && s.attr("from") == Some(format!("carol%127.0.0.1@{IRC}").as_str())
+            && common::body(s) == "Привет"
+    });
+    assert!(
+        !gw.log().contains("s3cret-pass-word"),
+        "the password was logged"
+    );
+}
+
+#[test]
+fn a_server_password_is_sent_first() {
+    let first = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = first.clone();
+    let server = fake_ircd::FakeIrcd::start(move |mut c: fake_ircd::Conn| {
+        if let Some(line) = c.line() {
+            seen.lock().unwrap().push(line);
+        }
+        if !c.register() || !c.welcome_and_join("#x", "") {
+            return;
+        }
+        while c.line().is_some() {}
+    });
+    let dir = workdir("irc-server-password");
+    let prosody = Prosody::start(
+        dir.path(),
+        &[(IRC, SECRET)],
+        &[("alice", "localhost", "pw")],
+    );
+    let keys = format!(
+        "  networks:\n    fake: {{host: 127.0.0.1, port: {}, tls: false, throttle: false}}\n",
+        server.port
+    );
+    let _gw = Gateway::start(dir.path(), &irc_gateway_yaml(&prosody, IRC, SECRET, &keys));
+    let alice = irc_user(dir.path(), &prosody, "alice", IRC);
+    let done = run_command(
+        &alice,
+        &format!("fake@{IRC}"),
+        "configure",
+        &[("pass", "letmein")],
+    );
+    assert_eq!(command_note(&done), "Saved.", "{}", String::from(&done));
+    join_room(&alice, &format!("#x%fake@{IRC}"), "alice");
+    let lines = first.lock().unwrap().clone();
+    assert_eq!(
+        lines.first().map(|l| l.trim_end()),
+        Some("PASS :letmein"),
+        "{lines:?}"
+    );
 }

@@ -168,6 +168,16 @@ pub fn form_stage(session: &str, form: &CommandForm, current: &FormValues) -> El
                     FieldType::JidSingle,
                     current.get(f.name).map(String::as_str),
                 ),
+                FieldKind::Lines => {
+                    let mut multi = field(f.name, FieldType::TextMulti, f.label, f.required, None);
+                    if let Some(lines) = current.get(f.name).filter(|v| !v.is_empty()) {
+                        multi.values = lines
+                            .split('\n')
+                            .map(|l| crate::xmpp::text::xml_text(l).into_owned())
+                            .collect();
+                    }
+                    return multi;
+                }
             };
             field(f.name, type_, f.label, f.required, value)
         })
@@ -270,6 +280,35 @@ mod tests {
                 .parse()
                 .unwrap();
         assert!(submitted(&bare).is_none());
+    }
+
+    #[test]
+    fn lines_are_a_text_multi_field_one_value_per_line() {
+        use switchboard_bridge::FormField;
+        let form = CommandForm {
+            node: "configure",
+            name: "Settings".into(),
+            instructions: String::new(),
+            fields: vec![FormField {
+                name: "cmds",
+                label: "Commands",
+                kind: FieldKind::Lines,
+                required: false,
+            }],
+        };
+        let current = FormValues::from([("cmds".into(), "WHO a\nMODE b +x".into())]);
+        let xml = element_xml(form_stage("s1", &form, &current));
+        assert!(
+            xml.contains("type='text-multi' var='cmds'")
+                && xml.contains("<value>WHO a</value><value>MODE b +x</value>"),
+            "{xml}"
+        );
+        let submit: Element = "<command xmlns='http://jabber.org/protocol/commands' node='configure' sessionid='s1'>\
+            <x xmlns='jabber:x:data' type='submit'><field var='cmds'><value>one</value><value>two</value></field></x></command>".parse().unwrap();
+        assert_eq!(
+            submitted(&submit).unwrap().unwrap(),
+            FormValues::from([("cmds".into(), "one\ntwo".into())])
+        );
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub fn form_query(form: &RegistrationForm, current: Option<&LoginData>) -> Eleme
                 FieldKind::Secret => FieldType::TextPrivate,
                 FieldKind::Flag => FieldType::Boolean,
                 FieldKind::Jid => FieldType::JidSingle,
+                FieldKind::Lines => FieldType::TextMulti,
             };
             field(
                 f.name,
@@ -108,7 +109,7 @@ pub fn form_values(x: &Element) -> Result<FormValues, String> {
         .fields
         .into_iter()
         .filter(|f| f.var.as_deref().is_some_and(|v| v != "FORM_TYPE"))
-        .filter_map(|f| Some((f.var?, f.values.into_iter().next().unwrap_or_default())))
+        .filter_map(|f| Some((f.var?, f.values.join("\n"))))
         .collect())
 }
 

@@ -13,6 +13,9 @@ pub enum FieldKind {
     Flag,
     /// An XMPP address; the core checks it and hands the bridge its normalised bare form.
     Jid,
+    /// Several lines of text (a data form's text-multi); the bridge gets them joined with
+    /// `\n`.
+    Lines,
 }
 
 /// One field of a registration form.

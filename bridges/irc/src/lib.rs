@@ -170,6 +170,17 @@ impl Connector for IrcConnector {
                     "NickServ password (sent with IDENTIFY)",
                     FieldKind::Secret,
                 ),
+                field("pass", "Server password (PASS)", FieldKind::Secret),
+                field(
+                    "after_connect_commands",
+                    "IRC commands sent once connected, one per line (no JOIN)",
+                    FieldKind::Lines,
+                ),
+                field(
+                    "encoding_in",
+                    "Fallback encoding for lines that are not UTF-8 (latin-1, windows-1251, …)",
+                    FieldKind::Text,
+                ),
             ],
         }]
     }

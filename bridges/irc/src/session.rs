@@ -2,6 +2,7 @@
 
 mod handle;
 mod info;
+mod network_settings;
 mod raw;
 
 pub use handle::Handle;
@@ -100,6 +101,9 @@ impl IrcSession {
                 nickserv_password: None,
                 channel_fallbacks: HashMap::new(),
                 away: None,
+                server_password: None,
+                after_connect: Vec::new(),
+                fallback: None,
                 realname: data
                     .get("realname")
                     .cloned()
@@ -162,6 +166,11 @@ impl IrcSession {
             who.realname = value("realname").unwrap_or(who.realname);
             who.sasl_password = value("sasl_password");
             who.nickserv_password = value("nickserv_password");
+            who.server_password = value("pass");
+            // Checked when configured; a value stored by an older version that no longer
+            // passes is dropped rather than sent.
+            who.after_connect = network_settings::after_connect(set).unwrap_or_default();
+            who.fallback = network_settings::encoding(set).ok().flatten();
         }
         who.away = self.away.lock().expect("away poisoned").clone();
         who.channel_fallbacks = self

@@ -37,7 +37,7 @@ pub(super) async fn session(
     let (read, mut write) = tokio::io::split(stream);
     let mut reader = LineReader::new(read);
     let mut throttle = Throttle::new(network);
-    for line in state.hello(&who.username, &who.realname) {
+    for line in state.hello(&who.username, &who.realname, who.server_password.as_deref()) {
         throttle.push_urgent(line);
     }
     let mut pinged = false;
@@ -86,6 +86,9 @@ pub(super) async fn session(
                             let _ = events.emit(RemoteEvent::State(SessionState::Connected)).await;
                             if let Some(pw) = &who.nickserv_password {
                                 throttle.push_urgent(format!("PRIVMSG NickServ :IDENTIFY {}", text::sanitize(pw)));
+                            }
+                            for line in &who.after_connect {
+                                throttle.push(line.clone());
                             }
                             if !state.listing.is_empty() {
                                 throttle.push("LIST".into());

@@ -126,6 +126,13 @@ pub struct Identity {
     pub channel_fallbacks: HashMap<String, Fallback>,
     /// The user's away text, sent as `AWAY` once registered.
     pub away: Option<String>,
+    /// The server password (`PASS`, sent first), when set.
+    pub server_password: Option<String>,
+    /// Raw lines sent once registered, before the joins (the network's
+    /// `after_connect_commands`).
+    pub after_connect: Vec<String>,
+    /// The user's fallback encoding for this network, instead of the operator's.
+    pub fallback: Option<Fallback>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -136,6 +143,8 @@ impl std::fmt::Debug for Identity {
             .field("username", &self.username)
             .field("sasl", &self.sasl_password.is_some())
             .field("nickserv", &self.nickserv_password.is_some())
+            .field("pass", &self.server_password.is_some())
+            .field("after_connect", &self.after_connect.len())
             .finish()
     }
 }
@@ -213,7 +222,9 @@ pub async fn run(
     quit_message: String,
     bounds: Bounds,
 ) {
-    let fallback = network.encoding.parse().unwrap_or(Fallback::Latin1);
+    let fallback = who
+        .fallback
+        .unwrap_or_else(|| network.encoding.parse().unwrap_or(Fallback::Latin1));
     let mut state = ConnState::new(&network.name, &who.nick, fallback).with_limits(
         bounds.limits,
         bounds.max_channels,

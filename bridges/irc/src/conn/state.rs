@@ -217,13 +217,19 @@ impl ConnState {
         self.invites = invites::Invites::default();
     }
 
-    /// The lines that start registration.
-    pub fn hello(&self, username: &str, realname: &str) -> Vec<String> {
-        vec![
+    /// The lines that start registration (`PASS` first, when the user set a server
+    /// password).
+    pub fn hello(&self, username: &str, realname: &str, pass: Option<&str>) -> Vec<String> {
+        let mut lines = Vec::with_capacity(4);
+        if let Some(pass) = pass.filter(|p| !p.is_empty()) {
+            lines.push(format!("PASS :{}", text::sanitize(pass)));
+        }
+        lines.extend([
             "CAP LS 302".into(),
             format!("NICK {}", self.nick),
             format!("USER {username} 0 * :{}", text::sanitize(realname)),
-        ]
+        ]);
+        lines
     }
 
     pub(super) fn is_me(&self, nick: &str) -> bool {

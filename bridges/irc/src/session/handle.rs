@@ -211,6 +211,8 @@ impl Session for Handle {
                 }
             }
         }
+        super::network_settings::after_connect(values)?;
+        super::network_settings::encoding(values)?;
         self.0
             .settings
             .lock()

@@ -39,8 +39,18 @@ fn joined(s: &mut ConnState) {
 fn registration_requests_only_offered_caps_and_ends_cap() {
     let mut s = ConnState::new("net", "alice", Fallback::Latin1);
     assert_eq!(
-        s.hello("ali", "Alice\r\nQUIT"),
+        s.hello("ali", "Alice\r\nQUIT", None),
         ["CAP LS 302", "NICK alice", "USER ali 0 * :Alice QUIT"]
+    );
+    // A server password goes first, on one line whatever it holds.
+    assert_eq!(
+        s.hello("ali", "Alice", Some("se cret\r\nQUIT")),
+        [
+            "PASS :se cret QUIT",
+            "CAP LS 302",
+            "NICK alice",
+            "USER ali 0 * :Alice"
+        ]
     );
     assert!(feed(&mut s, ":irc.test CAP * LS * :multi-prefix sasl=PLAIN").is_empty());
     let req = feed(
