@@ -248,3 +248,84 @@ fn a_server_password_is_sent_first() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn rooms_are_configured_through_muc_owner_too() {
+    let dir = workdir("irc-muc-owner");
+    let prosody = Prosody::start(
+        dir.path(),
+        &[(IRC, SECRET)],
+        &[("alice", "localhost", "pw")],
+    );
+    let ircd = Inspircd::start(dir.path());
+    let keys = format!(
+        "  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
+        ircd.port()
+    );
+    let _gw = Gateway::start(dir.path(), &irc_gateway_yaml(&prosody, IRC, SECRET, &keys));
+    let alice = irc_user(dir.path(), &prosody, "alice", IRC);
+    let room = format!("#cfg%127.0.0.1@{IRC}");
+    join_room(&alice, &room, "alice");
+    const OWNER: &str = "http://jabber.org/protocol/muc#owner";
+
+    let form = alice.iq(
+        &format!("<iq type='get' id='o1' to='{room}'><query xmlns='{OWNER}'/></iq>"),
+        "o1",
+        T,
+    );
+    let xml = String::from(&form);
+    for var in ["persistent", "record_history", "encoding_in"] {
+        assert!(xml.contains(&format!("var='{var}'")), "{var}: {xml}");
+    }
+    assert!(xml.contains("type='form'"), "{xml}");
+
+    let set = |id: &str, fields: &str| {
+        alice.iq(
+            &format!("<iq type='set' id='{id}' to='{room}'><query xmlns='{OWNER}'><x xmlns='jabber:x:data' type='submit'>{fields}</x></query></iq>"),
+            id,
+            T,
+        )
+    };
+    let saved = set(
+        "o2",
+        "<field var='persistent'><value>1</value></field><field var='encoding_in'><value>koi8-r</value></field>",
+    );
+    assert_eq!(
+        saved.attr("type"),
+        Some("result"),
+        "{}",
+        String::from(&saved)
+    );
+    // The configure command sees what muc#owner saved.
+    let again = alice.iq(
+        &format!("<iq type='set' id='o7' to='{room}'><command xmlns='http://jabber.org/protocol/commands' node='configure' action='execute'/></iq>"),
+        "o7",
+        T,
+    );
+    let xml = String::from(&again);
+    assert!(
+        xml.contains("var='persistent'><value>true</value>")
+            || xml.contains("var='persistent'><value>1</value>"),
+        "{xml}"
+    );
+    assert!(xml.contains("<value>koi8-r</value>"), "{xml}");
+
+    // Refusals: an unknown field, a bad flag, a set without a form; a cancel is fine.
+    let unknown = set("o3", "<field var='ports'><value>6667</value></field>");
+    assert_eq!(error_condition(&unknown).as_deref(), Some("not-acceptable"));
+    assert!(common::error_text(&unknown).contains("ports"));
+    let bad = set("o4", "<field var='persistent'><value>maybe</value></field>");
+    assert_eq!(error_condition(&bad).as_deref(), Some("not-acceptable"));
+    let empty = alice.iq(
+        &format!("<iq type='set' id='o5' to='{room}'><query xmlns='{OWNER}'/></iq>"),
+        "o5",
+        T,
+    );
+    assert_eq!(error_condition(&empty).as_deref(), Some("bad-request"));
+    let cancel = alice.iq(
+        &format!("<iq type='set' id='o6' to='{room}'><query xmlns='{OWNER}'><x xmlns='jabber:x:data' type='cancel'/></query></iq>"),
+        "o6",
+        T,
+    );
+    assert_eq!(cancel.attr("type"), Some("result"));
+}

@@ -69,6 +69,15 @@ impl Transport {
             ) if payload.is("query", disco::MAM) => {
                 self.mam_iq(&from, local, &payload, is_set).await
             }
+            (
+                Target::Contact {
+                    local,
+                    resource: None,
+                },
+                _,
+            ) if payload.is("query", super::room_configure::MUC_OWNER) => {
+                self.muc_owner(&from, local, &payload, is_set).await
+            }
             (Target::Contact { local, .. }, false) => {
                 self.contact_get(&from, local, &payload).await
             }

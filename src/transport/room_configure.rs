@@ -182,6 +182,69 @@ impl Transport {
     }
 }
 
+/// XEP-0045's owner namespace (room configuration).
+pub(super) const MUC_OWNER: &str = "http://jabber.org/protocol/muc#owner";
+
+impl Transport {
+    /// Room configuration the XEP-0045 way (§10.1): a `get` on `muc#owner` answers the
+    /// channel settings form, a `set` with a submitted form saves it as the `configure`
+    /// command does, and a cancelled form changes nothing.
+    pub(super) async fn muc_owner(
+        self: &Arc<Self>,
+        from: &Jid,
+        local: &str,
+        payload: &Element,
+        is_set: bool,
+    ) -> Answer {
+        let group = match self.connector.parse_address(local) {
+            Ok(Chat::Group(group)) if self.connector.info().caps.groups => group,
+            Ok(_) => {
+                return Answer::Error(
+                    ErrorType::Cancel,
+                    DefinedCondition::FeatureNotImplemented,
+                    "only rooms have a configuration".into(),
+                )
+            }
+            Err(e) => return Answer::Bridge(e),
+        };
+        let cancelled = payload
+            .get_child("x", xmpp_parsers::ns::DATA_FORMS)
+            .is_some_and(|x| x.attr("type") == Some("cancel"));
+        if is_set && cancelled {
+            return Answer::Result(None);
+        }
+        if is_set && adhoc::submitted(payload).is_none() {
+            return Answer::Error(
+                ErrorType::Modify,
+                DefinedCondition::BadRequest,
+                "a room configuration set needs a submitted data form".into(),
+            );
+        }
+        let request = adhoc::Request {
+            node: ROOM_CONFIGURE.into(),
+            action: "execute".into(),
+            session: None,
+        };
+        // Without a submitted form this answers the form stage; with one, it saves.
+        let asked = if is_set {
+            payload.clone()
+        } else {
+            Element::bare("query", MUC_OWNER)
+        };
+        match self.room_command(from, group, request, &asked).await {
+            Answer::Result(_) if is_set => Answer::Result(None),
+            Answer::Result(Some(command)) => {
+                let mut query = Element::bare("query", MUC_OWNER);
+                if let Some(x) = command.get_child("x", xmpp_parsers::ns::DATA_FORMS) {
+                    query.append_child(x.clone());
+                }
+                Answer::Result(Some(query))
+            }
+            other => other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
