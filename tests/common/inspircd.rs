@@ -25,6 +25,10 @@ const BIND_FAILED: &str = "listeners failed to bind";
 /// log file).
 pub struct Inspircd {
     dir: PathBuf,
+    /// The server's name (`irc.test`, or another for a second server of a linked pair).
+    name: String,
+    /// Server link blocks (empty for a server alone).
+    links: String,
     config: PathBuf,
     log: PathBuf,
     ircd_log: PathBuf,
@@ -36,10 +40,49 @@ pub struct Inspircd {
 impl Inspircd {
     /// Writes the config and starts InspIRCd; returns once it listens on its port.
     pub fn start(workdir: &Path) -> Inspircd {
+        Self::start_as(workdir, "inspircd", "irc.test", String::new())
+    }
+
+    /// Two servers of one network, `irc.test` and `irc2.test`, that may link: an operator
+    /// on `irc.test` links them with `CONNECT irc2.test` and splits them with
+    /// `SQUIT irc2.test :why` (nothing links them by itself: a retry while the other side
+    /// has not yet seen the split is refused, "already exists").
+    pub fn start_linked(workdir: &Path) -> (Inspircd, Inspircd) {
+        let port_a = free_port();
+        let port_b = loop {
+            let port = free_port();
+            if port != port_a {
+                break port;
+            }
+        };
+        let link = |me: u16, other: &str, other_port: u16| {
+            format!(
+                "<module name=\"spanningtree\">\n\
+                 <bind address=\"127.0.0.1\" port=\"{me}\" type=\"servers\">\n\
+                 <link name=\"{other}\" ipaddr=\"127.0.0.1\" port=\"{other_port}\" allowmask=\"127.0.0.1\" \
+                 sendpass=\"linkpass\" recvpass=\"linkpass\" timeout=\"5s\">\n"
+            )
+        };
+        let b = Self::start_as(
+            workdir,
+            "inspircd2",
+            "irc2.test",
+            link(port_b, "irc.test", port_a),
+        );
+        let a = Self::start_as(
+            workdir,
+            "inspircd",
+            "irc.test",
+            link(port_a, "irc2.test", port_b),
+        );
+        (a, b)
+    }
+
+    fn start_as(workdir: &Path, dir_name: &str, name: &str, links: String) -> Inspircd {
         if !Path::new(INSPIRCD_BIN).exists() {
             panic!("{INSPIRCD_BIN} is not installed: {INSPIRCD_HINT}");
         }
-        let dir = workdir.join("inspircd");
+        let dir = workdir.join(dir_name);
         fs::create_dir_all(&dir).expect("create the InspIRCd directory");
         fs::write(
             dir.join("motd.txt"),
@@ -51,6 +94,8 @@ impl Inspircd {
             log: dir.join("inspircd.log"),
             ircd_log: dir.join("ircd.log"),
             dir,
+            name: name.to_string(),
+            links,
             port: 0,
             tls_port: 0,
             child: None,
@@ -109,7 +154,9 @@ impl Inspircd {
         let config_text = INSPIRCD_TEMPLATE
             .replace("@DIR@", &self.dir.to_string_lossy())
             .replace("@PORT@", &self.port.to_string())
-            .replace("@TLS_PORT@", &self.tls_port.to_string());
+            .replace("@TLS_PORT@", &self.tls_port.to_string())
+            .replace("@NAME@", &self.name)
+            .replace("@LINKS@", &self.links);
         fs::write(&self.config, config_text).expect("write inspircd.conf");
     }
 

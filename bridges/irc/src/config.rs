@@ -38,6 +38,14 @@ pub struct IrcConfig {
         deserialize_with = "switchboard_bridge::config::duration"
     )]
     pub quit_grace: Duration,
+    /// How long the quits of a netsplit (a QUIT whose reason is two server names) are held
+    /// back: a rejoin within it shows nothing, the rest are shown as leaves when it is
+    /// over. `0s` shows them at once. Default `30s`.
+    #[serde(
+        default = "default_netsplit_hold",
+        deserialize_with = "switchboard_bridge::config::duration"
+    )]
+    pub netsplit_hold: Duration,
     /// The QUIT message. Default "Switchboard".
     #[serde(default = "default_quit_message")]
     pub quit_message: String,
@@ -305,6 +313,9 @@ fn default_max_followed() -> usize {
 }
 fn default_max_connections() -> usize {
     1000
+}
+fn default_netsplit_hold() -> Duration {
+    Duration::from_secs(30)
 }
 fn default_quit_grace() -> Duration {
     Duration::from_secs(10)

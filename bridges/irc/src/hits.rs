@@ -35,9 +35,11 @@ pub enum Limit {
     /// A line of server text (welcome, notices, command replies) not passed on: past the
     /// bucket's burst.
     ServerText,
+    /// A split quit shown at once: more nicks held back than the bound.
+    NetsplitHeld,
 }
 
-const ALL: [(Limit, &str, &str); 13] = [
+const ALL: [(Limit, &str, &str); 14] = [
     (
         Limit::Motd,
         "switchboard_irc_limit_motd_total",
@@ -102,6 +104,11 @@ const ALL: [(Limit, &str, &str); 13] = [
         Limit::ServerText,
         "switchboard_irc_limit_server_text_total",
         "Lines of server text (welcome, notices, command replies) dropped past 64 at once and 10 per s.",
+    ),
+    (
+        Limit::NetsplitHeld,
+        "switchboard_irc_limit_netsplit_held_total",
+        "Netsplit quits shown at once because 10000 were held back already.",
     ),
 ];
 

@@ -201,6 +201,7 @@ impl IrcSession {
                 max_channels: self.config.max_channels_per_user,
                 hits: self.hits.clone(),
                 ctcp_replies: self.config.ctcp_replies,
+                netsplit_hold: self.config.netsplit_hold,
             },
         );
         self.tasks.spawn(async move {

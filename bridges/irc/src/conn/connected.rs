@@ -42,6 +42,10 @@ pub(super) async fn session(
     }
     let mut pinged = false;
     let room = state.limits.throttle_queue;
+    // Held split quits are looked at once a second (a timer that lives across iterations,
+    // so that a busy connection still gets its ticks).
+    let mut splits = tokio::time::interval(Duration::from_secs(1));
+    splits.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         // A server that stops reading (a zero TCP window) must not hold the connection for
         // ever: past the write timeout it counts as lost.
@@ -119,6 +123,13 @@ pub(super) async fn session(
                 }
             },
             _ = throttle.ready(), if throttle.waiting() => {}
+            _ = splits.tick(), if state.held_splits() > 0 => {
+                for action in state.expire_splits(std::time::Instant::now()) {
+                    if let Action::Emit(event) = action {
+                        if events.emit(event).await.is_err() { return End::Quit; }
+                    }
+                }
+            }
             _ = shutdown.cancelled() => return quit(&mut write, quit_message).await,
         }
     }

@@ -122,9 +122,9 @@ impl LineReader {
     }
 
     /// The next line, `None` at end of stream. A line over the limit is an error (the
-    /// server is broken or hostile).
+    /// server is broken or hostile). Cancel-safe: a line read in part when the future is
+    /// dropped (another branch of a `select!` won) is finished by the next call.
     pub async fn next_line(&mut self) -> Result<Option<Vec<u8>>, String> {
-        self.buf.clear();
         loop {
             let available = self
                 .inner
@@ -146,6 +146,7 @@ impl LineReader {
             };
             self.inner.consume(used);
             if self.buf.len() > MAX_LINE {
+                self.buf.clear();
                 return Err(format!("the server sent a line over {MAX_LINE} bytes"));
             }
             if done {
@@ -271,5 +272,33 @@ impl Throttle {
             let _ = done.send(Ok(()));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// A line that arrives in two parts, with the read cancelled in between (another
+    /// `select!` branch won), comes out whole.
+    #[tokio::test]
+    async fn a_read_cancelled_halfway_through_a_line_loses_nothing() {
+        let (client, mut server) = tokio::io::duplex(64);
+        let stream: Stream = Box::pin(client);
+        let (read, _write) = tokio::io::split(stream);
+        let mut lines = LineReader::new(read);
+        server.write_all(b":carol!c@h JO").await.unwrap();
+        let cut = tokio::time::timeout(Duration::from_millis(50), lines.next_line()).await;
+        assert!(cut.is_err(), "no whole line yet");
+        server.write_all(b"IN #a\r\n:x PING :y\r\n").await.unwrap();
+        assert_eq!(
+            lines.next_line().await.unwrap().as_deref(),
+            Some(b":carol!c@h JOIN #a".as_slice())
+        );
+        assert_eq!(
+            lines.next_line().await.unwrap().as_deref(),
+            Some(b":x PING :y".as_slice())
+        );
     }
 }

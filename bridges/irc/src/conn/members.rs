@@ -59,6 +59,16 @@ impl Members {
         self.0.insert(key(nick), Member::new(nick, bits));
     }
 
+    /// Removes a member and returns the ranks they held (as bits, for [`Members::restore`]).
+    pub fn take(&mut self, nick: &str) -> Option<u8> {
+        self.0.remove(&key(nick)).map(|m| m.ranks)
+    }
+
+    /// Puts back a member taken with [`Members::take`], with the ranks they held.
+    pub fn restore(&mut self, nick: &str, ranks: u8) {
+        self.0.insert(key(nick), Member::new(nick, ranks));
+    }
+
     /// Removes a member; true when they were there.
     pub fn remove(&mut self, nick: &str) -> bool {
         self.0.remove(&key(nick)).is_some()

@@ -209,6 +209,8 @@ pub struct Bounds {
     pub hits: std::sync::Arc<crate::hits::LimitHits>,
     /// Answer CTCP VERSION, PING and TIME (`irc.ctcp_replies`).
     pub ctcp_replies: bool,
+    /// How long split quits are held back (`irc.netsplit_hold`).
+    pub netsplit_hold: Duration,
 }
 
 /// Runs a connection until it quits or fails for good. `closed` is told when it ends so
@@ -233,6 +235,7 @@ pub async fn run(
     state.sasl = who.sasl_password.clone().map(|pw| (who.nick.clone(), pw));
     state.channel_fallbacks = who.channel_fallbacks.clone();
     state.ctcp.enabled = bounds.ctcp_replies;
+    state.splits.hold = bounds.netsplit_hold;
     state.away = who.away.clone();
     let mut backoff = Backoff::new();
     let mut ever_connected = false;

@@ -134,6 +134,8 @@ pub struct ConnState {
     invites: invites::Invites,
     /// The bucket for server text passed on.
     server_text: server_text::ServerText,
+    /// Split quits held back (`irc.netsplit_hold`).
+    pub splits: netsplit::Splits,
 }
 
 impl ConnState {
@@ -184,6 +186,7 @@ impl ConnState {
             regaining: false,
             invites: invites::Invites::default(),
             server_text: server_text::ServerText::default(),
+            splits: netsplit::Splits::default(),
         }
     }
 
@@ -215,6 +218,7 @@ impl ConnState {
         self.monitor = false;
         self.regaining = false;
         self.invites = invites::Invites::default();
+        self.forget_splits();
     }
 
     /// The lines that start registration (`PASS` first, when the user set a server
@@ -404,6 +408,7 @@ pub mod ctcp;
 mod invites;
 #[cfg(test)]
 mod limit_tests;
+mod netsplit;
 mod nick_fallback;
 mod numeric;
 mod server_text;

@@ -35,6 +35,9 @@ impl ConnState {
             );
             return;
         }
+        if self.split_rejoin(nick, &key) {
+            return; // back from a netsplit: they never left as far as the room knows
+        }
         let network = self.network.clone();
         let cap = self.limits.members_per_channel;
         if let Some(c) = self.channels.get_mut(&key) {
@@ -94,17 +97,19 @@ impl ConnState {
         out: &mut Vec<Action>,
     ) {
         let Some(nick) = nick else { return };
-        let network = self.network.clone();
-        for c in self.channels.values_mut() {
-            if c.members.remove(nick) && c.announced {
-                out.push(membership(
-                    &c.name,
-                    &network,
-                    nick,
-                    MembershipChange::Left {
-                        reason: reason.clone(),
-                    },
-                ));
+        if !self.hold_split_quit(nick, reason.as_deref()) {
+            let network = self.network.clone();
+            for c in self.channels.values_mut() {
+                if c.members.remove(nick) && c.announced {
+                    out.push(membership(
+                        &c.name,
+                        &network,
+                        nick,
+                        MembershipChange::Left {
+                            reason: reason.clone(),
+                        },
+                    ));
+                }
             }
         }
         self.nick_freed(nick, out);
