@@ -196,3 +196,51 @@ fn rooms_are_non_anonymous_with_each_occupant_s_contact_jid() {
         String::from(&info)
     );
 }
+
+#[test]
+fn occupants_away_before_the_join_are_shown_away() {
+    let dir = workdir("irc-away-at-join");
+    let prosody = Prosody::start(
+        dir.path(),
+        &[(IRC, SECRET)],
+        &[("alice", "localhost", "pw")],
+    );
+    let ircd = Inspircd::start(dir.path());
+    let keys = format!(
+        "  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
+        ircd.port()
+    );
+    let _gw = Gateway::start(dir.path(), &irc_gateway_yaml(&prosody, IRC, SECRET, &keys));
+    let carol = IrcClient::connect(ircd.port(), "carol");
+    carol.join("#lounge");
+    carol.send("AWAY :out for lunch");
+    carol.expect(T, "306 (away)", |l| l.command == "306");
+    let dave = IrcClient::connect(ircd.port(), "dave");
+    dave.join("#lounge");
+    let alice = irc_user(dir.path(), &prosody, "alice", IRC);
+    let room = format!("#lounge%127.0.0.1@{IRC}");
+    alice.send(&format!(
+        "<presence to='{room}/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>"
+    ));
+    let away = alice.expect(T, "carol shown away", |s| {
+        s.name() == "presence"
+            && s.attr("from") == Some(format!("{room}/carol").as_str())
+            && s.get_child("show", common::NS_CLIENT)
+                .map(Element::text)
+                .as_deref()
+                == Some("away")
+    });
+    assert_eq!(away.attr("type"), None, "{}", String::from(&away));
+    // dave is here: never shown away; the gateway's WHO is not shown as server text.
+    alice.expect_none(Duration::from_millis(800), |s| {
+        (s.name() == "presence"
+            && s.attr("from") == Some(format!("{room}/dave").as_str())
+            && s.get_child("show", common::NS_CLIENT).is_some())
+            || (s.attr("from") == Some(NET) && body(s).contains("End of /WHO"))
+    });
+    // A WHO the user sends by hand is shown.
+    alice.send(&format!(
+        "<message type='chat' to='{NET}'><body>WHO #lounge</body></message>"
+    ));
+    texts_until(&alice, NET, |b| b.contains("End of /WHO"));
+}

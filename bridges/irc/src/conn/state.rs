@@ -6,13 +6,12 @@ use crate::address::{group_id, user_id};
 use crate::config::Limits;
 use crate::hits::LimitHits;
 use crate::ranks::{ChanModes, Prefixes};
-use crate::text::{self, Ctcp, Fallback};
+use crate::text::{self, Fallback};
 use irc_proto::{Command, Message, Prefix};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use switchboard_bridge::{
-    BridgeError, Chat, GroupListing, IncomingMessage, MembershipChange, MessageContent, Occupant,
-    RemoteEvent, Sender, TextKind,
+    BridgeError, GroupListing, IncomingMessage, MembershipChange, Occupant, RemoteEvent,
 };
 use tokio::sync::oneshot;
 
@@ -136,6 +135,8 @@ pub struct ConnState {
     server_text: server_text::ServerText,
     /// Split quits held back (`irc.netsplit_hold`).
     pub splits: netsplit::Splits,
+    /// The gateway's own WHO queries (who is away at join).
+    who: who::Who,
 }
 
 impl ConnState {
@@ -187,6 +188,7 @@ impl ConnState {
             invites: invites::Invites::default(),
             server_text: server_text::ServerText::default(),
             splits: netsplit::Splits::default(),
+            who: who::Who::default(),
         }
     }
 
@@ -219,6 +221,8 @@ impl ConnState {
         self.regaining = false;
         self.invites = invites::Invites::default();
         self.forget_splits();
+        self.forget_who();
+        self.who.whox = false;
     }
 
     /// The lines that start registration (`PASS` first, when the user set a server
@@ -302,73 +306,19 @@ impl ConnState {
             Command::INVITE(target, chan) => {
                 self.invited(nick.as_deref(), &target, &chan, &mut out)
             }
+            // Numerics irc-proto does not know (354 WHOX, 396, …); the gateway's own WHO
+            // replies are taken by `who_reply`.
+            Command::Raw(code, args)
+                if code.len() == 3
+                    && code.bytes().all(|b| b.is_ascii_digit())
+                    && !(code == "354" && self.who_reply(&args, &mut out)) =>
+            {
+                let text = args.get(1..).unwrap_or_default().join(" ");
+                self.server_line(server.as_deref(), &text, &mut out);
+            }
             _ => {}
         }
         out
-    }
-
-    fn text(
-        &mut self,
-        from: Option<String>,
-        target: &str,
-        body: &str,
-        notice: bool,
-        time: Option<std::time::SystemTime>,
-        out: &mut Vec<Action>,
-    ) {
-        // CTCP other than ACTION is answered (VERSION, PING, TIME to our nick), not bridged.
-        let Some(from) = from else { return };
-        let (kind, raw) = match text::parse_ctcp(body) {
-            Some(Ctcp::Action(action)) => (TextKind::Action, action),
-            Some(Ctcp::Other { command, args }) => {
-                if !self.is_channel(target) {
-                    self.ctcp_request(&from, command, args, out);
-                }
-                return;
-            }
-            None if notice => (TextKind::Notice, body),
-            None => (TextKind::Normal, body),
-        };
-        if self.is_me(&from) {
-            return; // echo-message of our own line: the core reflected it already
-        }
-        let chat = if self.is_channel(target) {
-            Chat::Group(group_id(target, &self.network))
-        } else {
-            Chat::Direct(user_id(&from, &self.network))
-        };
-        let message = IncomingMessage {
-            id: None,
-            chat,
-            sender: Sender {
-                user: user_id(&from, &self.network),
-                display_name: Some(from.clone()),
-                is_self: false,
-            },
-            content: MessageContent {
-                text: text::strip_formatting(raw),
-                kind,
-                subject: None,
-                attachments: Vec::new(),
-            },
-            txn: None,
-            timestamp: time,
-        };
-        if matches!(message.chat, Chat::Group(_)) {
-            if let Some(c) = self
-                .channels
-                .get_mut(&target.to_lowercase())
-                .filter(|c| !c.announced)
-            {
-                if c.held.len() < HELD_LINES {
-                    c.held.push(message);
-                } else {
-                    self.hits.hit(crate::hits::Limit::HeldLines);
-                }
-                return;
-            }
-        }
-        out.push(Action::Emit(RemoteEvent::Message(message)));
     }
 }
 
@@ -408,9 +358,11 @@ pub mod ctcp;
 mod invites;
 #[cfg(test)]
 mod limit_tests;
+mod messages;
 mod netsplit;
 mod nick_fallback;
 mod numeric;
 mod server_text;
 #[cfg(test)]
 mod tests;
+mod who;

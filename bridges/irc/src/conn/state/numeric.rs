@@ -44,6 +44,8 @@ impl ConnState {
                         self.chanmodes = ChanModes::parse(v).unwrap_or_default();
                     } else if let Some(v) = token.strip_prefix("CHANTYPES=") {
                         self.chantypes = v.to_string();
+                    } else if token == "WHOX" {
+                        self.who.whox = true;
                     } else if token == "MONITOR" || token.starts_with("MONITOR=") {
                         self.monitor_offered(out);
                     }
@@ -51,6 +53,7 @@ impl ConnState {
             }
             Response::RPL_MONOFFLINE => self.monitor_offline(&arg(1), out),
             Response::RPL_INVITING => self.invite_sent(&args, out),
+            Response::RPL_ENDOFWHO if self.who_end(&args) => {}
             Response::ERR_NOSUCHNICK | Response::ERR_USERONCHANNEL
                 if self.invite_refused(&args, out) => {}
             Response::RPL_SASLSUCCESS => out.push(Action::Send {
@@ -138,8 +141,10 @@ impl ConnState {
                 let network = self.network.clone();
                 let nick = self.nick.clone();
                 let changed = !nick.eq_ignore_ascii_case(&self.wanted_nick);
+                let mut announced = None;
                 if let Some(c) = self.channels.get_mut(&key).filter(|c| !c.announced) {
                     c.announced = true;
+                    announced = Some(c.name.clone());
                     out.push(Action::Emit(RemoteEvent::GroupJoined(GroupSnapshot {
                         group: group_id(&c.name, &network),
                         nick,
@@ -154,6 +159,9 @@ impl ConnState {
                             .drain(..)
                             .map(|m| Action::Emit(RemoteEvent::Message(m))),
                     );
+                }
+                if let Some(name) = announced {
+                    self.ask_who_is_away(&name, out);
                 }
             }
             Response::ERR_NICKNAMEINUSE if self.registered && self.regain_refused(&args) => {}

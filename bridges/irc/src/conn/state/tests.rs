@@ -1,7 +1,7 @@
 //! Literal IRC lines in, events and replies out.
 
 use super::*;
-use switchboard_bridge::{GroupId, LeaveReason, Rank, SessionState, UserId};
+use switchboard_bridge::{Chat, GroupId, LeaveReason, Rank, SessionState, TextKind, UserId};
 
 pub(super) fn state() -> ConnState {
     let mut s = ConnState::new("net", "alice", Fallback::Latin1);
