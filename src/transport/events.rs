@@ -106,6 +106,10 @@ impl Transport {
                 self.forward(m.into()).await;
             }
             RemoteEvent::Invited { group, nick, .. } => self.invited(&user, &group, &nick).await,
+            RemoteEvent::Presence {
+                user: contact,
+                presence,
+            } => self.contact_presence(&user, &contact, &presence).await,
             RemoteEvent::NetworkText { network, text } => {
                 self.network_text(&user, &network, &text).await
             }

@@ -5,7 +5,7 @@ use crate::xmpp::address::{self, Target};
 use crate::xmpp::presence as build;
 use std::sync::Arc;
 use switchboard_bridge::{Availability, Chat, PresenceUpdate};
-use xmpp_parsers::jid::Jid;
+use xmpp_parsers::jid::{BareJid, Jid};
 use xmpp_parsers::presence::{Presence, Type};
 use xmpp_parsers::stanza::Stanza;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
@@ -82,7 +82,11 @@ impl Transport {
                 self.reply(build::simple(Type::Subscribe, &me, &user));
                 self.send_presence_of(&target, &me, &user).await;
             }
-            Type::Probe | Type::None => self.send_presence_of(&target, &me, &from).await,
+            Type::Probe | Type::None => {
+                if !self.watch_contact(&from, &target).await {
+                    self.send_presence_of(&target, &me, &from).await
+                }
+            }
             Type::Unsubscribe => {
                 let mut done = build::simple(Type::Unsubscribed, &me, &user);
                 done.id = p.id.clone();
@@ -109,6 +113,41 @@ impl Transport {
             Ok(()) | Err(switchboard_bridge::BridgeError::Unsupported(_)) => {}
             Err(e) => tracing::debug!(error = %e, "Passing on the user's availability failed"),
         }
+    }
+
+    /// A probe of (or a directed presence to) a contact: the user's session is asked to
+    /// watch it; true when the network will report its presence (a `Presence` event).
+    async fn watch_contact(&self, from: &Jid, target: &Target) -> bool {
+        let Target::Contact { local, .. } = target else {
+            return false;
+        };
+        let Ok(Chat::Direct(user)) = self.connector.parse_address(local) else {
+            return false;
+        };
+        // A probe opens no session: only a user already connected is watched for. (Two
+        // statements: the sessions lock is taken once at a time.)
+        let login = self.sessions().login_of(&from.to_bare());
+        let Some(session) = login.and_then(|login| self.session_of(&login)) else {
+            return false;
+        };
+        session.watch(&user).await.unwrap_or(false)
+    }
+
+    /// A contact's presence from the network, to the user.
+    pub(super) async fn contact_presence(
+        &self,
+        user: &BareJid,
+        contact: &switchboard_bridge::UserId,
+        presence: &PresenceUpdate,
+    ) {
+        let Some(from) = self.contact_jid(&Chat::Direct(contact.clone())) else {
+            return;
+        };
+        let p = match presence.availability {
+            Availability::Offline => Presence::new(Type::Unavailable),
+            _ => Presence::available(),
+        };
+        self.reply(p.with_from(from).with_to(Jid::from(user.clone())));
     }
 
     async fn send_presence_of(&self, target: &Target, me: &Jid, to: &Jid) {

@@ -190,6 +190,14 @@ pub trait Session: Send + Sync + 'static {
         Err(BridgeError::Unsupported("topics"))
     }
 
+    /// Asks the network to report `user`'s presence ([`crate::RemoteEvent::Presence`],
+    /// now and when it changes). `Ok(false)` when it cannot (no connection to that network
+    /// open, no way to watch, the watch list full): the core then shows the contact as it
+    /// did before.
+    async fn watch(&self, _user: &crate::UserId) -> Result<bool, BridgeError> {
+        Ok(false)
+    }
+
     /// Answers a read-only command ([`Connector::queries_for`]) on `chat` with a note.
     async fn query(&self, _chat: &Chat, node: &str) -> Result<String, BridgeError> {
         Err(BridgeError::NotFound(format!("no command '{node}'")))

@@ -72,6 +72,13 @@ pub(super) fn apply(command: Command, state: &mut ConnState, throttle: &mut Thro
             let reason = text::sanitize(reason.as_deref().unwrap_or(""));
             throttle.push(format!("KICK {channel} {nick} :{reason}"));
         }
+        Command::Watch { nick, done } => {
+            let line = state.watch(&nick);
+            let _ = done.send(line.is_some());
+            if let Some(line) = line {
+                throttle.push(line);
+            }
+        }
         Command::Invite { channel, nick } => {
             let nick = text::sanitize(&nick).replace(' ', "");
             let nick = nick.trim_start_matches(':');

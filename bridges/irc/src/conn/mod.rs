@@ -82,6 +82,14 @@ pub enum Command {
         /// Why.
         reason: Option<String>,
     },
+    /// Report a nick's presence (MONITOR), now and whenever it changes; `done` hears
+    /// whether the server will.
+    Watch {
+        /// Who.
+        nick: String,
+        /// Watched (or why not).
+        done: oneshot::Sender<bool>,
+    },
     /// Invite someone to a channel.
     Invite {
         /// The channel.
@@ -350,6 +358,9 @@ fn refuse_waiting(
             }
             Command::Raw { done, .. } => {
                 let _ = done.send(Err(error.clone()));
+            }
+            Command::Watch { done, .. } => {
+                let _ = done.send(false);
             }
             Command::List { .. }
             | Command::Part { .. }

@@ -137,6 +137,8 @@ pub struct ConnState {
     pub splits: netsplit::Splits,
     /// The gateway's own WHO queries (who is away at join).
     who: who::Who,
+    /// Nicks whose presence is watched (MONITOR).
+    watched: monitor::Watched,
 }
 
 impl ConnState {
@@ -189,6 +191,7 @@ impl ConnState {
             server_text: server_text::ServerText::default(),
             splits: netsplit::Splits::default(),
             who: who::Who::default(),
+            watched: monitor::Watched::default(),
         }
     }
 
@@ -223,6 +226,7 @@ impl ConnState {
         self.forget_splits();
         self.forget_who();
         self.who.whox = false;
+        self.watched.limit = 0;
     }
 
     /// The lines that start registration (`PASS` first, when the user set a server
@@ -359,6 +363,7 @@ mod invites;
 #[cfg(test)]
 mod limit_tests;
 mod messages;
+mod monitor;
 mod netsplit;
 mod nick_fallback;
 mod numeric;

@@ -252,6 +252,31 @@ impl Session for Handle {
         )
     }
 
+    async fn watch(&self, user: &switchboard_bridge::UserId) -> Result<bool, BridgeError> {
+        let Address::User { nick, network } = Address::from_chat(&Chat::Direct(user.clone()))?
+        else {
+            return Ok(false);
+        };
+        // Only on a connection that is up: watching is no reason to connect.
+        let tx = match self
+            .0
+            .conns
+            .lock()
+            .expect("conns poisoned")
+            .get(&key(&network))
+        {
+            Some(c) if c.status.lock().expect("status poisoned").is_some() => c.tx.clone(),
+            _ => return Ok(false),
+        };
+        let (done, watched) = oneshot::channel();
+        self.0.queue(&tx, Command::Watch { nick, done })?;
+        Ok(tokio::time::timeout(Duration::from_secs(2), watched)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or(false))
+    }
+
     async fn query(&self, chat: &Chat, node: &str) -> Result<String, BridgeError> {
         match (Address::from_chat(chat)?, node) {
             (Address::Network { network }, super::CONNECTION_INFO) => Ok(self

@@ -47,11 +47,19 @@ impl ConnState {
                     } else if token == "WHOX" {
                         self.who.whox = true;
                     } else if token == "MONITOR" || token.starts_with("MONITOR=") {
+                        self.monitor_limit(token.strip_prefix("MONITOR="));
                         self.monitor_offered(out);
+                        self.rewatch(out);
                     }
                 }
             }
-            Response::RPL_MONOFFLINE => self.monitor_offline(&arg(1), out),
+            Response::RPL_MONOFFLINE => {
+                self.watched_presence(&arg(1), false, out);
+                self.monitor_offline(&arg(1), out);
+            }
+            Response::RPL_MONONLINE => self.watched_presence(&arg(1), true, out),
+            // 734 (list full): what was asked is simply not watched.
+            Response::ERR_MONLISTFULL => {}
             Response::RPL_INVITING => self.invite_sent(&args, out),
             Response::RPL_ENDOFWHO if self.who_end(&args) => {}
             Response::ERR_NOSUCHNICK | Response::ERR_USERONCHANNEL

@@ -1,0 +1,74 @@
+//! End-to-end test of IRC contacts' presence: a probe or directed presence to
+//! `nick%net@…` from a user connected to that network watches the nick with MONITOR;
+//! the contact shows online and offline as IRC says. Real Prosody and InspIRCd, the
+//! gateway binary, a slixmpp user and raw IRC clients.
+
+mod common;
+
+use common::irc_gateway::{irc_gateway_yaml, irc_user};
+use common::{join_room, workdir, Gateway, Inspircd, IrcClient, Prosody};
+use std::time::Duration;
+
+const IRC: &str = "irc.localhost";
+const SECRET: &str = "irc-secret";
+const T: Duration = Duration::from_secs(10);
+
+#[test]
+fn an_irc_contact_shows_online_and_offline_as_monitor_says() {
+    let dir = workdir("irc-contacts");
+    let prosody = Prosody::start(
+        dir.path(),
+        &[(IRC, SECRET)],
+        &[("alice", "localhost", "pw")],
+    );
+    let ircd = Inspircd::start(dir.path());
+    let keys = format!(
+        "  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
+        ircd.port()
+    );
+    let _gw = Gateway::start(dir.path(), &irc_gateway_yaml(&prosody, IRC, SECRET, &keys));
+    let alice = irc_user(dir.path(), &prosody, "alice", IRC);
+    let carol_jid = format!("carol%127.0.0.1@{IRC}");
+    let presence_of = |jid: &str, kind: Option<&str>| {
+        let jid = jid.to_string();
+        let kind = kind.map(str::to_string);
+        move |s: &minidom::Element| {
+            s.name() == "presence"
+                && s.attr("from") == Some(jid.as_str())
+                && s.attr("type") == kind.as_deref()
+        }
+    };
+
+    // Not connected to the network: the contact is shown available, as before.
+    alice.send(&format!("<presence to='{carol_jid}'/>"));
+    alice.expect(
+        T,
+        "carol shown available without a connection",
+        presence_of(&carol_jid, None),
+    );
+
+    // Connected (a room joined), carol offline: MONITOR says so.
+    join_room(&alice, &format!("#c%127.0.0.1@{IRC}"), "alice");
+    alice.send(&format!("<presence to='{carol_jid}'/>"));
+    alice.expect(
+        T,
+        "carol offline",
+        presence_of(&carol_jid, Some("unavailable")),
+    );
+
+    // carol connects, then quits: her presence follows.
+    let carol = IrcClient::connect(ircd.port(), "carol");
+    alice.expect(T, "carol online", presence_of(&carol_jid, None));
+    carol.quit();
+    alice.expect(
+        T,
+        "carol offline again",
+        presence_of(&carol_jid, Some("unavailable")),
+    );
+
+    // A nick nobody has is offline; one with characters a nick cannot hold is refused by
+    // the address before anything reaches IRC.
+    let ghost = format!("ghost%127.0.0.1@{IRC}");
+    alice.send(&format!("<presence to='{ghost}'/>"));
+    alice.expect(T, "ghost offline", presence_of(&ghost, Some("unavailable")));
+}
