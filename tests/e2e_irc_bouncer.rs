@@ -412,3 +412,43 @@ fn a_persistent_channel_with_a_key_comes_back_with_it_and_the_key_is_sealed() {
 
     drop(rig);
 }
+
+#[test]
+fn with_persistent_by_default_a_channel_stays_joined_until_configured_otherwise() {
+    let rig = IrcRig::start(
+        "irc-persistent-default",
+        IRC,
+        SECRET,
+        "  persistent_by_default: true\n",
+    );
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
+    carol.join("#pbd");
+    let alice = rig.user("alice");
+    let room = format!("#pbd%127.0.0.1@{IRC}");
+    join(&alice, &room, "alice");
+    carol.expect(T, "alice's JOIN", |l| {
+        l.command == "JOIN" && l.is_from("alice")
+    });
+    // Never configured: the form says persistent, and leaving the room leaves IRC alone.
+    assert_eq!(
+        form_value(&open_form(&alice, &room), "persistent").as_deref(),
+        Some("true")
+    );
+    leave(&alice, &room, "alice");
+    carol.expect_none(Duration::from_secs(2), |l| {
+        matches!(l.command.as_str(), "PART" | "QUIT") && l.is_from("alice")
+    });
+    carol.privmsg("#pbd", "said while alice was away");
+    // Back: the line said meanwhile is caught up.
+    let caught = join(&alice, &room, "alice");
+    assert!(
+        caught.iter().any(|b| b == "said while alice was away"),
+        "{caught:?}"
+    );
+    // Configured otherwise, a leave is a PART again.
+    configure(&alice, &room, &[("persistent", "false")]);
+    leave(&alice, &room, "alice");
+    carol.expect(T, "alice's PART", |l| {
+        l.command == "PART" && l.is_from("alice")
+    });
+}

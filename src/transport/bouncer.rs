@@ -109,12 +109,16 @@ impl Room {
 impl Transport {
     /// A user's settings for a channel (the defaults when none are stored).
     pub(super) async fn room_settings(&self, login: &LoginId, group: &GroupId) -> RoomSettings {
+        let defaults = RoomSettings {
+            persistent: self.connector.groups_persistent_by_default(),
+            ..RoomSettings::default()
+        };
         match self.store.setting(login, &settings_key(group)).await {
-            Ok(Some(json)) => serde_json::from_str(&json).unwrap_or_default(),
-            Ok(None) => RoomSettings::default(),
+            Ok(Some(json)) => serde_json::from_str(&json).unwrap_or(defaults),
+            Ok(None) => defaults,
             Err(e) => {
                 tracing::warn!(error = %e, "Cannot read channel settings; using the defaults");
-                RoomSettings::default()
+                defaults
             }
         }
     }

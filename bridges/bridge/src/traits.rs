@@ -68,6 +68,12 @@ pub trait Connector: Send + Sync + 'static {
         None
     }
 
+    /// Groups stay joined while their user is away (bouncer mode) unless the user's channel
+    /// settings say otherwise (IRC: `irc.persistent_by_default`).
+    fn groups_persistent_by_default(&self) -> bool {
+        false
+    }
+
     /// Settings forms the network offers on an address (ad-hoc commands on its JID).
     fn commands_for(&self, _chat: &Chat) -> Vec<crate::CommandForm> {
         Vec::new()

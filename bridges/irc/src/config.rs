@@ -46,6 +46,11 @@ pub struct IrcConfig {
         deserialize_with = "switchboard_bridge::config::duration"
     )]
     pub netsplit_hold: Duration,
+    /// Channels are persistent (stay joined while their user is away, and come back after
+    /// a restart) unless the user's channel `configure` says otherwise; leaving the room
+    /// then leaves nothing on IRC. Default false (biboumi's `persistent_by_default`).
+    #[serde(default)]
+    pub persistent_by_default: bool,
     /// The QUIT message. Default "Switchboard".
     #[serde(default = "default_quit_message")]
     pub quit_message: String,

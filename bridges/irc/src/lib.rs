@@ -185,6 +185,10 @@ impl Connector for IrcConnector {
         }]
     }
 
+    fn groups_persistent_by_default(&self) -> bool {
+        self.config.persistent_by_default
+    }
+
     fn queries_for(&self, chat: &Chat) -> Vec<CommandForm> {
         match address::Address::from_chat(chat) {
             Ok(address::Address::Network { .. }) => vec![CommandForm {
