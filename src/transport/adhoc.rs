@@ -31,7 +31,26 @@ impl Transport {
             name: f.name.into(),
             admin_only,
         }));
+        all.extend(self.network_forms().into_iter().map(|f| adhoc::Command {
+            node: f.node,
+            name: f.name.into(),
+            admin_only: false,
+        }));
         all
+    }
+
+    /// Whether the transport's own JID stands for a network (IRC's `fixed_network`): then
+    /// messages to it are that network's, and its commands are offered here.
+    pub(super) fn transport_is_a_network(&self) -> bool {
+        self.connector.transport_chat().is_some()
+    }
+
+    /// The network's commands, when the transport's JID stands for one.
+    fn network_forms(&self) -> Vec<switchboard_bridge::CommandForm> {
+        match self.connector.transport_chat() {
+            Some(chat) => self.forms_for(&chat),
+            None => Vec::new(),
+        }
     }
 
     pub(super) fn command(&self, node: &str, from: &Jid) -> Option<adhoc::Command> {
@@ -40,7 +59,7 @@ impl Transport {
             .find(|c| c.node == node && (!c.admin_only || self.access.is_admin(from)))
     }
 
-    pub(super) async fn execute_command(&self, from: &Jid, payload: &Element) -> Answer {
+    pub(super) async fn execute_command(self: &Arc<Self>, from: &Jid, payload: &Element) -> Answer {
         let request = match adhoc::parse_request(payload) {
             Ok(r) => r,
             Err(text) => {
@@ -82,6 +101,9 @@ impl Transport {
             "ping" => self.ping_command(&session),
             "hello" => self.hello_command(&session, payload),
             "disconnect-user" => self.disconnect_command(&session, payload).await,
+            node if self.network_forms().iter().any(|f| f.node == node) => {
+                self.contact_command(from, "", payload).await
+            }
             node if command.admin_only => match self
                 .connector
                 .admin_commands()

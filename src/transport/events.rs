@@ -145,6 +145,10 @@ impl Transport {
     /// and an answer to it fails at the network instead of reaching someone else.
     pub(super) fn contact_jid(&self, chat: &Chat) -> Option<Jid> {
         let local = escape(&jid_part(&self.connector.format_address(chat)));
+        if local.is_empty() {
+            // A network that is the transport itself (IRC's `fixed_network`).
+            return Some(self.me.clone());
+        }
         match Jid::new(&format!("{local}@{}", self.domain)) {
             Ok(jid) => Some(jid),
             Err(e) => {

@@ -32,6 +32,8 @@ impl Transport {
 
         let (local, resource) = match address::target(&to) {
             Target::Contact { local, resource } => (local, resource),
+            // The transport's own JID may stand for a network (IRC's `fixed_network`).
+            Target::Transport if self.transport_is_a_network() => (String::new(), None),
             Target::Transport => {
                 return fail(
                     ErrorType::Cancel,

@@ -68,6 +68,13 @@ pub trait Connector: Send + Sync + 'static {
         None
     }
 
+    /// The chat the transport's own JID stands for, if any (IRC with `fixed_network`: the
+    /// network; `parse_address("")` then gives it too): messages to the transport JID go
+    /// to it and its commands are offered there.
+    fn transport_chat(&self) -> Option<Chat> {
+        None
+    }
+
     /// Groups stay joined while their user is away (bouncer mode) unless the user's channel
     /// settings say otherwise (IRC: `irc.persistent_by_default`).
     fn groups_persistent_by_default(&self) -> bool {

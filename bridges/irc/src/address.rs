@@ -72,6 +72,39 @@ pub fn parse(local: &str, chantypes: &str) -> Result<Address, BridgeError> {
     })
 }
 
+/// Parses a local part of a gateway serving one network (`irc.fixed_network`): `#chan`
+/// and `nick` on that network, the empty local part (the transport's own JID) the network
+/// itself. A `%network` part is refused: there is no other network to name.
+pub fn parse_fixed(local: &str, network: &str) -> Result<Address, BridgeError> {
+    let network = network.to_lowercase();
+    if local.is_empty() {
+        return Ok(Address::Network { network });
+    }
+    if local.contains('%') {
+        return Err(BridgeError::InvalidAddress(format!(
+            "'{local}': this gateway serves only {network}; write #channel@… or nick@…"
+        )));
+    }
+    match parse(&format!("{local}%{network}"), "#&")? {
+        Address::Network { .. } => Err(BridgeError::InvalidAddress(format!(
+            "'{local}' is not a channel or a nick"
+        ))),
+        address => Ok(address),
+    }
+}
+
+/// The local part of a chat id (`#chan%net`, `nick%net`, `net`) on a gateway serving only
+/// `network`: the id without `%net`, and empty for the network itself.
+pub fn format_fixed(id: &str, network: &str) -> String {
+    if id.eq_ignore_ascii_case(network) {
+        return String::new();
+    }
+    match id.rsplit_once('%') {
+        Some((name, net)) if net.eq_ignore_ascii_case(network) => name.to_string(),
+        _ => id.to_string(),
+    }
+}
+
 impl Address {
     /// The network name.
     pub fn network(&self) -> &str {
@@ -119,6 +152,44 @@ pub fn user_id(nick: &str, network: &str) -> UserId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fixed_network_drops_the_network_part() {
+        assert_eq!(
+            parse_fixed("#Rust", "Libera").unwrap(),
+            Address::Channel {
+                channel: "#rust".into(),
+                network: "libera".into()
+            }
+        );
+        assert_eq!(
+            parse_fixed("Carol", "libera").unwrap(),
+            Address::User {
+                nick: "Carol".into(),
+                network: "libera".into()
+            }
+        );
+        assert_eq!(
+            parse_fixed("", "libera").unwrap(),
+            Address::Network {
+                network: "libera".into()
+            }
+        );
+        let e = parse_fixed("#rust%oftc", "libera").unwrap_err().to_string();
+        assert!(e.contains("serves only libera"), "{e}");
+        assert!(parse_fixed("a b", "libera").is_err());
+        for (id, local) in [
+            ("#rust%libera", "#rust"),
+            ("carol%libera", "carol"),
+            ("libera", ""),
+        ] {
+            assert_eq!(format_fixed(id, "libera"), local);
+            assert_eq!(
+                parse_fixed(local, "libera").unwrap().chat(),
+                parse(id, "#&").unwrap().chat()
+            );
+        }
+    }
 
     #[test]
     fn channels_and_users() {

@@ -46,6 +46,12 @@ pub struct IrcConfig {
         deserialize_with = "switchboard_bridge::config::duration"
     )]
     pub netsplit_hold: Duration,
+    /// Serve only this network (one of `networks`), as biboumi's `fixed_irc_server`: rooms
+    /// are `#chan@irc.example.org`, contacts `nick@irc.example.org`, and the network's
+    /// messages and commands are the transport's own JID. Default: none (every listed
+    /// network, `#chan%net@…`).
+    #[serde(default)]
+    pub fixed_network: Option<String>,
     /// Channels are persistent (stay joined while their user is away, and come back after
     /// a restart) unless the user's channel `configure` says otherwise; leaving the room
     /// then leaves nothing on IRC. Default false (biboumi's `persistent_by_default`).
@@ -279,6 +285,14 @@ impl IrcConfig {
                 out.push((
                     format!("networks.{name}"),
                     format!("the same network as '{first}' (names match ignoring case)"),
+                ));
+            }
+        }
+        if let Some(fixed) = &self.fixed_network {
+            if !self.networks.keys().any(|n| n.eq_ignore_ascii_case(fixed)) {
+                out.push((
+                    "fixed_network".into(),
+                    format!("'{fixed}' is not one of the networks listed under networks"),
                 ));
             }
         }

@@ -112,13 +112,20 @@ impl Connector for IrcConnector {
     }
 
     fn parse_address(&self, local: &str) -> Result<Chat, BridgeError> {
-        Ok(address::parse(local, "#&")?.chat())
+        match &self.config.fixed_network {
+            None => Ok(address::parse(local, "#&")?.chat()),
+            Some(network) => address::parse_fixed(local, network).map(|a| a.chat()),
+        }
     }
 
     fn format_address(&self, chat: &Chat) -> String {
-        match chat {
-            Chat::Group(g) => g.as_str().to_string(),
-            Chat::Direct(u) => u.as_str().to_string(),
+        let id = match chat {
+            Chat::Group(g) => g.as_str(),
+            Chat::Direct(u) => u.as_str(),
+        };
+        match &self.config.fixed_network {
+            None => id.to_string(),
+            Some(network) => address::format_fixed(id, network),
         }
     }
 
@@ -183,6 +190,16 @@ impl Connector for IrcConnector {
                 ),
             ],
         }]
+    }
+
+    fn transport_chat(&self) -> Option<Chat> {
+        let network = self.config.fixed_network.as_deref()?;
+        Some(
+            address::Address::Network {
+                network: network.to_lowercase(),
+            }
+            .chat(),
+        )
     }
 
     fn groups_persistent_by_default(&self) -> bool {
