@@ -77,6 +77,18 @@ fn one_network_is_served_without_network_parts() {
     let saved = run_command(&alice, IRC, "configure", &[("realname", "Alice A")]);
     assert_eq!(command_note(&saved), "Saved.", "{}", String::from(&saved));
 
+    // The channel list is disco#items on the transport JID.
+    let list = alice.iq(
+        &format!("<iq type='get' id='l1' to='{IRC}'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>"),
+        "l1",
+        Duration::from_secs(30),
+    );
+    assert!(
+        String::from(&list).contains(&format!("jid='{room}'")),
+        "{}",
+        String::from(&list)
+    );
+
     // A network part is refused: there is no other network here.
     alice.send(&format!(
         "<presence to='#fx%other@{IRC}/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>"

@@ -140,14 +140,18 @@ impl Transport {
                         adhoc::list(&self.me, &self.commands(), is_admin).into(),
                     ))
                 }
-                None => Answer::Result(Some(
-                    DiscoItemsResult {
-                        node: None,
-                        items: vec![],
-                        rsm: None,
-                    }
-                    .into(),
-                )),
+                // The transport's JID standing for a network lists its channels.
+                None => match self.connector.transport_chat() {
+                    Some(chat) => self.directory(from, &chat, payload).await,
+                    None => Answer::Result(Some(
+                        DiscoItemsResult {
+                            node: None,
+                            items: vec![],
+                            rsm: None,
+                        }
+                        .into(),
+                    )),
+                },
                 Some(node) => Answer::Error(
                     ErrorType::Cancel,
                     DefinedCondition::ItemNotFound,

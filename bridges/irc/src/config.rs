@@ -98,6 +98,12 @@ pub struct Limits {
     /// gets a `wait` error. Default 1024.
     #[serde(default = "default_queue")]
     pub command_queue: usize,
+    /// Members a joined channel may have for its members' away states to be asked at join
+    /// (a WHO, one reply line per member on every user's connection: K users of the gateway
+    /// in one channel cost K² lines). Bigger channels show away changes only. 0: never ask.
+    /// Default 100.
+    #[serde(default = "default_who_on_join")]
+    pub who_on_join: usize,
 }
 
 impl Default for Limits {
@@ -109,6 +115,7 @@ impl Default for Limits {
             members_per_channel: default_members_per_channel(),
             throttle_queue: default_queue(),
             command_queue: default_queue(),
+            who_on_join: default_who_on_join(),
         }
     }
 }
@@ -372,6 +379,9 @@ fn default_forced_joins() -> usize {
 }
 fn default_members_per_channel() -> usize {
     10_000
+}
+fn default_who_on_join() -> usize {
+    100
 }
 fn default_queue() -> usize {
     1024

@@ -37,9 +37,11 @@ pub enum Limit {
     ServerText,
     /// A split quit shown at once: more nicks held back than the bound.
     NetsplitHeld,
+    /// A joined channel's away states not asked: more members than `who_on_join`.
+    WhoOnJoin,
 }
 
-const ALL: [(Limit, &str, &str); 14] = [
+const ALL: [(Limit, &str, &str); 15] = [
     (
         Limit::Motd,
         "switchboard_irc_limit_motd_total",
@@ -109,6 +111,11 @@ const ALL: [(Limit, &str, &str); 14] = [
         Limit::NetsplitHeld,
         "switchboard_irc_limit_netsplit_held_total",
         "Netsplit quits shown at once because 10000 were held back already.",
+    ),
+    (
+        Limit::WhoOnJoin,
+        "switchboard_irc_limit_who_on_join_total",
+        "Channels joined whose members' away states were not asked: more members than irc.limits.who_on_join.",
     ),
 ];
 

@@ -1,7 +1,8 @@
 //! Who is away when the user joins: away-notify tells changes from then on, not who was
-//! away before. Where the server offers WHOX and away-notify, a joined channel is asked
-//! `WHO #chan %tcnf,<token>` once its names are in; each member flagged `G` (gone) is shown
-//! away. The replies to this WHO (token [`TOKEN`]) are the gateway's, not shown as server
+//! away before. Where the server offers WHOX and away-notify, a joined channel of at most
+//! `irc.limits.who_on_join` members is asked `WHO #chan %tcnf,<token>` once its names are
+//! in; each member flagged `G` (gone) is shown away. (The bound: every user's connection in
+//! a channel gets a line per member, K² lines for K users of the gateway.) The replies to this WHO (token [`TOKEN`]) are the gateway's, not shown as server
 //! text; a WHO the user sends by hand is.
 
 use super::{membership, Action, ConnState};
@@ -27,6 +28,14 @@ impl ConnState {
             return;
         }
         if self.who.pending.len() >= self.max_channels.max(1) {
+            return;
+        }
+        let members = self
+            .channels
+            .get(&chan.to_lowercase())
+            .map_or(0, |c| c.members.len());
+        if members > self.limits.who_on_join {
+            self.hits.hit(crate::hits::Limit::WhoOnJoin);
             return;
         }
         self.who.pending.insert(chan.to_lowercase());
@@ -130,6 +139,23 @@ mod tests {
             matches!(&end[..], [RemoteEvent::NetworkText { .. }]),
             "{end:?}"
         );
+    }
+
+    #[test]
+    fn a_channel_bigger_than_the_bound_is_not_asked() {
+        let mut s = ConnState::new("net", "alice", Fallback::Latin1);
+        s.limits.who_on_join = 2;
+        feed(&mut s, ":irc.test CAP * LS :away-notify");
+        feed(&mut s, ":irc.test CAP * ACK :away-notify");
+        feed(&mut s, ":irc.test 001 alice :Welcome");
+        feed(&mut s, ":irc.test 005 alice WHOX :are supported");
+        feed(&mut s, ":alice!a@h JOIN #big");
+        feed(&mut s, ":irc.test 353 alice = #big :alice carol dave");
+        let out = feed(&mut s, ":irc.test 366 alice #big :End");
+        assert!(!out
+            .iter()
+            .any(|a| matches!(a, Action::Send { line, .. } if line.starts_with("WHO"))));
+        assert_eq!(s.hits.get(crate::hits::Limit::WhoOnJoin), 1);
     }
 
     #[test]
