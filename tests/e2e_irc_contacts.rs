@@ -72,3 +72,53 @@ fn an_irc_contact_shows_online_and_offline_as_monitor_says() {
     alice.send(&format!("<presence to='{ghost}'/>"));
     alice.expect(T, "ghost offline", presence_of(&ghost, Some("unavailable")));
 }
+
+#[test]
+fn a_private_message_to_a_nick_that_is_not_there_comes_back_as_an_error() {
+    let dir = workdir("irc-no-such-nick");
+    let prosody = Prosody::start(
+        dir.path(),
+        &[(IRC, SECRET)],
+        &[("alice", "localhost", "pw")],
+    );
+    let ircd = Inspircd::start(dir.path());
+    let keys = format!(
+        "  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
+        ircd.port()
+    );
+    let _gw = Gateway::start(dir.path(), &irc_gateway_yaml(&prosody, IRC, SECRET, &keys));
+    let carol = IrcClient::connect(ircd.port(), "carol");
+    let alice = irc_user(dir.path(), &prosody, "alice", IRC);
+    join_room(&alice, &format!("#c%127.0.0.1@{IRC}"), "alice");
+
+    let ghost = format!("ghost%127.0.0.1@{IRC}");
+    alice.send(&format!(
+        "<message type='chat' id='m1' to='{ghost}'><body>anyone?</body></message>"
+    ));
+    let e = alice.expect(T, "the delivery error", |s| {
+        s.name() == "message"
+            && s.attr("type") == Some("error")
+            && s.attr("from") == Some(ghost.as_str())
+    });
+    assert_eq!(
+        common::error_condition(&e).as_deref(),
+        Some("recipient-unavailable"),
+        "{}",
+        String::from(&e)
+    );
+    assert!(
+        common::error_text(&e).contains("ghost"),
+        "{}",
+        String::from(&e)
+    );
+
+    // To someone who is there: delivered, no error.
+    let carol_jid = format!("carol%127.0.0.1@{IRC}");
+    alice.send(&format!(
+        "<message type='chat' id='m2' to='{carol_jid}'><body>hi</body></message>"
+    ));
+    carol.expect(T, "alice's line", |l| l.is_message("alice", "carol", "hi"));
+    alice.expect_none(Duration::from_millis(800), |s| {
+        s.name() == "message" && s.attr("type") == Some("error")
+    });
+}

@@ -92,18 +92,30 @@ impl Transport {
                 let Some(from) = self.contact_jid(&chat) else {
                     return;
                 };
-                let to = target
-                    .as_ref()
-                    .and_then(|t| Jid::new(&t.sender).ok())
-                    .unwrap_or_else(|| user.clone().into());
-                let mut m = Message::error(to).with_payload(errors::error(
-                    ErrorType::Cancel,
-                    DefinedCondition::RecipientUnavailable,
-                    format!("the message could not be delivered: {reason}"),
-                ));
-                m.from = Some(from);
-                m.id = target.map(|t| Id(t.stanza_id));
-                self.forward(m.into()).await;
+                // An error to a bare JID is dropped by the user's server (RFC 6121
+                // §8.5.2.1.1): to the sender's resource when known, else to those online.
+                let to: Vec<Jid> = match target.as_ref().and_then(|t| Jid::new(&t.sender).ok()) {
+                    Some(sender) => vec![sender],
+                    None => {
+                        let online = self.sessions().resources_of(&user);
+                        if online.is_empty() {
+                            vec![user.clone().into()]
+                        } else {
+                            online
+                        }
+                    }
+                };
+                let id = target.map(|t| Id(t.stanza_id));
+                for to in to {
+                    let mut m = Message::error(to).with_payload(errors::error(
+                        ErrorType::Cancel,
+                        DefinedCondition::RecipientUnavailable,
+                        format!("the message could not be delivered: {reason}"),
+                    ));
+                    m.from = Some(from.clone());
+                    m.id = id.clone();
+                    self.forward(m.into()).await;
+                }
             }
             RemoteEvent::Invited { group, nick, .. } => self.invited(&user, &group, &nick).await,
             RemoteEvent::Presence {

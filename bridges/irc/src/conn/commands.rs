@@ -94,6 +94,7 @@ pub(super) fn apply(command: Command, state: &mut ConnState, throttle: &mut Thro
             target,
             text: body,
             kind,
+            txn,
             done,
         } => {
             if !state.registered {
@@ -117,6 +118,9 @@ pub(super) fn apply(command: Command, state: &mut ConnState, throttle: &mut Thro
                     };
                     throttle.push(format!("PRIVMSG {target} :{piece}"));
                 }
+            }
+            if let Some(txn) = txn {
+                state.sent_privately(&target, txn);
             }
             throttle.notify_when_sent(done);
         }

@@ -46,6 +46,8 @@ pub enum Command {
         text: String,
         /// Action or normal.
         kind: TextKind,
+        /// The core's id of a private message (its 401 fails it).
+        txn: Option<switchboard_bridge::TxnId>,
         /// Written (or why not).
         done: oneshot::Sender<Result<(), BridgeError>>,
     },

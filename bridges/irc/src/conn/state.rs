@@ -139,6 +139,8 @@ pub struct ConnState {
     who: who::Who,
     /// Nicks whose presence is watched (MONITOR).
     watched: monitor::Watched,
+    /// The last private message to each nick, until echoed or refused (401).
+    undelivered: undelivered::Undelivered,
 }
 
 impl ConnState {
@@ -192,6 +194,7 @@ impl ConnState {
             splits: netsplit::Splits::default(),
             who: who::Who::default(),
             watched: monitor::Watched::default(),
+            undelivered: undelivered::Undelivered::default(),
         }
     }
 
@@ -370,4 +373,5 @@ mod numeric;
 mod server_text;
 #[cfg(test)]
 mod tests;
+mod undelivered;
 mod who;

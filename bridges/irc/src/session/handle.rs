@@ -86,6 +86,7 @@ impl Session for Handle {
         IrcSession::send(
             &tx,
             Command::Say {
+                txn: matches!(address, Address::User { .. }).then(|| msg.txn.clone()),
                 target,
                 text: msg.content.text,
                 kind: msg.content.kind,

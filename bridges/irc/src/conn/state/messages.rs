@@ -30,6 +30,9 @@ impl ConnState {
             None => (TextKind::Normal, body),
         };
         if self.is_me(&from) {
+            if !self.is_channel(target) {
+                self.echoed_privately(target);
+            }
             return; // echo-message of our own line: the core reflected it already
         }
         let chat = if self.is_channel(target) {

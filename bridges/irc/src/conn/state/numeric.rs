@@ -64,6 +64,7 @@ impl ConnState {
             Response::RPL_ENDOFWHO if self.who_end(&args) => {}
             Response::ERR_NOSUCHNICK | Response::ERR_USERONCHANNEL
                 if self.invite_refused(&args, out) => {}
+            Response::ERR_NOSUCHNICK if self.no_such_nick(&args, out) => {}
             Response::RPL_SASLSUCCESS => out.push(Action::Send {
                 line: "CAP END".into(),
                 urgent: true,
