@@ -1,10 +1,107 @@
-//! Session commands turned into IRC lines.
+//! What the session asks of a connection, and how each command becomes IRC lines.
 
 use super::io::Throttle;
 use super::state::ConnState;
-use super::Command;
-use crate::text;
-use switchboard_bridge::{BridgeError, TextKind};
+use crate::text::{self, Fallback};
+use switchboard_bridge::{BridgeError, GroupListing, TextKind};
+use tokio::sync::oneshot;
+
+/// What the session asks of a connection.
+#[derive(Debug)]
+pub enum Command {
+    /// Join (and keep rejoining) a channel.
+    Join {
+        /// The channel.
+        channel: String,
+        /// Its key.
+        key: Option<String>,
+    },
+    /// Leave a channel.
+    Part {
+        /// The channel.
+        channel: String,
+        /// The reason.
+        reason: Option<String>,
+    },
+    /// Say something; `done` hears when it was written to the socket.
+    Say {
+        /// Channel or nick.
+        target: String,
+        /// The text (any length, any number of lines).
+        text: String,
+        /// Action or normal.
+        kind: TextKind,
+        /// The core's id of a private message (its 401 fails it).
+        txn: Option<switchboard_bridge::TxnId>,
+        /// Written (or why not).
+        done: oneshot::Sender<Result<(), BridgeError>>,
+    },
+    /// Set a channel topic.
+    Topic {
+        /// The channel.
+        channel: String,
+        /// The topic.
+        topic: String,
+    },
+    /// Raw IRC command lines from the user (to the network JID); `done` hears when written.
+    Raw {
+        /// The lines.
+        text: String,
+        /// Written (or why not).
+        done: oneshot::Sender<Result<(), BridgeError>>,
+    },
+    /// The channel list (LIST), once registered.
+    List {
+        /// Where the list goes.
+        done: oneshot::Sender<Vec<GroupListing>>,
+    },
+    /// Change our nick (network-wide).
+    Nick {
+        /// The new nick.
+        nick: String,
+    },
+    /// Remove someone from a channel.
+    Kick {
+        /// The channel.
+        channel: String,
+        /// Who.
+        nick: String,
+        /// Why.
+        reason: Option<String>,
+    },
+    /// Report a nick's presence (MONITOR), now and whenever it changes; `done` hears
+    /// whether the server will.
+    Watch {
+        /// Who.
+        nick: String,
+        /// Watched (or why not).
+        done: oneshot::Sender<bool>,
+    },
+    /// Invite someone to a channel.
+    Invite {
+        /// The channel.
+        channel: String,
+        /// Who.
+        nick: String,
+    },
+    /// Set or clear our away (`AWAY :text`, or `AWAY` for back).
+    Away {
+        /// The away text; `None` for back.
+        text: Option<String>,
+    },
+    /// Read a channel's lines that are not UTF-8 with `fallback` (`None`: the network's).
+    Encoding {
+        /// The channel, lowercased.
+        channel: String,
+        /// Its fallback encoding.
+        fallback: Option<Fallback>,
+    },
+    /// Quit the network and end the connection.
+    Quit {
+        /// The QUIT message.
+        reason: String,
+    },
+}
 
 /// Turns a session command into lines.
 pub(super) fn apply(command: Command, state: &mut ConnState, throttle: &mut Throttle) {

@@ -2,6 +2,7 @@
 //! with flood control, answer pings, and reconnect with backoff, rejoining channels.
 
 mod commands;
+pub use commands::Command;
 mod connected;
 mod io;
 mod members;
@@ -13,110 +14,11 @@ use connected::{session, End};
 use state::ConnState;
 use std::collections::HashMap;
 use std::time::Duration;
-use switchboard_bridge::{
-    BridgeError, EventSink, GroupListing, LeaveReason, RemoteEvent, SessionState, TextKind,
-};
-use tokio::sync::{mpsc, oneshot};
+use switchboard_bridge::{BridgeError, EventSink, LeaveReason, RemoteEvent, SessionState};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// What the session asks of a connection.
-#[derive(Debug)]
-pub enum Command {
-    /// Join (and keep rejoining) a channel.
-    Join {
-        /// The channel.
-        channel: String,
-        /// Its key.
-        key: Option<String>,
-    },
-    /// Leave a channel.
-    Part {
-        /// The channel.
-        channel: String,
-        /// The reason.
-        reason: Option<String>,
-    },
-    /// Say something; `done` hears when it was written to the socket.
-    Say {
-        /// Channel or nick.
-        target: String,
-        /// The text (any length, any number of lines).
-        text: String,
-        /// Action or normal.
-        kind: TextKind,
-        /// The core's id of a private message (its 401 fails it).
-        txn: Option<switchboard_bridge::TxnId>,
-        /// Written (or why not).
-        done: oneshot::Sender<Result<(), BridgeError>>,
-    },
-    /// Set a channel topic.
-    Topic {
-        /// The channel.
-        channel: String,
-        /// The topic.
-        topic: String,
-    },
-    /// Raw IRC command lines from the user (to the network JID); `done` hears when written.
-    Raw {
-        /// The lines.
-        text: String,
-        /// Written (or why not).
-        done: oneshot::Sender<Result<(), BridgeError>>,
-    },
-    /// The channel list (LIST), once registered.
-    List {
-        /// Where the list goes.
-        done: oneshot::Sender<Vec<GroupListing>>,
-    },
-    /// Change our nick (network-wide).
-    Nick {
-        /// The new nick.
-        nick: String,
-    },
-    /// Remove someone from a channel.
-    Kick {
-        /// The channel.
-        channel: String,
-        /// Who.
-        nick: String,
-        /// Why.
-        reason: Option<String>,
-    },
-    /// Report a nick's presence (MONITOR), now and whenever it changes; `done` hears
-    /// whether the server will.
-    Watch {
-        /// Who.
-        nick: String,
-        /// Watched (or why not).
-        done: oneshot::Sender<bool>,
-    },
-    /// Invite someone to a channel.
-    Invite {
-        /// The channel.
-        channel: String,
-        /// Who.
-        nick: String,
-    },
-    /// Set or clear our away (`AWAY :text`, or `AWAY` for back).
-    Away {
-        /// The away text; `None` for back.
-        text: Option<String>,
-    },
-    /// Read a channel's lines that are not UTF-8 with `fallback` (`None`: the network's).
-    Encoding {
-        /// The channel, lowercased.
-        channel: String,
-        /// Its fallback encoding.
-        fallback: Option<Fallback>,
-    },
-    /// Quit the network and end the connection.
-    Quit {
-        /// The QUIT message.
-        reason: String,
-    },
-}
 
 /// Who connects and how.
 #[derive(Clone)]

@@ -2,8 +2,9 @@
 //! away before. Where the server offers WHOX and away-notify, a joined channel of at most
 //! `irc.limits.who_on_join` members is asked `WHO #chan %tcnf,<token>` once its names are
 //! in; each member flagged `G` (gone) is shown away. (The bound: every user's connection in
-//! a channel gets a line per member, K² lines for K users of the gateway.) The replies to this WHO (token [`TOKEN`]) are the gateway's, not shown as server
-//! text; a WHO the user sends by hand is.
+//! a channel gets a line per member, K² lines for K users of the gateway.) The replies to
+//! this WHO (token [`TOKEN`]) are the gateway's, not shown as server text; a WHO the user
+//! sends by hand is.
 
 use super::{membership, Action, ConnState};
 use std::collections::HashSet;
