@@ -9,11 +9,10 @@ mod common;
 #[allow(dead_code)]
 mod fake_ircd;
 
-use common::irc_gateway::{irc_gateway_yaml, irc_user};
+use common::irc_gateway::{irc_gateway_yaml, irc_user, IrcRig};
 use common::muc::statuses;
 use common::{
-    command_note, error_condition, join_room, run_command, workdir, Gateway, Inspircd, IrcClient,
-    Prosody,
+    command_note, error_condition, join_room, run_command, workdir, Gateway, IrcClient, Prosody,
 };
 use std::time::Duration;
 
@@ -23,26 +22,17 @@ const T: Duration = Duration::from_secs(10);
 
 #[test]
 fn connection_info_then_an_admin_disconnects_the_user() {
-    let dir = workdir("irc-disconnect-user");
-    let prosody = Prosody::start(
-        dir.path(),
-        &[(IRC, SECRET)],
-        &[("alice", "localhost", "pw"), ("bob", "localhost", "pw")],
+    let rig = IrcRig::start_with_xmpp(
+        "irc-disconnect-user",
+        IRC,
+        SECRET,
+        "",
+        "  admins: [\"bob@localhost\"]\n",
     );
-    let ircd = Inspircd::start(dir.path());
-    let keys = format!(
-        "  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
-        ircd.port()
-    );
-    let config = irc_gateway_yaml(&prosody, IRC, SECRET, &keys).replace(
-        "  allow: [\"localhost\"]\n",
-        "  allow: [\"localhost\"]\n  admins: [\"bob@localhost\"]\n",
-    );
-    let _gw = Gateway::start(dir.path(), &config);
-    let carol = IrcClient::connect(ircd.port(), "carol");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
     carol.join("#dc");
-    let alice = irc_user(dir.path(), &prosody, "alice", IRC);
-    let bob = irc_user(dir.path(), &prosody, "bob", IRC);
+    let alice = rig.user("alice");
+    let bob = rig.user("bob");
     let room = format!("#dc%127.0.0.1@{IRC}");
     let net = format!("127.0.0.1@{IRC}");
 
@@ -69,7 +59,7 @@ fn connection_info_then_an_admin_disconnects_the_user() {
     let (first, second) = info.split_once('\n').unwrap_or((&info, ""));
     let prefix = format!(
         "Connected to IRC server 127.0.0.1 on port {} since ",
-        ircd.port()
+        rig.ircd.port()
     );
     assert!(first.starts_with(&prefix), "{info}");
     assert!(first.ends_with(" seconds ago)."), "{info}");
@@ -125,20 +115,9 @@ fn connection_info_then_an_admin_disconnects_the_user() {
 
 #[test]
 fn network_settings_send_after_connect_commands_and_read_their_encoding() {
-    let dir = workdir("irc-network-settings");
-    let prosody = Prosody::start(
-        dir.path(),
-        &[(IRC, SECRET)],
-        &[("alice", "localhost", "pw"), ("bob", "localhost", "pw")],
-    );
-    let ircd = Inspircd::start(dir.path());
-    let keys = format!(
-        "  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
-        ircd.port()
-    );
-    let gw = Gateway::start(dir.path(), &irc_gateway_yaml(&prosody, IRC, SECRET, &keys));
-    let carol = IrcClient::connect(ircd.port(), "carol");
-    let alice = irc_user(dir.path(), &prosody, "alice", IRC);
+    let rig = IrcRig::start("irc-network-settings", IRC, SECRET, "");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
+    let alice = rig.user("alice");
     let net = format!("127.0.0.1@{IRC}");
 
     // Refused, each naming its field: a JOIN among the commands, an unknown encoding.
@@ -203,7 +182,7 @@ fn network_settings_send_after_connect_commands_and_read_their_encoding() {
             && common::body(s) == "Привет"
     });
     assert!(
-        !gw.log().contains("s3cret-pass-word"),
+        !rig.gw.log().contains("s3cret-pass-word"),
         "the password was logged"
     );
 }
@@ -251,19 +230,8 @@ fn a_server_password_is_sent_first() {
 
 #[test]
 fn rooms_are_configured_through_muc_owner_too() {
-    let dir = workdir("irc-muc-owner");
-    let prosody = Prosody::start(
-        dir.path(),
-        &[(IRC, SECRET)],
-        &[("alice", "localhost", "pw")],
-    );
-    let ircd = Inspircd::start(dir.path());
-    let keys = format!(
-        "  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
-        ircd.port()
-    );
-    let _gw = Gateway::start(dir.path(), &irc_gateway_yaml(&prosody, IRC, SECRET, &keys));
-    let alice = irc_user(dir.path(), &prosody, "alice", IRC);
+    let rig = IrcRig::start("irc-muc-owner", IRC, SECRET, "");
+    let alice = rig.user("alice");
     let room = format!("#cfg%127.0.0.1@{IRC}");
     join_room(&alice, &room, "alice");
     const OWNER: &str = "http://jabber.org/protocol/muc#owner";

@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::irc_gateway::{irc_gateway_yaml, irc_user};
-use common::{join_room, workdir, Gateway, Inspircd, IrcClient, Prosody};
+use common::irc_gateway::IrcRig;
+use common::{join_room, IrcClient};
 use std::time::Duration;
 
 const IRC: &str = "irc.localhost";
@@ -15,19 +15,8 @@ const T: Duration = Duration::from_secs(10);
 
 #[test]
 fn an_irc_contact_shows_online_and_offline_as_monitor_says() {
-    let dir = workdir("irc-contacts");
-    let prosody = Prosody::start(
-        dir.path(),
-        &[(IRC, SECRET)],
-        &[("alice", "localhost", "pw")],
-    );
-    let ircd = Inspircd::start(dir.path());
-    let keys = format!(
-        "  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
-        ircd.port()
-    );
-    let _gw = Gateway::start(dir.path(), &irc_gateway_yaml(&prosody, IRC, SECRET, &keys));
-    let alice = irc_user(dir.path(), &prosody, "alice", IRC);
+    let rig = IrcRig::start("irc-contacts", IRC, SECRET, "");
+    let alice = rig.user("alice");
     let carol_jid = format!("carol%127.0.0.1@{IRC}");
     let presence_of = |jid: &str, kind: Option<&str>| {
         let jid = jid.to_string();
@@ -57,7 +46,7 @@ fn an_irc_contact_shows_online_and_offline_as_monitor_says() {
     );
 
     // carol connects, then quits: her presence follows.
-    let carol = IrcClient::connect(ircd.port(), "carol");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
     alice.expect(T, "carol online", presence_of(&carol_jid, None));
     carol.quit();
     alice.expect(
@@ -75,20 +64,9 @@ fn an_irc_contact_shows_online_and_offline_as_monitor_says() {
 
 #[test]
 fn a_private_message_to_a_nick_that_is_not_there_comes_back_as_an_error() {
-    let dir = workdir("irc-no-such-nick");
-    let prosody = Prosody::start(
-        dir.path(),
-        &[(IRC, SECRET)],
-        &[("alice", "localhost", "pw")],
-    );
-    let ircd = Inspircd::start(dir.path());
-    let keys = format!(
-        "  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
-        ircd.port()
-    );
-    let _gw = Gateway::start(dir.path(), &irc_gateway_yaml(&prosody, IRC, SECRET, &keys));
-    let carol = IrcClient::connect(ircd.port(), "carol");
-    let alice = irc_user(dir.path(), &prosody, "alice", IRC);
+    let rig = IrcRig::start("irc-no-such-nick", IRC, SECRET, "");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
+    let alice = rig.user("alice");
     join_room(&alice, &format!("#c%127.0.0.1@{IRC}"), "alice");
 
     let ghost = format!("ghost%127.0.0.1@{IRC}");

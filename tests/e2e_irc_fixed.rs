@@ -6,11 +6,8 @@
 
 mod common;
 
-use common::irc_gateway::{irc_gateway_yaml, irc_user};
-use common::{
-    body, command_note, error_condition, join_room, run_command, workdir, Gateway, Inspircd,
-    IrcClient, Prosody,
-};
+use common::irc_gateway::IrcRig;
+use common::{body, command_note, error_condition, join_room, run_command, workdir, IrcClient};
 use std::time::Duration;
 
 const IRC: &str = "irc.localhost";
@@ -19,21 +16,10 @@ const T: Duration = Duration::from_secs(10);
 
 #[test]
 fn one_network_is_served_without_network_parts() {
-    let dir = workdir("irc-fixed");
-    let prosody = Prosody::start(
-        dir.path(),
-        &[(IRC, SECRET)],
-        &[("alice", "localhost", "pw")],
-    );
-    let ircd = Inspircd::start(dir.path());
-    let keys = format!(
-        "  fixed_network: \"127.0.0.1\"\n  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
-        ircd.port()
-    );
-    let _gw = Gateway::start(dir.path(), &irc_gateway_yaml(&prosody, IRC, SECRET, &keys));
-    let carol = IrcClient::connect(ircd.port(), "carol");
+    let rig = IrcRig::start("irc-fixed", IRC, SECRET, "  fixed_network: \"127.0.0.1\"\n");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
     carol.join("#fx");
-    let alice = irc_user(dir.path(), &prosody, "alice", IRC);
+    let alice = rig.user("alice");
 
     let room = format!("#fx@{IRC}");
     join_room(&alice, &room, "alice");

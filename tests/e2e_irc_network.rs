@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::irc_gateway::{irc_gateway_yaml, irc_user};
+use common::irc_gateway::{irc_gateway_yaml, irc_user, IrcRig};
 use common::{body, free_port, workdir, Agent, Gateway, Inspircd, IrcClient, Prosody};
 use minidom::Element;
 use std::time::Duration;
@@ -131,21 +131,10 @@ fn the_network_jid_tells_progress_welcome_lines_and_raw_replies() {
 
 #[test]
 fn rooms_are_non_anonymous_with_each_occupant_s_contact_jid() {
-    let dir = workdir("irc-non-anonymous");
-    let prosody = Prosody::start(
-        dir.path(),
-        &[(IRC, SECRET)],
-        &[("alice", "localhost", "pw"), ("bob", "localhost", "pw")],
-    );
-    let ircd = Inspircd::start(dir.path());
-    let keys = format!(
-        "  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
-        ircd.port()
-    );
-    let _gw = Gateway::start(dir.path(), &irc_gateway_yaml(&prosody, IRC, SECRET, &keys));
-    let carol = IrcClient::connect(ircd.port(), "Carol");
+    let rig = IrcRig::start("irc-non-anonymous", IRC, SECRET, "");
+    let carol = IrcClient::connect(rig.ircd.port(), "Carol");
     carol.join("#open");
-    let alice = irc_user(dir.path(), &prosody, "alice", IRC);
+    let alice = rig.user("alice");
     let room = format!("#open%127.0.0.1@{IRC}");
     let item = |p: &Element| {
         p.get_child("x", common::muc::NS_MUC_USER)
@@ -176,7 +165,7 @@ fn rooms_are_non_anonymous_with_each_occupant_s_contact_jid() {
         String::from(&own)
     );
     // Someone joining later carries theirs too; disco says the room is non-anonymous.
-    let dave = IrcClient::connect(ircd.port(), "dave");
+    let dave = IrcClient::connect(rig.ircd.port(), "dave");
     dave.join("#open");
     let dave_seen = alice.expect(T, "dave's presence", |s| {
         s.name() == "presence" && s.attr("from") == Some(format!("{room}/dave").as_str())
@@ -199,25 +188,14 @@ fn rooms_are_non_anonymous_with_each_occupant_s_contact_jid() {
 
 #[test]
 fn occupants_away_before_the_join_are_shown_away() {
-    let dir = workdir("irc-away-at-join");
-    let prosody = Prosody::start(
-        dir.path(),
-        &[(IRC, SECRET)],
-        &[("alice", "localhost", "pw")],
-    );
-    let ircd = Inspircd::start(dir.path());
-    let keys = format!(
-        "  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
-        ircd.port()
-    );
-    let _gw = Gateway::start(dir.path(), &irc_gateway_yaml(&prosody, IRC, SECRET, &keys));
-    let carol = IrcClient::connect(ircd.port(), "carol");
+    let rig = IrcRig::start("irc-away-at-join", IRC, SECRET, "");
+    let carol = IrcClient::connect(rig.ircd.port(), "carol");
     carol.join("#lounge");
     carol.send("AWAY :out for lunch");
     carol.expect(T, "306 (away)", |l| l.command == "306");
-    let dave = IrcClient::connect(ircd.port(), "dave");
+    let dave = IrcClient::connect(rig.ircd.port(), "dave");
     dave.join("#lounge");
-    let alice = irc_user(dir.path(), &prosody, "alice", IRC);
+    let alice = rig.user("alice");
     let room = format!("#lounge%127.0.0.1@{IRC}");
     alice.send(&format!(
         "<presence to='{room}/alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>"

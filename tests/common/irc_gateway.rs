@@ -49,6 +49,18 @@ pub struct IrcRig {
 
 impl IrcRig {
     pub fn start(name: &str, domain: &str, secret: &str, extra: &str) -> IrcRig {
+        Self::start_with_xmpp(name, domain, secret, extra, "")
+    }
+
+    /// [`IrcRig::start`] with `xmpp_extra` (lines indented by two spaces, such as
+    /// `  admins: [...]`) as more keys of the `xmpp` section.
+    pub fn start_with_xmpp(
+        name: &str,
+        domain: &str,
+        secret: &str,
+        extra: &str,
+        xmpp_extra: &str,
+    ) -> IrcRig {
         let dir = workdir(name);
         let prosody = Prosody::start(
             dir.path(),
@@ -60,7 +72,10 @@ impl IrcRig {
             "{extra}  networks:\n    \"127.0.0.1\": {{port: {}, tls: false, throttle: false}}\n",
             ircd.port()
         );
-        let config = irc_gateway_yaml(&prosody, domain, secret, &keys);
+        let config = irc_gateway_yaml(&prosody, domain, secret, &keys).replace(
+            "  allow: [\"localhost\"]\n",
+            &format!("  allow: [\"localhost\"]\n{xmpp_extra}"),
+        );
         let gw = Gateway::start(dir.path(), &config);
         IrcRig {
             dir,

@@ -358,6 +358,24 @@ impl IrcSession {
         });
     }
 
+    /// The connection to `network` when the user is in `channel` (lowercased) on it.
+    fn joined(&self, network: &str, channel: &str) -> Result<mpsc::Sender<Command>, BridgeError> {
+        let conns = self.conns.lock().expect("conns poisoned");
+        match conns.get(&key(network)) {
+            Some(c)
+                if c.channels
+                    .lock()
+                    .expect("channels poisoned")
+                    .contains(channel) =>
+            {
+                Ok(c.tx.clone())
+            }
+            _ => Err(BridgeError::NotFound(format!(
+                "you are not in {channel} on {network}"
+            ))),
+        }
+    }
+
     fn channel(group: &GroupId) -> Result<(String, String), BridgeError> {
         match Address::from_chat(&Chat::Group(group.clone()))? {
             Address::Channel { channel, network } => Ok((channel, network)),

@@ -25,24 +25,7 @@ impl Session for Handle {
             Address::Network { network } => (String::new(), network.clone()),
         };
         let tx = match &address {
-            Address::Channel { .. } => {
-                let conns = self.0.conns.lock().expect("conns poisoned");
-                match conns.get(&key(&network)) {
-                    Some(c)
-                        if c.channels
-                            .lock()
-                            .expect("channels poisoned")
-                            .contains(&target) =>
-                    {
-                        c.tx.clone()
-                    }
-                    _ => {
-                        return Err(BridgeError::NotFound(format!(
-                            "you are not in {target} on {network}"
-                        )))
-                    }
-                }
-            }
+            Address::Channel { .. } => self.0.joined(&network, &target)?,
             Address::User { .. } | Address::Network { .. } => {
                 self.0.connection(&network, &self.0.identity.nick)?
             }
@@ -301,24 +284,7 @@ impl Session for Handle {
                 )))
             }
         };
-        let tx = {
-            let conns = self.0.conns.lock().expect("conns poisoned");
-            match conns.get(&key(&network)) {
-                Some(c)
-                    if c.channels
-                        .lock()
-                        .expect("channels poisoned")
-                        .contains(&channel) =>
-                {
-                    c.tx.clone()
-                }
-                _ => {
-                    return Err(BridgeError::NotFound(format!(
-                        "you are not in {channel} on {network}"
-                    )))
-                }
-            }
-        };
+        let tx = self.0.joined(&network, &channel)?;
         self.0.queue(&tx, Command::Invite { channel, nick })
     }
 
