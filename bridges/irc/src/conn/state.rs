@@ -125,8 +125,6 @@ pub struct ConnState {
     pub away: Option<String>,
     /// Fallback nicks tried at this registration (see `nick_fallback`).
     fallbacks: u8,
-    /// The server offers MONITOR (ISUPPORT).
-    monitor: bool,
     /// A NICK taking the wanted nick back is on its way.
     regaining: bool,
     /// Invitations sent and awaiting an answer, and the bucket for those received.
@@ -187,7 +185,6 @@ impl ConnState {
             ctcp: ctcp::CtcpReplies::default(),
             away: None,
             fallbacks: 0,
-            monitor: false,
             regaining: false,
             invites: invites::Invites::default(),
             server_text: server_text::ServerText::default(),
@@ -223,7 +220,6 @@ impl ConnState {
         self.listed.clear();
         self.nick = self.wanted_nick.clone();
         self.fallbacks = 0;
-        self.monitor = false;
         self.regaining = false;
         self.invites = invites::Invites::default();
         self.forget_splits();

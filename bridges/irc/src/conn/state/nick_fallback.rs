@@ -58,11 +58,7 @@ impl ConnState {
     }
 
     /// ISUPPORT offered MONITOR: watch the wanted nick while on a fallback.
-    pub(super) fn monitor_offered(&mut self, out: &mut Vec<Action>) {
-        if self.monitor {
-            return;
-        }
-        self.monitor = true;
+    pub(super) fn monitor_offered(&self, out: &mut Vec<Action>) {
         if self.on_fallback() {
             out.push(Action::Send {
                 line: format!("MONITOR + {}", self.wanted_nick),
@@ -93,7 +89,7 @@ impl ConnState {
     pub(super) fn regained(&mut self, old: &str, out: &mut Vec<Action>) {
         if self.regaining && self.nick.eq_ignore_ascii_case(&self.wanted_nick) {
             self.regaining = false;
-            if self.monitor {
+            if self.watched.limit > 0 {
                 out.push(Action::Send {
                     line: format!("MONITOR - {}", self.wanted_nick),
                     urgent: false,

@@ -47,9 +47,13 @@ impl ConnState {
                     } else if token == "WHOX" {
                         self.who.whox = true;
                     } else if token == "MONITOR" || token.starts_with("MONITOR=") {
+                        // The first ISUPPORT line naming MONITOR starts the watches.
+                        let first = self.watched.limit == 0;
                         self.monitor_limit(token.strip_prefix("MONITOR="));
-                        self.monitor_offered(out);
-                        self.rewatch(out);
+                        if first {
+                            self.monitor_offered(out);
+                            self.rewatch(out);
+                        }
                     }
                 }
             }
